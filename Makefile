@@ -1,0 +1,49 @@
+# Fimble: `make run` installs and starts the app; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+LLAMA  := llama-cpp-python>=0.3.36
+STAMP  := $(VENV)/.llama-cmake-args
+
+# llama-cpp-python compiles llama.cpp from source. The default CPU build is
+# portable: AVX2 without -march=native, because native builds on CPUs that
+# report AMX crash in virtual machines that do not enable it. For a GPU build
+# pass e.g. CMAKE_ARGS="-DGGML_CUDA=on" (see README); the build is redone
+# whenever CMAKE_ARGS changes.
+ifeq ($(shell uname -m),x86_64)
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+else
+CMAKE_ARGS ?=
+endif
+
+.PHONY: run test bench package llama install install-test clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+llama: $(PY)
+	@if [ "$$(cat $(STAMP) 2>/dev/null)" != "$(CMAKE_ARGS)" ]; then \
+		echo "Building llama-cpp-python with CMAKE_ARGS='$(CMAKE_ARGS)' (several minutes)"; \
+		CMAKE_ARGS="$(CMAKE_ARGS)" $(PIP) install --no-cache-dir --force-reinstall --no-deps "$(LLAMA)" && \
+		$(PIP) install "$(LLAMA)" && \
+		echo "$(CMAKE_ARGS)" > $(STAMP); \
+	fi
+
+install: llama
+	$(PIP) install -e ".[starter]"
+
+install-test: llama
+	$(PIP) install -e ".[test,starter]"
+
+run: install
+	$(PY) -m app
+
+test: install-test
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench startup --json
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,238 @@
+"""The ``fimble`` command: the GUI by default, and headless subcommands.
+
+No Qt is imported here unless the GUI is started. Every user error prints
+one line, ``fimble: error: …``, on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+from pathlib import Path
+
+from app import __version__
+from app.core.gguf_file import GGUFError
+from app.core.load_params import LoadParams
+from app.core.model_info import inspect_model
+from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, never the usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for ``fimble``."""
+    parser = _Parser(prog="fimble", description="Offline coding assistant on local GGUF models.")
+    parser.add_argument("--version", action="version", version=f"fimble {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="load a tiny model through an engine host, generate, and exit 0 on success")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    inspect = commands.add_parser("inspect", help="show a GGUF model's metadata")
+    inspect.add_argument("path")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+
+    complete = commands.add_parser("complete", help="fill in the middle between a prefix and a suffix")
+    complete.add_argument("--model", required=True)
+    prefix = complete.add_mutually_exclusive_group(required=True)
+    prefix.add_argument("--prefix")
+    prefix.add_argument("--prefix-file")
+    suffix = complete.add_mutually_exclusive_group()
+    suffix.add_argument("--suffix")
+    suffix.add_argument("--suffix-file")
+    complete.add_argument("--path", default="", help="the file's path, given to models that use it")
+    _common(complete, default_tokens=64)
+
+    chat = commands.add_parser("chat", help="ask a chat model one question and stream the answer")
+    chat.add_argument("--model", required=True)
+    chat.add_argument("--system")
+    chat.add_argument("message")
+    _common(chat, default_tokens=512)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser, default_tokens: int) -> None:
+    parser.add_argument("--max-tokens", type=int, default=default_tokens)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--ctx", type=int, default=4096, help="context length in tokens")
+    parser.add_argument("--gpu-layers", type=int, default=-1, help="-1 = all, 0 = CPU only")
+    parser.add_argument("--dry-run", action="store_true",
+                        help='print {"tokens": [...], "pieces": [...]}, the exact prompt, without generating')
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fimble``; return the exit status."""
+    multiprocessing.freeze_support()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.self_test:
+            return self_test()
+        if args.command is None:
+            from app.ui.app import run_gui
+
+            return run_gui([sys.argv[0]])
+        return {"inspect": cmd_inspect, "complete": cmd_complete, "chat": cmd_chat}[args.command](args)
+    except UsageError as exc:
+        print(f"fimble: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fimble: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---- commands --------------------------------------------------------------------
+
+
+def cmd_inspect(args) -> int:
+    """``fimble inspect PATH [--json]``."""
+    info = _inspect(args.path)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+        return 0
+    rows = [
+        ("name", info.name), ("architecture", info.architecture), ("family", info.family),
+        ("roles", ", ".join(info.roles) or "none"), ("file type", info.file_type),
+        ("parameters", f"{info.parameters / 1e6:.1f} M"), ("context length", info.context_length),
+        ("chat template", "yes" if info.has_chat_template else "no"),
+        ("FIM tokens", json.dumps(info.fim) if info.fim else "none"),
+        ("size", f"{info.size_bytes / 2**20:.1f} MiB"),
+    ]
+    for key, value in rows:
+        print(f"{key:>15}: {value}")
+    return 0
+
+
+def _inspect(path: str):
+    try:
+        return inspect_model(path).info
+    except GGUFError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_text(value: str | None, file: str | None) -> str:
+    if file is None:
+        return value or ""
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _sampling(args, default_temperature: float) -> Sampling:
+    if args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    temperature = default_temperature if args.temperature is None else args.temperature
+    try:
+        return Sampling(max_tokens=args.max_tokens, temperature=temperature)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_complete(args) -> int:
+    """``fimble complete``: print the middle."""
+    info = _inspect(args.model)
+    if info.fim is None:
+        raise UsageError(f"{info.name} has no fill-in-the-middle tokens; use a completion model"
+                         " such as CodeGemma 2B/7B or Code Llama 7B/13B")
+    request = FimRequest(
+        prefix=_read_text(args.prefix, args.prefix_file),
+        suffix=_read_text(args.suffix, args.suffix_file),
+        path=args.path,
+        sampling=_sampling(args, 0.0),
+    )
+    return _run(args, request, trailing_newline=False)
+
+
+def cmd_chat(args) -> int:
+    """``fimble chat``: stream the reply."""
+    info = _inspect(args.model)
+    if not info.can_chat:
+        raise UsageError(f"{info.name} is not a chat model (no chat template or turn tokens);"
+                         " use an instruction-tuned model such as CodeGemma 7B-it")
+    messages = ([ChatMessage("system", args.system)] if args.system else []) + [ChatMessage("user", args.message)]
+    return _run(args, ChatRequest(tuple(messages), _sampling(args, 0.7)), trailing_newline=True)
+
+
+def _run(args, request, trailing_newline: bool) -> int:
+    from app.engine.client import EngineError
+    from app.engine.host_client import HostEngine
+
+    try:
+        params = LoadParams(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    engine = HostEngine("cli", log_path=_log_file())
+    try:
+        engine.start()
+        engine.load(args.model, params, vocab_only=args.dry_run)
+        if args.dry_run:
+            tokens, pieces = engine.build_prompt(request)
+            print(json.dumps({"tokens": tokens, "pieces": pieces}))
+            return 0
+        stats = None
+        for item in engine.generate(1, request):
+            if isinstance(item, GenerationStats):
+                stats = item
+            else:
+                sys.stdout.write(item)
+                sys.stdout.flush()
+        if trailing_newline:
+            sys.stdout.write("\n")
+        if stats is not None and stats.finish_reason == "length":
+            print(f"fimble: stopped at --max-tokens {args.max_tokens}", file=sys.stderr)
+        return 0
+    except EngineError as exc:
+        raise UsageError(exc.message) from None
+    finally:
+        engine.close()
+
+
+def _log_file() -> str:
+    from app.core.paths import app_dirs
+
+    logs = app_dirs().logs
+    logs.mkdir(parents=True, exist_ok=True)
+    return str(logs / "engine-cli.log")
+
+
+def self_test() -> int:
+    """Load a tiny generated model in an engine host and generate a few tokens."""
+    from app.core.tiny_gguf import write_tiny_gguf
+    from app.engine.client import EngineError
+    from app.engine.host_client import HostEngine
+
+    with tempfile.TemporaryDirectory(prefix="fimble-self-test-") as folder:
+        model = write_tiny_gguf(Path(folder) / "self-test.gguf", "codegemma")
+        engine = HostEngine("self-test", log_path=str(Path(folder) / "engine.log"))
+        try:
+            backend = engine.start()
+            engine.load(str(model), LoadParams(n_ctx=512))
+            request = FimRequest("def add(a, b):\n    ", "\n", sampling=Sampling(max_tokens=8, temperature=0.0))
+            stats = [s for s in engine.generate(1, request) if isinstance(s, GenerationStats)][0]
+        except EngineError as exc:
+            print(f"fimble: self-test failed: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            engine.close()
+    if stats.generated_tokens < 1 and stats.finish_reason != "stop":
+        print("fimble: self-test failed: no tokens generated", file=sys.stderr)
+        return 1
+    print(f"fimble self-test ok: backend {backend['backend']}, {stats.prompt_tokens} prompt tokens,"
+          f" {stats.generated_tokens} generated ({stats.finish_reason})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

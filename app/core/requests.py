@@ -1,0 +1,80 @@
+"""Plain, picklable requests and results that cross threads and processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings for one generation."""
+
+    max_tokens: int = 256
+    temperature: float = 0.2
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    seed: int | None = None
+    time_limit_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError("max tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must not be negative")
+
+
+@dataclass(frozen=True)
+class ContextChunk:
+    """Another file given to a FIM prompt as context."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FimRequest:
+    """Fill in the middle between ``prefix`` and ``suffix``."""
+
+    prefix: str
+    suffix: str = ""
+    path: str = ""
+    chunks: tuple[ContextChunk, ...] = ()
+    sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=64, temperature=0.0))
+    # For a model without FIM tokens, continue the prefix instead of failing.
+    allow_prefix_only: bool = False
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn; ``role`` is "system", "user" or "assistant"."""
+
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ("system", "user", "assistant"):
+            raise ValueError(f"unknown chat role {self.role!r}")
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Answer the last user message of ``messages``."""
+
+    messages: tuple[ChatMessage, ...]
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What a finished generation measured, not estimated."""
+
+    prompt_tokens: int
+    reused_tokens: int
+    generated_tokens: int
+    prompt_ms: float
+    ttft_ms: float
+    total_ms: float
+    tokens_per_s: float
+    finish_reason: str  # "stop", "length", "time", "cancelled"

@@ -1,0 +1,104 @@
+"""Which compute backend llama.cpp was built with, and what the GPU has free.
+
+Runs inside the engine host. ggml's device registry is reached through its
+C API, which llama-cpp-python loads but does not wrap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+GPU_BACKENDS = ("CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL", "MUSA", "CANN", "OpenCL")
+_DEV_TYPE_GPU = (1, 3)  # GGML_BACKEND_DEVICE_TYPE_GPU, GGML_BACKEND_DEVICE_TYPE_IGPU
+
+
+def _bind(lib) -> None:
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    lib.ggml_backend_reg_get.restype = ctypes.c_void_p
+    lib.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
+    lib.ggml_backend_reg_name.restype = ctypes.c_char_p
+    lib.ggml_backend_reg_name.argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_dev_count.restype = ctypes.c_size_t
+    lib.ggml_backend_dev_get.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
+    for name in ("ggml_backend_dev_name", "ggml_backend_dev_description"):
+        getattr(lib, name).restype = ctypes.c_char_p
+        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_dev_type.restype = ctypes.c_int
+    lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_dev_memory.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_size_t),
+        ctypes.POINTER(ctypes.c_size_t),
+    ]
+
+
+def _devices(lib) -> tuple[list[str], list[dict]]:
+    _bind(lib)
+    registries = [
+        lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)).decode()
+        for i in range(lib.ggml_backend_reg_count())
+    ]
+    devices = []
+    for index in range(lib.ggml_backend_dev_count()):
+        device = lib.ggml_backend_dev_get(index)
+        free, total = ctypes.c_size_t(), ctypes.c_size_t()
+        lib.ggml_backend_dev_memory(device, ctypes.byref(free), ctypes.byref(total))
+        devices.append(
+            {
+                "name": lib.ggml_backend_dev_name(device).decode(errors="replace"),
+                "description": lib.ggml_backend_dev_description(device).decode(errors="replace"),
+                "gpu": lib.ggml_backend_dev_type(device) in _DEV_TYPE_GPU,
+                "free_bytes": free.value,
+                "total_bytes": total.value,
+            }
+        )
+    return registries, devices
+
+
+def backend_info() -> dict:
+    """Describe the llama.cpp build this process loaded.
+
+    Returns:
+        A dict with ``backend`` ("CPU", "CUDA", "Metal", "Vulkan", …),
+        ``gpu_offload`` (bool), ``gpu_name``, ``gpu_free_bytes``,
+        ``gpu_total_bytes`` (None without a GPU), ``devices``,
+        ``llama_cpp_python`` (version) and ``system_info``.
+    """
+    import llama_cpp
+
+    llama_cpp.llama_backend_init()
+    registries: list[str] = []
+    devices: list[dict] = []
+    try:
+        from llama_cpp import _ggml
+
+        registries, devices = _devices(_ggml.libggml)
+    except (ImportError, AttributeError, OSError):
+        pass  # an older build without the device registry: fall back to system info
+    system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    gpu_backends = [r for r in registries if r in GPU_BACKENDS]
+    if not gpu_backends:
+        gpu_backends = [b for b in GPU_BACKENDS if f"{b.upper()} :" in system_info.upper()]
+    gpus = [d for d in devices if d["gpu"]]
+    first = gpus[0] if gpus else None
+    return {
+        "backend": gpu_backends[0] if gpu_backends else "CPU",
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()) and bool(gpus or gpu_backends),
+        "gpu_name": first["description"] if first else None,
+        "gpu_free_bytes": first["free_bytes"] if first else None,
+        "gpu_total_bytes": first["total_bytes"] if first else None,
+        "devices": devices,
+        "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
+        "system_info": system_info,
+    }
+
+
+def describe_backend(info: dict) -> str:
+    """Return one line such as "CUDA · NVIDIA H100 (71.2 GiB free)" or "CPU only"."""
+    if not info.get("gpu_offload"):
+        return f"{info.get('backend', 'CPU')} only" if info.get("backend", "CPU") == "CPU" else info["backend"]
+    name = info.get("gpu_name") or "GPU"
+    free = info.get("gpu_free_bytes")
+    suffix = f" ({free / 2**30:.1f} GiB free)" if free else ""
+    return f"{info['backend']} · {name}{suffix}"

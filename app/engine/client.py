@@ -1,0 +1,81 @@
+"""The parent side's view of an engine: a small interface, no llama_cpp.
+
+``HostEngine`` (a local host process) implements it today; a remote engine
+(a llama.cpp server, TGI or vLLM over HTTP) can implement the same methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Iterator
+
+from app.core.load_params import LoadParams
+from app.core.requests import ChatRequest, FimRequest, GenerationStats
+
+
+class EngineError(Exception):
+    """An engine command failed; ``message`` is one plain-language line."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class EngineCrashed(EngineError):
+    """The engine process died; it must be restarted and the model reloaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("crashed", message)
+
+
+class Engine(ABC):
+    """One model-serving backend. Methods block; ``cancel``/``close`` are thread-safe."""
+
+    backend: dict
+
+    @abstractmethod
+    def start(self) -> dict:
+        """Start the engine and return its backend description."""
+
+    @abstractmethod
+    def is_alive(self) -> bool:
+        """Say whether the engine is running."""
+
+    @abstractmethod
+    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
+             on_progress: Callable[[float], None] | None = None) -> dict:
+        """Load a model and return its info dict.
+
+        Raises:
+            EngineError: The model could not be loaded.
+        """
+
+    @abstractmethod
+    def tokenize(self, text: str, special: bool = False) -> tuple[list[int], list[str]]:
+        """Return token ids and pieces for ``text`` (no BOS)."""
+
+    @abstractmethod
+    def build_prompt(self, request: FimRequest | ChatRequest) -> tuple[list[int], list[str]]:
+        """Return the exact prompt ``request`` would evaluate."""
+
+    @abstractmethod
+    def generate(self, job_id: int, request: FimRequest | ChatRequest) -> Iterator[str | GenerationStats]:
+        """Yield text pieces, then the final ``GenerationStats``.
+
+        Raises:
+            EngineError: The request could not be served.
+            EngineCrashed: The engine died mid-request.
+        """
+
+    @abstractmethod
+    def cancel(self, job_id: int | None = None) -> None:
+        """Stop a running or queued job within one token."""
+
+    @abstractmethod
+    def unload(self) -> None:
+        """Free the loaded model."""
+
+    @abstractmethod
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the engine for good, forcibly after ``timeout`` seconds."""

@@ -1,0 +1,137 @@
+"""The engine host process: one ``Llama`` per process, driven over a pipe.
+
+The main thread runs commands one at a time. A reader thread takes every
+message off the pipe at once, so ``Cancel`` takes effect between tokens (or
+through llama.cpp's abort callback during prompt evaluation) while a
+generation is running.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+
+from app.core.load_params import LoadParams
+from app.engine import protocol as p
+from app.engine.runner import EngineFailure, ModelRunner
+
+
+class _Inbox:
+    """Reads the pipe on its own thread; Cancel is applied there, at once."""
+
+    def __init__(self, conn, cancel: threading.Event) -> None:
+        self.conn = conn
+        self.cancel = cancel
+        self.queue: queue.Queue = queue.Queue()
+        self.current_job: int | None = None
+        self.cancelled_jobs: set[int] = set()
+        threading.Thread(target=self._read, name="fimble-host-reader", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                message = p.Shutdown()  # the parent is gone: exit rather than linger
+            if isinstance(message, p.Cancel):
+                self._apply_cancel(message.job_id)
+                continue
+            if isinstance(message, p.Shutdown):
+                self.cancel.set()
+            self.queue.put(message)
+            if isinstance(message, p.Shutdown):
+                return
+
+    def _apply_cancel(self, job_id: int | None) -> None:
+        if job_id is None:
+            self.cancel.set()
+            return
+        self.cancelled_jobs.add(job_id)
+        if self.current_job == job_id:
+            self.cancel.set()
+
+    def start_job(self, job_id: int | None) -> bool:
+        """Mark ``job_id`` as running; return False if it was already cancelled."""
+        self.cancel.clear()
+        self.current_job = job_id
+        if job_id is not None and job_id in self.cancelled_jobs:
+            self.cancelled_jobs.discard(job_id)
+            return False
+        return True
+
+
+def _redirect_stderr(log_path: str | None) -> None:
+    """Send Python's and llama.cpp's stderr to the log file, not the user's terminal."""
+    if not log_path:
+        return
+    import os
+    import sys
+
+    log = open(log_path, "a", buffering=1, encoding="utf-8")
+    os.dup2(log.fileno(), 2)
+    sys.stderr = log
+
+
+def host_main(conn, log_path: str | None = None) -> None:
+    """Entry point of the host process (started with ``spawn``)."""
+    _redirect_stderr(log_path)
+    from app.engine.backend import backend_info
+
+    cancel = threading.Event()
+    runner = ModelRunner(cancel)
+    try:
+        conn.send(p.Ready(backend_info()))
+    except Exception as exc:  # a broken llama.cpp install must still say so in words
+        conn.send(p.Failed("internal", f"llama.cpp failed to start: {exc}"))
+        return
+    inbox = _Inbox(conn, cancel)
+    while True:
+        message = inbox.queue.get()
+        if isinstance(message, p.Shutdown):
+            break
+        try:
+            _handle(message, runner, inbox, conn)
+        except EngineFailure as exc:
+            conn.send(p.Failed(exc.kind, exc.message, getattr(message, "job_id", None)))
+        except Exception as exc:  # never a traceback to the user; keep it for the log
+            traceback.print_exc()
+            conn.send(p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None)))
+        finally:
+            inbox.current_job = None
+    runner.unload()
+
+
+def _handle(message, runner: ModelRunner, inbox: _Inbox, conn) -> None:
+    if isinstance(message, p.Load):
+        inbox.start_job(None)
+        try:
+            params = LoadParams.from_dict(message.params)
+        except (TypeError, ValueError) as exc:
+            raise EngineFailure("bad_request", f"invalid load settings: {exc}") from None
+        info = runner.load(message.path, params, message.vocab_only, lambda f: conn.send(p.LoadProgress(f)))
+        conn.send(p.Loaded(info))
+    elif isinstance(message, p.Tokenize):
+        ids = runner.tokenize(message.text, message.special)
+        conn.send(p.Tokens(ids, runner.pieces(ids)))
+    elif isinstance(message, p.BuildPrompt):
+        ids = runner.build_prompt(message.request)
+        conn.send(p.Tokens(ids, runner.pieces(ids)))
+    elif isinstance(message, p.Generate):
+        _generate(message, runner, inbox, conn)
+    elif isinstance(message, p.Unload):
+        runner.unload()
+        conn.send(p.Unloaded())
+    else:
+        raise EngineFailure("bad_request", f"unknown command {type(message).__name__}")
+
+
+def _generate(message: p.Generate, runner: ModelRunner, inbox: _Inbox, conn) -> None:
+    from app.core.requests import GenerationStats
+
+    job = message.job_id
+    if not inbox.start_job(job):
+        conn.send(p.Done(job, "", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled")))
+        return
+    text, stats = runner.generate(message.request, lambda piece: conn.send(p.Piece(job, piece)))
+    conn.send(p.Done(job, text, stats))

@@ -1,0 +1,180 @@
+"""``Engine`` over a spawned host process and a pipe."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from multiprocessing.connection import wait
+from typing import Callable, Iterator
+
+from app.core.load_params import LoadParams
+from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.engine import protocol as p
+from app.engine.client import Engine, EngineCrashed, EngineError
+
+START_TIMEOUT_S = 60.0
+
+
+def _death_text(role: str, exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    elif exitcode is None:
+        how = "no longer answering"
+    else:
+        how = f"exit code {exitcode}"
+    return f"the {role} engine stopped unexpectedly ({how})"
+
+
+class HostEngine(Engine):
+    """A llama.cpp engine in its own process, started with ``spawn``."""
+
+    def __init__(self, role: str = "chat", log_path: str | None = None) -> None:
+        self.role = role
+        self.log_path = log_path
+        self.backend: dict = {}
+        self._process = None
+        self._conn = None
+        self._send_lock = threading.Lock()
+
+    # ---- life cycle -------------------------------------------------------------
+
+    def start(self) -> dict:
+        """Spawn the host and wait for it to report its backend."""
+        from app.engine.host import host_main
+
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=host_main, args=(child_end, self.log_path), name=f"fimble-{self.role}-engine", daemon=True
+        )
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+        reply = self._recv(timeout=START_TIMEOUT_S)
+        if isinstance(reply, p.Failed):
+            self.close()
+            raise EngineError(reply.kind, reply.message)
+        self.backend = reply.backend
+        return self.backend
+
+    @property
+    def pid(self) -> int | None:
+        """The host's process id, while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def is_alive(self) -> bool:
+        """Say whether the host process runs."""
+        return self._process is not None and self._process.is_alive()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Ask the host to exit; kill it if it has not after ``timeout`` seconds."""
+        process, conn = self._process, self._conn
+        if process is None:
+            return
+        try:
+            self._send(p.Shutdown())
+        except EngineCrashed:
+            pass
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+        if conn is not None:
+            conn.close()
+        self._process = self._conn = None
+
+    # ---- transport --------------------------------------------------------------
+
+    def _send(self, message) -> None:
+        conn = self._conn
+        if conn is None:
+            raise EngineCrashed(f"the {self.role} engine is not running")
+        with self._send_lock:
+            try:
+                conn.send(message)
+            except (BrokenPipeError, EOFError, OSError):
+                raise EngineCrashed(self._death()) from None
+
+    def _death(self) -> str:
+        process = self._process
+        if process is not None:
+            process.join(0.5)
+        return _death_text(self.role, process.exitcode if process is not None else None)
+
+    def _recv(self, timeout: float | None = None):
+        conn, process = self._conn, self._process
+        if conn is None or process is None:
+            raise EngineCrashed(f"the {self.role} engine is not running")
+        try:
+            ready = wait([conn, process.sentinel], timeout)
+            if not ready:
+                raise EngineError("timeout", f"the {self.role} engine did not answer in {timeout:.0f} s")
+            if conn in ready or conn.poll():
+                return conn.recv()
+        except (EOFError, OSError):
+            pass
+        raise EngineCrashed(self._death())
+
+    def _call(self, message, expect: type):
+        self._send(message)
+        while True:
+            reply = self._recv()
+            if isinstance(reply, p.Failed):
+                raise EngineError(reply.kind, reply.message)
+            if isinstance(reply, expect):
+                return reply
+
+    # ---- commands -----------------------------------------------------------------
+
+    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
+             on_progress: Callable[[float], None] | None = None) -> dict:
+        """Load a model in the host, reporting progress."""
+        self._send(p.Load(str(path), params.to_dict(), vocab_only))
+        while True:
+            reply = self._recv()
+            if isinstance(reply, p.LoadProgress):
+                if on_progress is not None:
+                    on_progress(reply.fraction)
+            elif isinstance(reply, p.Failed):
+                raise EngineError(reply.kind, reply.message)
+            elif isinstance(reply, p.Loaded):
+                return reply.info
+
+    def tokenize(self, text: str, special: bool = False) -> tuple[list[int], list[str]]:
+        """Tokenize with the loaded model."""
+        reply = self._call(p.Tokenize(text, special), p.Tokens)
+        return reply.ids, reply.pieces
+
+    def build_prompt(self, request: FimRequest | ChatRequest) -> tuple[list[int], list[str]]:
+        """Return the prompt the host would evaluate for ``request``."""
+        reply = self._call(p.BuildPrompt(request), p.Tokens)
+        return reply.ids, reply.pieces
+
+    def generate(self, job_id: int, request: FimRequest | ChatRequest) -> Iterator[str | GenerationStats]:
+        """Stream pieces of job ``job_id``, then its stats."""
+        self._send(p.Generate(job_id, request))
+        while True:
+            reply = self._recv()
+            if isinstance(reply, p.Piece) and reply.job_id == job_id:
+                yield reply.text
+            elif isinstance(reply, p.Done) and reply.job_id == job_id:
+                yield reply.stats
+                return
+            elif isinstance(reply, p.Failed):
+                raise EngineError(reply.kind, reply.message)
+            # anything else belongs to an earlier, abandoned job: skip it
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel a job; safe from any thread."""
+        try:
+            self._send(p.Cancel(job_id))
+        except EngineCrashed:
+            pass
+
+    def unload(self) -> None:
+        """Free the model in the host."""
+        self._call(p.Unload(), p.Unloaded)

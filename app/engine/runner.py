@@ -1,0 +1,290 @@
+"""One loaded ``llama_cpp.Llama`` and everything done with it, inside the host."""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable
+
+from app.core.families import PromptError
+from app.core.families.base import with_bos
+from app.core.gguf_file import GGUFError
+from app.core.load_params import LoadParams
+from app.core.model_info import GGUFVocab, InspectedModel, inspect_model
+from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.vocab import text_tokens
+
+
+class EngineFailure(Exception):
+    """A failure to report to the parent as ``Failed(kind, message)``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class LlamaVocab:
+    """``core.vocab.Vocab`` over llama.cpp's tokenizer and the GGUF's token table."""
+
+    def __init__(self, llama, table: GGUFVocab) -> None:
+        import llama_cpp
+
+        self._llama = llama
+        self._table = table
+        bos, eos = llama.token_bos(), llama.token_eos()
+        self.bos_id = bos if bos >= 0 else None
+        self.eos_id = eos if eos >= 0 else None
+        self.add_bos = table.add_bos
+        self.add_space_prefix = table.add_space_prefix
+        self.special_ids = table.special_ids
+        vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        candidates = set(table.special_ids) | set(table.eog_ids)
+        self.eog_ids = frozenset(t for t in candidates if llama_cpp.llama_vocab_is_eog(vocab, t))
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Tokenize without BOS."""
+        if not text:
+            return []
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def token_id(self, text: str) -> int | None:
+        """Look a token up by its exact spelling in the vocabulary."""
+        return self._table.token_id(text)
+
+    def piece(self, token_id: int) -> str:
+        """Return the vocabulary's spelling of a token."""
+        return self._table.piece(token_id)
+
+
+_CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
+
+
+@contextmanager
+def _load_progress(callback: Callable[[float], bool]):
+    """Attach a llama.cpp load-progress callback to the next ``Llama()``."""
+    import llama_cpp.llama_cpp as low
+
+    c_callback = low.llama_progress_callback(lambda fraction, _data: bool(callback(fraction)))
+    original = low.llama_model_default_params
+
+    def with_progress():
+        params = original()
+        params.progress_callback = c_callback
+        return params
+
+    low.llama_model_default_params = with_progress
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
+
+
+class ModelRunner:
+    """Owns the host's ``Llama``; all calls come from the host's main thread."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self._cancel = cancel
+        self._deadline: float | None = None
+        self.llama = None
+        self.model: InspectedModel | None = None
+        self.vocab: LlamaVocab | None = None
+        self._abort_cb = None
+
+    # ---- loading -------------------------------------------------------------
+
+    def load(self, path: str, params: LoadParams, vocab_only: bool,
+             progress: Callable[[float], None]) -> dict:
+        """Validate then load a model; return its info for the parent.
+
+        Raises:
+            EngineFailure: bad_model, load_failed or load_cancelled.
+        """
+        try:
+            model = inspect_model(path)
+        except GGUFError as exc:
+            raise EngineFailure("bad_model", str(exc)) from None
+        self.unload()
+        self._cancel.clear()
+
+        def on_progress(fraction: float) -> bool:
+            progress(fraction)
+            return not self._cancel.is_set()
+
+        import llama_cpp
+
+        kwargs = dict(
+            model_path=path, n_ctx=params.n_ctx, n_gpu_layers=params.n_gpu_layers,
+            n_threads=params.n_threads, n_batch=params.n_batch, n_ubatch=min(params.n_batch, 512),
+            rope_freq_base=params.rope_freq_base, rope_freq_scale=params.rope_freq_scale,
+            offload_kqv=params.offload_kqv, use_mlock=params.use_mlock, use_mmap=params.use_mmap,
+            flash_attn=params.flash_attn, type_k=_CACHE_TYPE_IDS[params.type_k],
+            type_v=_CACHE_TYPE_IDS[params.type_v], vocab_only=vocab_only, verbose=False,
+        )
+        if params.seed >= 0:
+            kwargs["seed"] = params.seed
+        started = time.perf_counter()
+        try:
+            with _load_progress(on_progress):
+                llama = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError) as exc:
+            if self._cancel.is_set():
+                raise EngineFailure("load_cancelled", "loading was cancelled") from None
+            raise EngineFailure("load_failed", _load_failure_text(model, params, exc)) from None
+        self.llama, self.model = llama, model
+        self.vocab = LlamaVocab(llama, model.vocab)
+        if not vocab_only:
+            self._install_abort_callback()
+        info = model.info.to_dict()
+        info.update(n_ctx=llama.n_ctx(), load_ms=(time.perf_counter() - started) * 1000,
+                    params=params.to_dict(), vocab_only=vocab_only)
+        return info
+
+    def _install_abort_callback(self) -> None:
+        import llama_cpp
+
+        def should_abort(_data) -> bool:
+            if self._cancel.is_set():
+                return True
+            return self._deadline is not None and time.perf_counter() > self._deadline
+
+        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
+        llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_cb, None)
+
+    def unload(self) -> None:
+        """Free the model and its context."""
+        if self.llama is not None:
+            self.llama.close()
+        self.llama = self.model = self.vocab = None
+        self._abort_cb = None
+
+    # ---- prompts ---------------------------------------------------------------
+
+    def _require_model(self):
+        if self.llama is None or self.model is None or self.vocab is None:
+            raise EngineFailure("no_model", "no model is loaded")
+        return self.model, self.vocab
+
+    def build_prompt(self, request: FimRequest | ChatRequest) -> list[int]:
+        """Return the prompt token ids for a request.
+
+        Raises:
+            EngineFailure: wrong_role when the model cannot serve the request.
+        """
+        model, vocab = self._require_model()
+        try:
+            if isinstance(request, FimRequest):
+                if request.allow_prefix_only and model.info.fim is None:
+                    return with_bos(vocab, text_tokens(vocab, request.prefix))
+                return model.family.build_fim(vocab, request)
+            if not model.info.can_chat:
+                raise PromptError(
+                    f"{model.name} is not a chat model (no chat template or turn tokens);"
+                    " assign an instruction-tuned model to chat"
+                )
+            return model.family.build_chat(vocab, request.messages, model.chat_template)
+        except PromptError as exc:
+            raise EngineFailure("wrong_role", str(exc)) from None
+
+    def tokenize(self, text: str, special: bool) -> list[int]:
+        """Tokenize text without BOS."""
+        _, vocab = self._require_model()
+        return vocab.tokenize(text, special=special)
+
+    def pieces(self, tokens: list[int]) -> list[str]:
+        """Return each token's text, control tokens spelled out."""
+        return [self.llama.detokenize([t], special=True).decode("utf-8", errors="replace") for t in tokens]
+
+    # ---- generation ------------------------------------------------------------
+
+    def generate(self, request: FimRequest | ChatRequest, emit: Callable[[str], None]) -> tuple[str, GenerationStats]:
+        """Stream an answer through ``emit``; return the full text and stats.
+
+        Raises:
+            EngineFailure: no_model, wrong_role or context_overflow.
+        """
+        started = time.perf_counter()
+        tokens = self.build_prompt(request)
+        llama, model, vocab = self.llama, self.model, self.vocab
+        n_ctx = llama.n_ctx()
+        if len(tokens) >= n_ctx:
+            raise EngineFailure(
+                "context_overflow",
+                f"the prompt is {len(tokens)} tokens but the context holds {n_ctx}; shorten it or raise the context length",
+            )
+        sampling = request.sampling
+        budget = min(sampling.max_tokens, n_ctx - len(tokens))
+        stop_ids = model.family.stop_ids(vocab)
+        reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        if sampling.seed is not None:
+            llama.set_seed(sampling.seed)
+        self._deadline = started + sampling.time_limit_s if sampling.time_limit_s else None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        parts: list[str] = []
+        count, reason = 0, "length"
+        first_at = last_at = None
+        try:
+            stream = llama.generate(
+                tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
+                temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
+            )
+            for token in stream:
+                last_at = time.perf_counter()
+                first_at = first_at or last_at
+                if token in stop_ids:
+                    reason = "stop"
+                    break
+                count += 1
+                text = decoder.decode(llama.detokenize([token], special=False))
+                if text:
+                    parts.append(text)
+                    emit(text)
+                if self._cancel.is_set():
+                    reason = "cancelled"
+                    break
+                if count >= budget:
+                    reason = "length"
+                    break
+                if self._deadline is not None and last_at > self._deadline:
+                    reason = "time"
+                    break
+        except RuntimeError:
+            # llama_decode returned "aborted": cancel or the time limit fired mid-evaluation.
+            reason = "cancelled" if self._cancel.is_set() else "time"
+            llama.n_tokens = 0  # the KV cache may hold a half-evaluated batch
+        finally:
+            self._deadline = None
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            parts.append(tail)
+            emit(tail)
+        ended = time.perf_counter()
+        first_at = first_at or ended
+        prompt_ms = (first_at - started) * 1000
+        decode_s = (last_at or ended) - first_at
+        stats = GenerationStats(
+            prompt_tokens=len(tokens), reused_tokens=reused, generated_tokens=count,
+            prompt_ms=prompt_ms, ttft_ms=prompt_ms, total_ms=(ended - started) * 1000,
+            tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
+            finish_reason=reason,
+        )
+        return "".join(parts), stats
+
+
+def _common_prefix(old: list[int], new: list[int]) -> int:
+    count = 0
+    for a, b in zip(old, new):
+        if a != b:
+            break
+        count += 1
+    return min(count, max(len(new) - 1, 0))
+
+
+def _load_failure_text(model: InspectedModel, params: LoadParams, exc: Exception) -> str:
+    need = model.memory_estimate(params.n_ctx or (model.info.context_length or 4096), params.type_k)
+    return (
+        f"llama.cpp could not load {model.name} ({exc}); it needs about {need / 2**30:.1f} GiB"
+        " at this context length: try a smaller context, fewer GPU layers or another quantization"
+    )

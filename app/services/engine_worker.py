@@ -1,0 +1,226 @@
+"""EngineWorker: one QThread per role, driving one engine host process.
+
+The worker owns the ``Engine``; the GUI talks to it through
+``EngineController``, whose signals cross into the worker thread as queued
+calls. Answers come back only through signals, each tagged with a job id.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from app.core.load_params import LoadParams
+from app.core.paths import app_dirs
+from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.starter import StarterMissing, starter_model_path
+from app.engine.client import Engine, EngineCrashed, EngineError
+from app.engine.host_client import HostEngine
+
+WATCHDOG_MS = 250
+_job_ids = itertools.count(1)
+
+
+def next_job_id() -> int:
+    """Return a new job id, unique in this process."""
+    return next(_job_ids)
+
+
+class EngineWorker(QObject):
+    """Lives on its own QThread; every slot runs there."""
+
+    backend_ready = Signal(dict)
+    load_started = Signal(str)  # model path
+    load_progress = Signal(float)
+    loaded = Signal(dict)  # model info
+    load_failed = Signal(str)
+    piece = Signal(int, str)  # job id, text
+    finished = Signal(int, object)  # job id, GenerationStats
+    failed = Signal(int, str, str)  # job id, kind, message
+    host_crashed = Signal(str)
+    host_restarted = Signal(dict)
+
+    def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None) -> None:
+        super().__init__()
+        self.role = role
+        self._factory = engine_factory or (lambda r: HostEngine(r, _log_path(r)))
+        self._engine: Engine | None = None
+        self._model: tuple[str, LoadParams] | None = None
+        self._model_loaded = False
+        self._closing = False
+        self._watchdog: QTimer | None = None
+
+    @property
+    def engine(self) -> Engine | None:
+        """The current engine (read-only use from other threads: cancel)."""
+        return self._engine
+
+    # ---- host life cycle ------------------------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        """Start the host and the crash watchdog (runs in the worker thread)."""
+        self._watchdog = QTimer(self)
+        self._watchdog.setInterval(WATCHDOG_MS)
+        self._watchdog.timeout.connect(self._check_alive)
+        self._watchdog.start()
+        self._ensure_engine()
+
+    def _ensure_engine(self) -> Engine | None:
+        if self._closing:
+            return None
+        if self._engine is not None and self._engine.is_alive():
+            return self._engine
+        engine = self._factory(self.role)
+        self._engine = engine  # visible to close() while the host starts
+        try:
+            backend = engine.start()
+        except EngineError as exc:
+            self._engine = None
+            if not self._closing:
+                self.load_failed.emit(exc.message)
+            return None
+        self.backend_ready.emit(backend)
+        return engine
+
+    @Slot()
+    def _check_alive(self) -> None:
+        if self._closing or self._engine is None or self._engine.is_alive():
+            return
+        self._recover(f"the {self.role} engine stopped unexpectedly")
+
+    def _recover(self, message: str) -> None:
+        """Report a dead host, start a new one, and reload on the next request."""
+        dead = self._engine
+        self._engine = None
+        self._model_loaded = False
+        if dead is not None:
+            dead.close(timeout=0.1)
+        if self._closing:
+            return
+        self.host_crashed.emit(message)
+        engine = self._ensure_engine()
+        if engine is not None:
+            self.host_restarted.emit(engine.backend)
+
+    # ---- commands ---------------------------------------------------------------
+
+    @Slot(object, object)
+    def load(self, path: str | None, params: LoadParams) -> None:
+        """Load ``path`` (None: the starter model) with ``params``."""
+        try:
+            resolved = str(path) if path else str(starter_model_path(app_dirs().models))
+        except StarterMissing as exc:
+            self.load_failed.emit(str(exc))
+            return
+        except (OSError, ValueError) as exc:
+            self.load_failed.emit(f"the starter model could not be prepared: {exc}")
+            return
+        self._model = (resolved, params)
+        self._load_current()
+
+    def _load_current(self) -> bool:
+        engine = self._ensure_engine()
+        if engine is None or self._model is None:
+            return False
+        path, params = self._model
+        self.load_started.emit(path)
+        try:
+            info = engine.load(path, params, on_progress=self.load_progress.emit)
+        except EngineCrashed as exc:
+            self.load_failed.emit(exc.message)
+            self._recover(exc.message)
+            return False
+        except EngineError as exc:
+            self.load_failed.emit(exc.message)
+            return False
+        self._model_loaded = True
+        self.loaded.emit(info)
+        return True
+
+    @Slot(int, object)
+    def generate(self, job_id: int, request: FimRequest | ChatRequest) -> None:
+        """Stream job ``job_id``; reloads the model first after a crash."""
+        if not self._model_loaded:
+            if self._model is None:
+                self.failed.emit(job_id, "no_model", "no model is loaded yet")
+                return
+            if not self._load_current():
+                self.failed.emit(job_id, "no_model", "the model could not be reloaded")
+                return
+        engine = self._engine
+        try:
+            for item in engine.generate(job_id, request):
+                if isinstance(item, GenerationStats):
+                    self.finished.emit(job_id, item)
+                else:
+                    self.piece.emit(job_id, item)
+        except EngineCrashed as exc:
+            if self._closing:
+                return
+            self.failed.emit(job_id, exc.kind, exc.message)
+            self._recover(exc.message)
+        except EngineError as exc:
+            self.failed.emit(job_id, exc.kind, exc.message)
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel a job; called directly from the GUI thread (thread-safe)."""
+        engine = self._engine
+        if engine is not None:
+            engine.cancel(job_id)
+
+    def close(self) -> None:
+        """Stop the host at once; safe from the GUI thread."""
+        self._closing = True
+        engine = self._engine
+        if engine is not None:
+            engine.cancel()
+            engine.close(timeout=0.5)
+
+
+def _log_path(role: str) -> str:
+    logs = app_dirs().logs
+    logs.mkdir(parents=True, exist_ok=True)
+    return str(Path(logs) / f"engine-{role}.log")
+
+
+class EngineController(QObject):
+    """The GUI thread's handle on one EngineWorker and its QThread."""
+
+    _load_requested = Signal(object, object)
+    _generate_requested = Signal(int, object)
+
+    def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.thread = QThread()
+        self.thread.setObjectName(f"fimble-{role}-worker")
+        self.worker = EngineWorker(role, engine_factory)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.start)
+        self._load_requested.connect(self.worker.load)
+        self._generate_requested.connect(self.worker.generate)
+        self.thread.start()
+
+    def load(self, path: str | None, params: LoadParams) -> None:
+        """Ask the worker to load a model (None: the starter model)."""
+        self._load_requested.emit(path, params)
+
+    def generate(self, request: FimRequest | ChatRequest) -> int:
+        """Queue a generation and return its job id."""
+        job_id = next_job_id()
+        self._generate_requested.emit(job_id, request)
+        return job_id
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel a job within one token."""
+        self.worker.cancel(job_id)
+
+    def shutdown(self, wait_ms: int = 1500) -> bool:
+        """Stop the host and the thread; return True if the thread ended in time."""
+        self.worker.close()
+        self.thread.quit()
+        return self.thread.wait(wait_ms)

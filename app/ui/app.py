@@ -1,0 +1,27 @@
+"""Start the GUI."""
+
+from __future__ import annotations
+
+import sys
+
+from app.core.paths import app_dirs, resource_path
+from app.core.settings import load_settings
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Create the application and main window, and run the event loop."""
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Fimble")
+    app.setOrganizationName("Fimble")
+    icon = resource_path("icons", "fimble.png")
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    dirs = app_dirs().ensure()
+    window = MainWindow(load_settings(dirs.config))
+    window.show()
+    return app.exec()
