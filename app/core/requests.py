@@ -17,6 +17,8 @@ class Sampling:
     repeat_penalty: float = 1.0
     seed: int | None = None
     time_limit_s: float | None = None
+    # Generate through end-of-generation tokens (benchmarks need fixed lengths).
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:

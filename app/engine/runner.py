@@ -216,7 +216,7 @@ class ModelRunner:
             )
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
-        stop_ids = model.family.stop_ids(vocab)
+        stop_ids = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)

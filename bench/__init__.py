@@ -1,0 +1,1 @@
+"""Fimble's benchmarks; run one with ``python -m bench NAME [--quick] [--json]``."""

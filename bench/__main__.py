@@ -1,0 +1,81 @@
+"""``python -m bench NAME [--quick] [--json]``: run one benchmark.
+
+The benchmark's result is printed as one JSON object on stdout: compact on a
+single line with ``--json``, indented otherwise. Errors are one line on
+stderr, ``bench: error: …``; an unknown benchmark or a bad argument exits
+with status 2, a benchmark that fails with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+# Benchmark name -> module with a ``run(quick: bool) -> dict`` function.
+BENCHMARKS = {
+    "startup": "bench.startup",
+}
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, never the usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for ``python -m bench``."""
+    parser = _Parser(prog="bench", description="Run one of Fimble's benchmarks.")
+    parser.add_argument("name", help=f"the benchmark: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="take fewer samples")
+    parser.add_argument("--json", action="store_true", help="print the JSON object on one line")
+    return parser
+
+
+def run_benchmark(name: str, quick: bool) -> dict:
+    """Import the benchmark ``name`` and run it.
+
+    Args:
+        name: A key of ``BENCHMARKS``.
+        quick: Ask the benchmark for a shorter run.
+
+    Returns:
+        The benchmark's result.
+
+    Raises:
+        UsageError: ``name`` is not a known benchmark.
+    """
+    if name not in BENCHMARKS:
+        raise UsageError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)})")
+    module = importlib.import_module(BENCHMARKS[name])
+    return module.run(quick)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        result = run_benchmark(args.name, args.quick)
+    except UsageError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (RuntimeError, OSError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Startup benchmark: process start to first painted main window.
+
+Every sample is a fresh ``python -m bench.startup_probe SIDE`` process. The
+parent notes ``time.time()`` just before starting it; the probe prints the
+wall-clock time of its window's first Paint event. Fimble's real main window
+and a bare PySide6 window are sampled alternately in the same run, so that
+machine noise hits both sides alike, and the medians are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.startup_probe import MARKER
+
+PROBE = "bench.startup_probe"
+SIDES = ("fimble", "baseline")
+QUICK_RUNS = 3
+FULL_RUNS = 9
+TIMEOUT_S = 60.0
+LEFTOVER_GRACE_S = 2.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ProbeError(RuntimeError):
+    """A probe process failed, timed out, or printed no paint time."""
+
+
+def run(quick: bool) -> dict:
+    """Measure Fimble's startup time against a bare PySide6 window.
+
+    Args:
+        quick: Take 3 samples per side instead of 9.
+
+    Returns:
+        ``startup_ms`` and ``baseline_ms`` (medians), their ``ratio``, the
+        number of ``runs`` per side, every sample, and the Qt ``platform``.
+
+    Raises:
+        ProbeError: A probe failed or did not finish within 60 s.
+    """
+    runs = QUICK_RUNS if quick else FULL_RUNS
+    env = _probe_env()
+    samples: dict[str, list[float]] = {side: [] for side in SIDES}
+    platforms: set[str] = set()
+    for _ in range(runs):
+        for side in SIDES:
+            elapsed_ms, platform = sample(side, env)
+            samples[side].append(round(elapsed_ms, 1))
+            platforms.add(platform)
+    startup_ms = statistics.median(samples["fimble"])
+    baseline_ms = statistics.median(samples["baseline"])
+    return {
+        "startup_ms": round(startup_ms, 1),
+        "baseline_ms": round(baseline_ms, 1),
+        "ratio": round(startup_ms / baseline_ms, 3),
+        "runs": runs,
+        "startup_samples_ms": samples["fimble"],
+        "baseline_samples_ms": samples["baseline"],
+        "platform": ",".join(sorted(platforms)),
+    }
+
+
+def _probe_env() -> dict[str, str]:
+    """Return the probes' environment: offscreen unless a display is chosen."""
+    env = dict(os.environ)
+    if not env.get("QT_QPA_PLATFORM") and not env.get("DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+def sample(side: str, env: dict[str, str]) -> tuple[float, str]:
+    """Start one probe and return its startup time and Qt platform.
+
+    Args:
+        side: ``"fimble"`` or ``"baseline"``.
+        env: The environment for the probe; ``FIMBLE_HOME`` is replaced by
+            a fresh temporary folder, removed afterwards.
+
+    Returns:
+        Milliseconds from just before the process was started to the first
+        Paint event of its window, and the name of the Qt platform used.
+
+    Raises:
+        ProbeError: The probe failed, timed out, or printed no paint time.
+    """
+    home = tempfile.mkdtemp(prefix="fimble-bench-home-")
+    command = [sys.executable, "-m", PROBE, side]
+    posix = os.name == "posix"
+    try:
+        started = time.time()
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "FIMBLE_HOME": home}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=posix,
+        )
+        try:
+            out, err = process.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _kill(process, posix)
+            process.communicate()
+            raise ProbeError(f"the {side} probe did not finish within {TIMEOUT_S:.0f} s; killed it") from None
+        finally:
+            if posix:
+                _reap_group(process.pid, side)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    painted, platform = _parse(out)
+    if process.returncode != 0 or painted is None:
+        tail = " | ".join(err.strip().splitlines()[-3:]) or "no output"
+        raise ProbeError(f"the {side} probe failed (exit status {process.returncode}): {tail}")
+    return (painted - started) * 1000.0, platform
+
+
+def _parse(out: str) -> tuple[float | None, str]:
+    """Return the paint time and platform from the probe's marker line."""
+    for line in reversed(out.splitlines()):
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == MARKER:
+            return float(parts[1]), parts[2]
+    return None, ""
+
+
+def _kill(process: subprocess.Popen, posix: bool) -> None:
+    """Kill the probe and, on POSIX, everything it started."""
+    if posix:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        process.kill()
+
+
+def _reap_group(pgid: int, side: str) -> None:
+    """Kill what the probe left running in its process group, and warn."""
+    deadline = time.monotonic() + LEFTOVER_GRACE_S
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return  # the group is empty: nothing was left behind
+        except PermissionError:
+            return  # the group id was reused by someone else's processes
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    print(f"bench: warning: the {side} probe left processes running; killed them", file=sys.stderr)

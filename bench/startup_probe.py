@@ -1,0 +1,91 @@
+"""One startup sample: show a window, print when it is first painted, quit.
+
+Run as ``python -m bench.startup_probe fimble|baseline``. On the first Paint
+event of the top-level window the probe prints one line to stdout::
+
+    FIRST_PAINT <time.time() of that event> <Qt platform name>
+
+and then closes the window and leaves the event loop. ``fimble`` builds
+Fimble's real main window (which starts its engine hosts in the background);
+``baseline`` builds a bare ``QMainWindow`` holding a ``QLabel`` and never
+imports ``app``.
+
+Nothing but the standard library is imported at module level: Fimble's
+engine hosts are started with ``spawn``, which imports this module again in
+every host process.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+MARKER = "FIRST_PAINT"
+SIDES = ("fimble", "baseline")
+
+
+def _baseline_window():
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    window = QMainWindow()
+    window.setWindowTitle("Baseline")
+    window.resize(1280, 800)
+    window.setCentralWidget(QLabel("Hello"))
+    return window
+
+
+def _fimble_window():
+    from app.core.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    return MainWindow(Settings())
+
+
+def _watch_first_paint(window, app) -> None:
+    """Print the time of ``window``'s first Paint event, then close and quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        seen = False
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+            if not self.seen and watched is window and event.type() == QEvent.Type.Paint:
+                self.seen = True
+                stamp = time.time()
+                print(f"{MARKER} {stamp:.6f} {app.platformName()}", flush=True)
+                QTimer.singleShot(0, finish)
+            return False
+
+    def finish() -> None:
+        window.close()  # Fimble's closeEvent stops its engine threads and hosts
+        app.quit()
+
+    window.installEventFilter(FirstPaint(window))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one probe.
+
+    Args:
+        argv: The arguments after the module name; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 after a painted window, 2 on a usage error.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] not in SIDES:
+        print(f"startup_probe: error: expected one of {', '.join(SIDES)}", file=sys.stderr)
+        return 2
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([sys.argv[0]])
+    window = _fimble_window() if argv[0] == "fimble" else _baseline_window()
+    _watch_first_paint(window, app)
+    window.show()
+    status = app.exec()
+    del window  # destroy the Qt objects before the interpreter shuts down
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The engine host process, driven over its pipe, with real llama.cpp."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from app.core.load_params import LoadParams
+from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+from app.engine.client import EngineCrashed, EngineError
+
+LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
+
+
+def collect(stream):
+    pieces, stats = [], None
+    for item in stream:
+        if isinstance(item, GenerationStats):
+            stats = item
+        else:
+            pieces.append(item)
+    return pieces, stats
+
+
+def test_ready_reports_the_backend(host):
+    backend = host.backend
+    assert backend["backend"] in ("CPU", "CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL")
+    assert isinstance(backend["gpu_offload"], bool)
+    assert backend["llama_cpp_python"]
+    assert any(d["name"] for d in backend["devices"])
+
+
+def test_load_reports_progress_and_info(host, tiny_models):
+    progress = []
+    info = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024), on_progress=progress.append)
+    assert progress and progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    assert info["family"] == "codegemma" and info["n_ctx"] == 1024
+    assert info["params"]["n_ctx"] == 1024
+
+
+def test_generate_streams_pieces_and_measured_stats(host, tiny_models):
+    host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
+    request = FimRequest("def add(a, b):\n", "\n", sampling=Sampling(max_tokens=16, temperature=0.0))
+    pieces, stats = collect(host.generate(7, request))
+    assert stats.prompt_tokens > 5
+    assert stats.finish_reason in ("length", "stop")
+    assert stats.generated_tokens <= 16
+    if stats.finish_reason == "length":
+        assert stats.generated_tokens == 16
+    assert stats.ttft_ms > 0 and stats.total_ms >= stats.ttft_ms
+    if stats.generated_tokens > 1:
+        assert stats.tokens_per_s > 0
+    # Greedy decoding is deterministic: the same request gives the same text.
+    again, _ = collect(host.generate(8, request))
+    assert "".join(again) == "".join(pieces)
+
+
+def test_kv_cache_is_reused_for_a_shared_prefix(host, tiny_models):
+    host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
+    base = "import os\n" * 20
+    sampling = Sampling(max_tokens=2, temperature=0.0)
+    _, first = collect(host.generate(1, FimRequest(base, "", sampling=sampling)))
+    _, second = collect(host.generate(2, FimRequest(base + "x = 1\n", "", sampling=sampling)))
+    assert first.reused_tokens == 0
+    assert second.reused_tokens >= first.prompt_tokens - 3  # all but the FIM tail
+    assert second.prompt_tokens > second.reused_tokens
+
+
+def test_cancel_stops_between_tokens(host, tiny_models):
+    host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
+    stream = host.generate(3, FimRequest("hello", allow_prefix_only=True, sampling=LONG))
+    seen = 0
+    for item in stream:
+        seen += 1
+        if seen == 3:
+            cancelled_at = time.perf_counter()
+            host.cancel(3)
+        if isinstance(item, GenerationStats):
+            stats = item
+    assert stats.finish_reason == "cancelled"
+    assert time.perf_counter() - cancelled_at < 0.5
+    assert stats.generated_tokens < 4000
+
+
+def test_cancel_before_start_skips_the_job(host, tiny_models):
+    host.load(str(tiny_models["generic"]), LoadParams(n_ctx=512))
+    host.cancel(42)
+    pieces, stats = collect(host.generate(42, FimRequest("a", allow_prefix_only=True, sampling=LONG)))
+    assert pieces == [] and stats.finish_reason == "cancelled"
+
+
+def test_time_limit(host, tiny_models):
+    host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
+    sampling = Sampling(max_tokens=100_000, temperature=0.8, time_limit_s=0.05, ignore_eos=True)
+    _, stats = collect(host.generate(5, FimRequest("a", allow_prefix_only=True, sampling=sampling)))
+    assert stats.finish_reason == "time"
+    assert stats.total_ms < 1000
+
+
+def test_typed_errors_in_plain_words(host, tiny_models, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_models["codegemma"].read_bytes()[:5000])
+    with pytest.raises(EngineError) as caught:
+        host.load(str(broken), LoadParams())
+    assert caught.value.kind == "bad_model" and "truncated" in caught.value.message
+    with pytest.raises(EngineError) as caught:
+        collect(host.generate(1, FimRequest("x")))
+    assert caught.value.kind == "no_model"
+    n_ctx = host.load(str(tiny_models["generic"]), LoadParams(n_ctx=64))["n_ctx"]
+    with pytest.raises(EngineError) as caught:
+        collect(host.generate(2, FimRequest("x")))
+    assert caught.value.kind == "wrong_role"
+    with pytest.raises(EngineError) as caught:
+        collect(host.generate(3, ChatRequest((ChatMessage("user", "word " * n_ctx),))))
+    assert caught.value.kind == "context_overflow" and f"context holds {n_ctx}" in caught.value.message
+    for error in ("bad_model", "wrong_role"):
+        assert "Traceback" not in error
+    # The host survived every error and still serves.
+    _, stats = collect(host.generate(4, ChatRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=3))))
+    assert stats.generated_tokens >= 1 or stats.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_host_death_mid_generation_is_noticed_within_a_second(host, tiny_models, sig):
+    host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
+    stream = host.generate(9, FimRequest("hello", allow_prefix_only=True, sampling=LONG))
+    next(stream)
+    os.kill(host.pid, sig)
+    killed_at = time.perf_counter()
+    with pytest.raises(EngineCrashed) as caught:
+        for _ in stream:
+            pass
+    assert time.perf_counter() - killed_at < 1.0
+    assert signal.Signals(sig).name in caught.value.message
+    assert not host.is_alive()
+
+
+def test_close_is_quick_and_leaves_no_process(tiny_models, tmp_path):
+    from app.engine.host_client import HostEngine
+
+    engine = HostEngine("test", log_path=str(tmp_path / "log"))
+    engine.start()
+    engine.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
+    stream = engine.generate(1, FimRequest("a", allow_prefix_only=True, sampling=LONG))
+    next(stream)
+    pid = engine.pid
+    started = time.perf_counter()
+    engine.close()
+    assert time.perf_counter() - started < 1.5
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.starter
+def test_cancel_during_prompt_evaluation_uses_the_abort_callback(host, starter_model):
+    host.load(str(starter_model), LoadParams(n_ctx=8192, n_batch=8192))
+    prompt = "def function_number_{}(x):\n    return x * {}\n\n"
+    long_prompt = "".join(prompt.format(i, i) for i in range(300))  # ~6000 tokens
+    stream = host.generate(11, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=8)))
+    time.sleep(0.3)
+    cancelled_at = time.perf_counter()
+    host.cancel(11)
+    _, stats = collect(stream)
+    assert stats.finish_reason == "cancelled"
+    assert stats.generated_tokens == 0  # stopped inside prompt evaluation
+    assert time.perf_counter() - cancelled_at < 1.0
+
+
+@pytest.mark.starter
+def test_starter_model_end_to_end(host, starter_model):
+    info = host.load(str(starter_model), LoadParams(n_ctx=2048))
+    assert info["architecture"] == "gemma3"
+    # Gemma 3 270M is a base model: it continues code well.
+    request = FimRequest("def add(a, b):\n    return", allow_prefix_only=True,
+                         sampling=Sampling(max_tokens=8, temperature=0.0))
+    pieces, stats = collect(host.generate(1, request))
+    assert "".join(pieces).startswith(" a + b")
+    assert stats.generated_tokens == 8 and stats.tokens_per_s > 0
+    # Chat goes through its Gemma turns and stops on ids, never printing them.
+    chat = ChatRequest((ChatMessage("user", "Say hi."),), Sampling(max_tokens=24, temperature=0.0))
+    pieces, stats = collect(host.generate(2, chat))
+    assert pieces and "<start_of_turn>" not in "".join(pieces) and "<end_of_turn>" not in "".join(pieces)
+    assert stats.reused_tokens == 1 and stats.prompt_tokens > 5  # only BOS is shared
