@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from app.core.load_params import LoadParams
 from app.core.paths import app_dirs
@@ -85,6 +85,11 @@ class EngineWorker(QObject):
             return None
         self.backend_ready.emit(backend)
         return engine
+
+    def stop_watchdog(self) -> None:
+        """Stop the crash watchdog; runs in the worker thread as it finishes."""
+        if self._watchdog is not None:
+            self._watchdog.stop()
 
     @Slot()
     def _check_alive(self) -> None:
@@ -201,6 +206,9 @@ class EngineController(QObject):
         self.worker = EngineWorker(role, engine_factory)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.start)
+        # finished is emitted from the worker thread itself: a direct call stops
+        # the watchdog in the thread that owns it.
+        self.thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
         self._load_requested.connect(self.worker.load)
         self._generate_requested.connect(self.worker.generate)
         self.thread.start()

@@ -1,0 +1,83 @@
+"""EngineWorker on its QThread, driving a real engine host."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from app.core.load_params import LoadParams
+from app.core.requests import ChatMessage, ChatRequest, FimRequest, Sampling
+from app.services.engine_worker import EngineController
+
+LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
+
+
+@pytest.fixture
+def controller(qtbot):
+    ctl = EngineController("chat")
+    yield ctl
+    assert ctl.shutdown(2000)
+
+
+def _load(qtbot, ctl, path, n_ctx=1024):
+    with qtbot.waitSignal(ctl.worker.loaded, timeout=20_000) as loaded:
+        ctl.load(str(path), LoadParams(n_ctx=n_ctx))
+    return loaded.args[0]
+
+
+def test_streams_pieces_tagged_with_the_job_id(qtbot, controller, tiny_models):
+    info = _load(qtbot, controller, tiny_models["generic"])
+    assert info["family"] == "generic"
+    pieces = []
+    controller.worker.piece.connect(lambda job, text: pieces.append((job, text)))
+    with qtbot.waitSignal(controller.worker.finished, timeout=10_000) as done:
+        job = controller.generate(ChatRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=12, ignore_eos=True)))
+    finished_job, stats = done.args
+    assert finished_job == job
+    assert stats.generated_tokens == 12 and stats.finish_reason == "length"
+    assert pieces and {j for j, _ in pieces} == {job}
+
+
+def test_load_failure_is_a_plain_message(qtbot, controller, tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a model at all, but long enough to parse" * 4)
+    with qtbot.waitSignal(controller.worker.load_failed, timeout=20_000) as failed:
+        controller.load(str(bad), LoadParams())
+    assert "not a GGUF file" in failed.args[0]
+
+
+def test_host_killed_mid_answer_is_reported_restarted_and_reloaded(qtbot, controller, tiny_models):
+    _load(qtbot, controller, tiny_models["generic"], n_ctx=4096)
+    worker = controller.worker
+    with qtbot.waitSignal(worker.piece, timeout=10_000):
+        job = controller.generate(FimRequest("a", allow_prefix_only=True, sampling=LONG))
+    old_pid = worker.engine.pid
+    failures, crashes = [], []
+    worker.failed.connect(lambda *args: failures.append(args))
+    worker.host_crashed.connect(crashes.append)
+    with qtbot.waitSignal(worker.host_restarted, timeout=5_000):
+        os.kill(old_pid, signal.SIGKILL)
+    assert len(failures) == 1 and len(crashes) == 1
+    failed_job, kind, message = failures[0]
+    assert (failed_job, kind) == (job, "crashed") and "SIGKILL" in message
+    assert worker.engine.pid != old_pid and worker.engine.is_alive()
+    # The next request reloads the model first, then answers.
+    with qtbot.waitSignals([worker.loaded, worker.finished], timeout=20_000, order="strict"):
+        controller.generate(FimRequest("b", allow_prefix_only=True, sampling=Sampling(max_tokens=4, ignore_eos=True)))
+
+
+def test_idle_host_death_is_noticed_within_a_second(qtbot, controller, tiny_models):
+    _load(qtbot, controller, tiny_models["generic"])
+    with qtbot.waitSignal(controller.worker.host_crashed, timeout=1_000):
+        os.kill(controller.worker.engine.pid, signal.SIGSEGV)
+
+
+def test_cancel_from_the_gui_thread(qtbot, controller, tiny_models):
+    _load(qtbot, controller, tiny_models["generic"], n_ctx=4096)
+    with qtbot.waitSignal(controller.worker.piece, timeout=10_000):
+        job = controller.generate(FimRequest("a", allow_prefix_only=True, sampling=LONG))
+    with qtbot.waitSignal(controller.worker.finished, timeout=2_000) as done:
+        controller.cancel(job)
+    assert done.args[1].finish_reason == "cancelled"
