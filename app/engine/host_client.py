@@ -70,15 +70,19 @@ class HostEngine(Engine):
         """Say whether the host process runs."""
         return self._process is not None and self._process.is_alive()
 
+    def request_close(self) -> None:
+        """Tell the host to exit; ``close`` then waits for it."""
+        try:
+            self._send(p.Shutdown())
+        except EngineCrashed:
+            pass
+
     def close(self, timeout: float = 1.0) -> None:
         """Ask the host to exit; kill it if it has not after ``timeout`` seconds."""
         process, conn = self._process, self._conn
         if process is None:
             return
-        try:
-            self._send(p.Shutdown())
-        except EngineCrashed:
-            pass
+        self.request_close()
         process.join(timeout)
         if process.is_alive():
             process.kill()

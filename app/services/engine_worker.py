@@ -116,6 +116,8 @@ class EngineWorker(QObject):
     @Slot(object, object)
     def load(self, path: str | None, params: LoadParams) -> None:
         """Load ``path`` (None: the starter model) with ``params``."""
+        if self._closing:
+            return
         try:
             resolved = str(path) if path else str(starter_model_path(app_dirs().models))
         except StarterMissing as exc:
@@ -177,12 +179,18 @@ class EngineWorker(QObject):
         if engine is not None:
             engine.cancel(job_id)
 
-    def close(self) -> None:
-        """Stop the host at once; safe from the GUI thread."""
+    def begin_close(self) -> None:
+        """Refuse new work and tell the host to exit; safe from the GUI thread."""
         self._closing = True
         engine = self._engine
         if engine is not None:
-            engine.cancel()
+            engine.request_close()
+
+    def close(self) -> None:
+        """Stop the host, killing it after half a second; safe from the GUI thread."""
+        self.begin_close()
+        engine = self._engine
+        if engine is not None:
             engine.close(timeout=0.5)
 
 

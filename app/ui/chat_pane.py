@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont, QKeyEvent, QTextCursor
+from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -82,15 +82,26 @@ class ChatPane(QWidget):
             self.input.clear()
 
     def _append_block(self, who: str, text: str, color: str) -> None:
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor = self._end_cursor()
         if not self.transcript.document().isEmpty():
             cursor.insertBlock()
             cursor.insertBlock()
-        cursor.insertHtml(f'<b style="color:{color}">{who}</b>')
+        header = QTextCharFormat()
+        header.setFontWeight(QFont.Weight.Bold)
+        header.setForeground(QBrush(QColor(color)))
+        cursor.insertText(who, header)
         cursor.insertBlock()
-        cursor.insertText(text)
+        cursor.insertText(text, QTextCharFormat())
         self._scroll_to_end()
+
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.transcript.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def show_notice(self, text: str) -> None:
+        """Add a grey note to the transcript (model changes, dropped turns…)."""
+        self._append_note(text)
 
     def _scroll_to_end(self) -> None:
         bar = self.transcript.verticalScrollBar()
@@ -107,9 +118,7 @@ class ChatPane(QWidget):
     def _on_piece(self, _job: int, text: str) -> None:
         bar = self.transcript.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 4
-        cursor = QTextCursor(self.transcript.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
+        self._end_cursor().insertText(text, QTextCharFormat())
         if at_bottom:
             bar.setValue(bar.maximum())
 
@@ -131,10 +140,13 @@ class ChatPane(QWidget):
         self.stats.setText("failed")
 
     def _append_note(self, text: str) -> None:
-        cursor = QTextCursor(self.transcript.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertBlock()
-        cursor.insertHtml(f'<i style="color:#a0522d">[{text}]</i>')
+        cursor = self._end_cursor()
+        if not self.transcript.document().isEmpty():
+            cursor.insertBlock()
+        note = QTextCharFormat()
+        note.setFontItalic(True)
+        note.setForeground(QBrush(QColor("#8a6d3b")))
+        cursor.insertText(f"[{text}]", note)
         self._scroll_to_end()
 
     def _idle(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, Qt, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
@@ -75,13 +75,17 @@ class MainWindow(QMainWindow):
         return action
 
     def _wire(self, controller: EngineController, label: QLabel, role: str) -> None:
+        # Worker signals go to slots of QObjects living on this thread, so Qt
+        # queues them here; a lambda would run on the worker thread instead.
+        status = _ModelStatus(label, role, self)
         worker = controller.worker
         worker.backend_ready.connect(self._on_backend)
-        worker.load_started.connect(lambda path: label.setText(f"{role}: loading {Path(path).name}…"))
-        worker.load_progress.connect(lambda f: label.setText(f"{role}: loading {f:.0%}"))
-        worker.loaded.connect(lambda info: self._on_loaded(label, role, info))
-        worker.load_failed.connect(lambda message: label.setText(f"{role}: {message}"))
-        worker.host_crashed.connect(lambda message: self.statusBar().showMessage(f"{message}; restarting it", 8000))
+        worker.load_started.connect(status.on_started)
+        worker.load_progress.connect(status.on_progress)
+        worker.loaded.connect(status.on_loaded)
+        worker.loaded.connect(self._on_loaded_chat if role == "Chat" else self._on_loaded_completion)
+        worker.load_failed.connect(status.on_failed)
+        worker.host_crashed.connect(self._on_host_crashed)
 
     # ---- slots -------------------------------------------------------------------
 
@@ -90,16 +94,27 @@ class MainWindow(QMainWindow):
         self.backend = backend
         self.backend_label.setText(f"Backend: {describe_backend(backend)}")
 
-    def _on_loaded(self, label: QLabel, role: str, info: dict) -> None:
-        label.setText(f"{role}: {info['name']} ({info['file_type']})")
-        label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
-        if role == "Completion":
-            self.editor_pane.prefix_only = info.get("fim") is None
-            if info.get("fim") is None:
-                self.editor_pane.status.setText(
-                    f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
-                    " before the cursor only. Assign CodeGemma or Code Llama for real FIM."
-                )
+    @Slot(dict)
+    def _on_loaded_chat(self, info: dict) -> None:
+        if not info.get("has_chat_template"):
+            self.chat_pane.show_notice(
+                f"{info['name']} has no chat template; Fimble lays out its turns from the"
+                " vocabulary. If it is a base model rather than an instruction-tuned one, its"
+                " answers will be poor: assign a chat model such as CodeGemma 7B-it."
+            )
+
+    @Slot(dict)
+    def _on_loaded_completion(self, info: dict) -> None:
+        self.editor_pane.prefix_only = info.get("fim") is None
+        if info.get("fim") is None:
+            self.editor_pane.status.setText(
+                f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
+                " before the cursor only. Assign CodeGemma or Code Llama for real FIM."
+            )
+
+    @Slot(str)
+    def _on_host_crashed(self, message: str) -> None:
+        self.statusBar().showMessage(f"{message}; restarting it", 8000)
 
     @Slot()
     def open_file(self) -> None:
@@ -134,7 +149,7 @@ class MainWindow(QMainWindow):
         timer.start()
         ok = True
         for controller in (self.chat_engine, self.completion_engine):
-            controller.worker.close()
+            controller.worker.begin_close()  # both hosts wind down at once
         for controller in (self.chat_engine, self.completion_engine):
             ok &= controller.shutdown(max(100, 1800 - timer.elapsed()))
         return ok
@@ -142,3 +157,32 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown_engines()
         super().closeEvent(event)
+
+
+class _ModelStatus(QObject):
+    """Shows one role's model state in a status-bar label."""
+
+    def __init__(self, label: QLabel, role: str, parent: QObject) -> None:
+        super().__init__(parent)
+        self.label, self.role = label, role
+
+    @Slot(str)
+    def on_started(self, path: str) -> None:
+        """A load began."""
+        self.label.setText(f"{self.role}: loading {Path(path).name}…")
+
+    @Slot(float)
+    def on_progress(self, fraction: float) -> None:
+        """Loading advanced."""
+        self.label.setText(f"{self.role}: loading {fraction:.0%}")
+
+    @Slot(dict)
+    def on_loaded(self, info: dict) -> None:
+        """The model is ready."""
+        self.label.setText(f"{self.role}: {info['name']} ({info['file_type']})")
+        self.label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        """Loading failed."""
+        self.label.setText(f"{self.role}: {message}")

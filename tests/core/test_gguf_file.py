@@ -111,3 +111,17 @@ def test_starter_model_is_inspected_quickly(starter_model):
     assert info.family == "generic"  # Gemma 3 has no FIM tokens
     assert info.can_chat  # through its Gemma turn tokens
     assert 250e6 < info.parameters < 300e6
+
+
+@pytest.mark.starter
+def test_starter_is_assembled_once_under_concurrent_requests(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.core.starter import starter_available, starter_model_path
+
+    if not starter_available():
+        pytest.skip("the starter extra is not installed")
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: starter_model_path(tmp_path), range(2)))
+    assert paths[0] == paths[1] and paths[0].exists()
+    assert [p.name for p in tmp_path.iterdir()] == [paths[0].name]  # no .part left behind
