@@ -24,18 +24,20 @@ class UsageError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, never the usage dump
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors raise ``UsageError`` instead of printing usage."""
+
+    def error(self, message: str):
         raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for ``fimble``."""
-    parser = _Parser(prog="fimble", description="Offline coding assistant on local GGUF models.")
+    parser = OneLineParser(prog="fimble", description="Offline coding assistant on local GGUF models.")
     parser.add_argument("--version", action="version", version=f"fimble {__version__}")
     parser.add_argument("--self-test", action="store_true",
                         help="load a tiny model through an engine host, generate, and exit 0 on success")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
     inspect = commands.add_parser("inspect", help="show a GGUF model's metadata")
     inspect.add_argument("path")

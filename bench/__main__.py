@@ -8,10 +8,11 @@ with status 2, a benchmark that fails with status 1.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
+
+from app.cli import OneLineParser, UsageError
 
 # Benchmark name -> module with a ``run(quick: bool) -> dict`` function.
 BENCHMARKS = {
@@ -22,18 +23,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """A bad command line: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, never the usage dump
-        raise UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     """Return the argument parser for ``python -m bench``."""
-    parser = _Parser(prog="bench", description="Run one of Fimble's benchmarks.")
+    parser = OneLineParser(prog="bench", description="Run one of Fimble's benchmarks.")
     parser.add_argument("name", help=f"the benchmark: {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="take fewer samples")
     parser.add_argument("--json", action="store_true", help="print the JSON object on one line")

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.settings import Settings
-from app.engine.backend import describe_backend
+from app.core.backend_text import describe_backend
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
 from app.services.engine_worker import EngineController

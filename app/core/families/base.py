@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.requests import ChatMessage, FimRequest
-from app.core.vocab import Vocab
+from app.core.vocab import Vocab, text_tokens
 
 
 class PromptError(ValueError):
@@ -98,3 +98,28 @@ def split_system(messages: tuple[ChatMessage, ...]) -> tuple[str | None, list[Ch
     if not rest or rest[-1].role != "user":
         raise PromptError("a chat prompt must end with a user message")
     return ("\n\n".join(system) if system else None), rest
+
+
+def psm_tokens(vocab: Vocab, fim: FimTokens, request: FimRequest, *, name_current_file: bool) -> list[int]:
+    """Lay out prefix-suffix-middle, with other files first behind file separators.
+
+    Args:
+        vocab: The model's vocabulary.
+        fim: The model's FIM token ids.
+        request: Prefix, suffix, path and context chunks.
+        name_current_file: Put ``separator path\n`` before the current file too,
+            as in CodeGemma's repository-level training packs.
+
+    Returns:
+        Token ids, BOS first when the model wants one.
+    """
+    tokens: list[int] = []
+    if fim.file_separator is not None:
+        for chunk in request.chunks:
+            tokens += [fim.file_separator, *text_tokens(vocab, f"{chunk.path}\n{chunk.text}")]
+        if name_current_file and (request.chunks or request.path):
+            tokens += [fim.file_separator, *text_tokens(vocab, f"{request.path}\n")]
+    tokens += [fim.prefix, *text_tokens(vocab, request.prefix)]
+    tokens += [fim.suffix, *text_tokens(vocab, request.suffix)]
+    tokens.append(fim.middle)
+    return with_bos(vocab, tokens)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.core.families.base import Family, FimTokens, PromptError, _known, require_fim, with_bos
+from app.core.families.base import Family, FimTokens, PromptError, _known, psm_tokens, require_fim
 from app.core.families.turns import END_OF_TURN, gemma_turns
 from app.core.requests import ChatMessage, FimRequest
-from app.core.vocab import Vocab, find_token, text_tokens
+from app.core.vocab import Vocab, find_token
 
 FIM_PREFIX = "<|fim_prefix|>"
 FIM_SUFFIX = "<|fim_suffix|>"
@@ -34,16 +34,7 @@ class CodeGemma(Family):
         its own separator when it is known.
         """
         fim = require_fim(self.fim_tokens(vocab), self)
-        tokens: list[int] = []
-        if fim.file_separator is not None:
-            for chunk in request.chunks:
-                tokens += [fim.file_separator, *text_tokens(vocab, f"{chunk.path}\n{chunk.text}")]
-            if request.chunks or request.path:
-                tokens += [fim.file_separator, *text_tokens(vocab, f"{request.path}\n")]
-        tokens += [fim.prefix, *text_tokens(vocab, request.prefix)]
-        tokens += [fim.suffix, *text_tokens(vocab, request.suffix)]
-        tokens.append(fim.middle)
-        return with_bos(vocab, tokens)
+        return psm_tokens(vocab, fim, request, name_current_file=True)
 
     def build_chat(
         self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None

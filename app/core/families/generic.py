@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from app.core.chat_template import render_chat_template
-from app.core.families.base import Family, FimTokens, PromptError, require_fim, with_bos
+from app.core.families.base import Family, FimTokens, PromptError, psm_tokens, require_fim, with_bos
 from app.core.families.turns import chatml_turns, gemma_turns, turn_stop_ids
 from app.core.requests import ChatMessage, FimRequest
-from app.core.vocab import Vocab, find_token, text_tokens
+from app.core.vocab import Vocab, find_token
 
 # Spellings used by StarCoder, DeepSeek Coder, Qwen2.5-Coder, CodeGemma and others.
 PREFIX = ("<|fim_prefix|>", "<fim_prefix>", "<fim-prefix>", "<\uff5cfim\u2581begin\uff5c>", "<PRE>")
@@ -31,14 +31,7 @@ class Generic(Family):
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out prefix-suffix-middle, with other files behind file separators."""
         fim = require_fim(self.fim_tokens(vocab), self)
-        tokens: list[int] = []
-        if fim.file_separator is not None:
-            for chunk in request.chunks:
-                tokens += [fim.file_separator, *text_tokens(vocab, f"{chunk.path}\n{chunk.text}")]
-        tokens += [fim.prefix, *text_tokens(vocab, request.prefix)]
-        tokens += [fim.suffix, *text_tokens(vocab, request.suffix)]
-        tokens.append(fim.middle)
-        return with_bos(vocab, tokens)
+        return psm_tokens(vocab, fim, request, name_current_file=False)
 
     def build_chat(
         self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
