@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="show a GGUF model's metadata")
     inspect.add_argument("path")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument("--ctx", type=int, default=4096, help="context length for the memory estimate")
 
     complete = commands.add_parser("complete", help="fill in the middle between a prefix and a suffix")
     complete.add_argument("--model", required=True)
@@ -96,10 +97,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_inspect(args) -> int:
-    """``fimble inspect PATH [--json]``."""
-    info = _inspect(args.path)
+    """``fimble inspect PATH [--json] [--ctx N]``."""
+    if args.ctx < 1:
+        raise UsageError("--ctx must be at least 1")
+    model = _inspect(args.path)
+    info = model.info
+    memory = {"n_ctx": args.ctx, "kv_cache_bytes": model.kv_cache_bytes(args.ctx),
+              "total_bytes": model.memory_estimate(args.ctx)}
     if args.json:
-        print(json.dumps(info.to_dict(), indent=2))
+        print(json.dumps({**info.to_dict(), "memory": memory}, indent=2))
         return 0
     rows = [
         ("name", info.name), ("architecture", info.architecture), ("family", info.family),
@@ -108,6 +114,8 @@ def cmd_inspect(args) -> int:
         ("chat template", "yes" if info.has_chat_template else "no"),
         ("FIM tokens", json.dumps(info.fim) if info.fim else "none"),
         ("size", f"{info.size_bytes / 2**20:.1f} MiB"),
+        ("memory", f"{memory['total_bytes'] / 2**20:.0f} MiB at {args.ctx} tokens"
+                   f" (KV cache {memory['kv_cache_bytes'] / 2**20:.0f} MiB)"),
     ]
     for key, value in rows:
         print(f"{key:>15}: {value}")
@@ -119,7 +127,7 @@ def _inspect(path: str):
     from app.core.model_info import inspect_model
 
     try:
-        return inspect_model(path).info
+        return inspect_model(path)
     except GGUFError as exc:
         raise UsageError(str(exc)) from None
 
@@ -145,7 +153,7 @@ def _sampling(args, default_temperature: float) -> Sampling:
 
 def cmd_complete(args) -> int:
     """``fimble complete``: print the middle."""
-    info = _inspect(args.model)
+    info = _inspect(args.model).info
     if info.fim is None:
         raise UsageError(f"{info.name} has no fill-in-the-middle tokens; use a completion model"
                          " such as CodeGemma 2B/7B or Code Llama 7B/13B")
@@ -160,7 +168,7 @@ def cmd_complete(args) -> int:
 
 def cmd_chat(args) -> int:
     """``fimble chat``: stream the reply."""
-    info = _inspect(args.model)
+    info = _inspect(args.model).info
     if not info.can_chat:
         raise UsageError(f"{info.name} is not a chat model (no chat template or turn tokens);"
                          " use an instruction-tuned model such as CodeGemma 7B-it")

@@ -17,6 +17,7 @@ from app.cli import OneLineParser, UsageError
 # Benchmark name -> module with a ``run(quick: bool) -> dict`` function.
 BENCHMARKS = {
     "startup": "bench.startup",
+    "engine": "bench.engine",
 }
 
 EXIT_FAILED = 1

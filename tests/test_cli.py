@@ -42,6 +42,7 @@ def test_inspect_json(tiny_models):
     assert data["has_chat_template"] is True and data["size_bytes"] == tiny_models["codegemma"].stat().st_size
     assert data["fim"] == {"prefix": ids["<|fim_prefix|>"], "suffix": ids["<|fim_suffix|>"],
                            "middle": ids["<|fim_middle|>"], "file_separator": ids["<|file_separator|>"]}
+    assert data["memory"]["n_ctx"] == 4096 and data["memory"]["total_bytes"] > data["memory"]["kv_cache_bytes"] > 0
     generic = json.loads(fimble("inspect", tiny_models["generic"], "--json").stdout)
     assert generic["family"] == "generic" and generic["fim"] is None
 

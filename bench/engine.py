@@ -1,0 +1,80 @@
+"""``bench engine``: tokens/s through Fimble's engine host vs raw llama-cpp-python.
+
+Both sides load the starter model with the same settings, evaluate the same
+prompt and generate the same number of tokens greedily (end-of-generation
+ignored), alternating rounds so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = "def quicksort(items):\n    "
+
+
+def _raw_round(llama, tokens: list[int], n: int) -> float:
+    llama.reset()
+    first = last = None
+    count = 0
+    for _token in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05):
+        last = time.perf_counter()
+        first = first or last
+        count += 1
+        if count >= n:
+            break
+    return (count - 1) / (last - first)
+
+
+def _fimble_round(engine, job: int, n: int) -> float:
+    from app.core.requests import FimRequest, GenerationStats, Sampling
+
+    sampling = Sampling(max_tokens=n, temperature=0.0, ignore_eos=True)
+    request = FimRequest(PROMPT, allow_prefix_only=True, sampling=sampling)
+    stats = [s for s in engine.generate(job, request) if isinstance(s, GenerationStats)][0]
+    assert stats.generated_tokens == n, stats
+    return stats.tokens_per_s
+
+
+def run(quick: bool) -> dict:
+    """Measure both sides; return medians and their ratio."""
+    import llama_cpp
+
+    from app.core.load_params import LoadParams
+    from app.core.starter import starter_model_path
+    from app.engine.host_client import HostEngine
+
+    rounds, n_tokens = (2, 48) if quick else (5, 128)
+    with tempfile.TemporaryDirectory() as folder:
+        model = str(starter_model_path(Path(folder)))
+        params = LoadParams(n_ctx=2048)
+        engine = HostEngine("bench", log_path=str(Path(folder) / "engine.log"))
+        engine.start()
+        try:
+            engine.load(model, params)
+            raw = llama_cpp.Llama(model_path=model, n_ctx=2048, n_gpu_layers=-1, verbose=False)
+            prompt, _ = engine.build_prompt(_fim(PROMPT))
+            fimble_tps, raw_tps = [], []
+            for job in range(rounds):
+                fimble_tps.append(_fimble_round(engine, job, n_tokens))
+                raw_tps.append(_raw_round(raw, prompt, n_tokens))
+            raw.close()
+        finally:
+            engine.close()
+    fimble, baseline = statistics.median(fimble_tps), statistics.median(raw_tps)
+    return {
+        "fimble_tokens_per_s": round(fimble, 2),
+        "raw_tokens_per_s": round(baseline, 2),
+        "throughput_ratio": round(fimble / baseline, 3),
+        "tokens_per_round": n_tokens,
+        "rounds": rounds,
+        "model": Path(model).name,
+    }
+
+
+def _fim(prefix: str):
+    from app.core.requests import FimRequest
+
+    return FimRequest(prefix, allow_prefix_only=True)
