@@ -250,10 +250,14 @@ class ModelRunner:
                 if self._deadline is not None and last_at > self._deadline:
                     reason = "time"
                     break
-        except RuntimeError:
-            # llama_decode returned "aborted": cancel or the time limit fired mid-evaluation.
-            reason = "cancelled" if self._cancel.is_set() else "time"
+        except RuntimeError as exc:
             llama.n_tokens = 0  # the KV cache may hold a half-evaluated batch
+            if self._cancel.is_set():
+                reason = "cancelled"  # the abort callback stopped llama_decode
+            elif self._deadline is not None and time.perf_counter() > self._deadline:
+                reason = "time"
+            else:
+                raise EngineFailure("internal", f"llama.cpp failed while generating ({exc})") from None
         finally:
             self._deadline = None
         tail = decoder.decode(b"", final=True)
