@@ -17,7 +17,7 @@ else
 CMAKE_ARGS ?=
 endif
 
-.PHONY: run test bench package llama install install-test clean
+.PHONY: run test bench package package-test llama install install-test install-package clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,18 @@ run: install
 
 test: install-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+install-package: llama
+	$(PIP) install -e ".[test,starter,package]"
+
+# The one-folder app in dist/Fimble (plus a .tar.gz, and an AppImage when
+# appimagetool is installed). Bundle the starter model with
+# `make package PACKAGE_ARGS=--with-starter`.
+package: install-package
+	$(PY) packaging/build.py $(PACKAGE_ARGS)
+
+package-test: install-package
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m package
 
 bench: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m bench startup --json

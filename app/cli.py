@@ -219,7 +219,41 @@ def _log_file() -> str:
 
 
 def self_test() -> int:
-    """Load a tiny generated model in an engine host and generate a few tokens."""
+    """Check an install: Qt draws a window, and an engine host generates tokens.
+
+    A tiny random-weight model is written to a temporary folder, loaded in a
+    spawned engine host, and asked for 8 tokens. Qt runs on the offscreen
+    platform unless another one is set, so the check works without a screen.
+    """
+    try:
+        qt = _self_test_qt()
+        engine = _self_test_engine(tokens=8)
+    except RuntimeError as exc:
+        print(f"fimble: self-test failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"fimble self-test ok: {qt}; {engine}")
+    return 0
+
+
+def _self_test_qt() -> str:
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import qVersion
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    label = QLabel("Fimble self-test")
+    label.show()
+    app.processEvents()
+    shown = label.isVisible()
+    label.close()
+    if not shown:
+        raise RuntimeError("Qt could not show a window")
+    return f"Qt {qVersion()} on {app.platformName()}"
+
+
+def _self_test_engine(tokens: int) -> str:
     from app.core.tiny_gguf import write_tiny_gguf
     from app.engine.client import EngineError
     from app.engine.host_client import HostEngine
@@ -230,19 +264,17 @@ def self_test() -> int:
         try:
             backend = engine.start()
             engine.load(str(model), LoadParams(n_ctx=512))
-            request = FimRequest("def add(a, b):\n    ", "\n", sampling=Sampling(max_tokens=8, temperature=0.0))
+            sampling = Sampling(max_tokens=tokens, temperature=0.0, ignore_eos=True)
+            request = FimRequest("def add(a, b):\n    ", "\n", sampling=sampling)
             stats = [s for s in engine.generate(1, request) if isinstance(s, GenerationStats)][0]
         except EngineError as exc:
-            print(f"fimble: self-test failed: {exc.message}", file=sys.stderr)
-            return 1
+            raise RuntimeError(exc.message) from None
         finally:
             engine.close()
-    if stats.generated_tokens < 1 and stats.finish_reason != "stop":
-        print("fimble: self-test failed: no tokens generated", file=sys.stderr)
-        return 1
-    print(f"fimble self-test ok: backend {backend['backend']}, {stats.prompt_tokens} prompt tokens,"
-          f" {stats.generated_tokens} generated ({stats.finish_reason})")
-    return 0
+    if stats.generated_tokens != tokens:
+        raise RuntimeError(f"the engine generated {stats.generated_tokens} of {tokens} tokens")
+    return (f"engine host on {backend['backend']} generated {stats.generated_tokens} tokens"
+            f" at {stats.tokens_per_s:.0f} tok/s")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
-"""Draw Fimble's app icon with Qt and write it as PNG (run once; output is committed)."""
+"""Draw Fimble's app icon with Qt and write every size the platforms need.
+
+Run once; the output in ``resources/icons`` is committed:
+``fimble-{16..1024}.png``, ``fimble.png`` (256 px), ``fimble.ico`` (Windows,
+PNG entries up to 256 px) and ``fimble.icns`` (macOS, PNG entries).
+"""
 
 from __future__ import annotations
 
+import struct
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QLinearGradient, QPainter, QPen
 
 
@@ -33,9 +39,54 @@ def draw(size: int) -> QImage:
     return image
 
 
+PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)
+ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+ICNS_TYPES = {16: b"icp4", 32: b"icp5", 64: b"icp6", 128: b"ic07", 256: b"ic08", 512: b"ic09", 1024: b"ic10"}
+
+
+def png_bytes(image: QImage) -> bytes:
+    """Encode an image as PNG."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(data)
+
+
+def ico_bytes(pngs: dict[int, bytes]) -> bytes:
+    """Pack PNG images into a Windows .ico (PNG entries, Vista and later)."""
+    sizes = sorted(pngs)
+    header = struct.pack("<HHH", 0, 1, len(sizes))
+    offset = 6 + 16 * len(sizes)
+    entries, blobs = b"", b""
+    for size in sizes:
+        blob = pngs[size]
+        edge = 0 if size >= 256 else size  # 0 means 256 in an ICO entry
+        entries += struct.pack("<BBBBHHII", edge, edge, 0, 0, 1, 32, len(blob), offset + len(blobs))
+        blobs += blob
+    return header + entries + blobs
+
+
+def icns_bytes(pngs: dict[int, bytes]) -> bytes:
+    """Pack PNG images into a macOS .icns."""
+    body = b"".join(kind + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
+                    for size, kind in ICNS_TYPES.items())
+    return b"icns" + struct.pack(">I", 8 + len(body)) + body
+
+
+def write_all(out: Path) -> None:
+    """Write the PNG set, ``fimble.png``, ``fimble.ico`` and ``fimble.icns`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = {size: png_bytes(draw(size)) for size in PNG_SIZES}
+    for size, blob in pngs.items():
+        (out / f"fimble-{size}.png").write_bytes(blob)
+    (out / "fimble.png").write_bytes(pngs[256])
+    (out / "fimble.ico").write_bytes(ico_bytes({s: pngs[s] for s in ICO_SIZES}))
+    (out / "fimble.icns").write_bytes(icns_bytes(pngs))
+
+
 if __name__ == "__main__":
     app = QGuiApplication(sys.argv)
-    out = Path(__file__).resolve().parents[1] / "resources" / "icons"
-    out.mkdir(parents=True, exist_ok=True)
-    draw(256).save(str(out / "fimble.png"))
-    print(out / "fimble.png")
+    target = Path(__file__).resolve().parents[1] / "resources" / "icons"
+    write_all(target)
+    print(target)

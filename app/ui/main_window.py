@@ -9,7 +9,8 @@ from PySide6.QtCore import QElapsedTimer, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
-from app.core.settings import Settings
+from app.core.paths import app_dirs
+from app.core.settings import Settings, save_settings
 from app.core.backend_text import describe_backend
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
@@ -61,6 +62,9 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open…", QKeySequence.StandardKey.Open, self.open_file)
         self._action(file_menu, "&Save As…", QKeySequence.StandardKey.SaveAs, self.save_file_as)
+        file_menu.addSeparator()
+        self._action(file_menu, "Load &Chat Model…", None, lambda: self.choose_model("chat"))
+        self._action(file_menu, "Load C&ompletion Model…", None, lambda: self.choose_model("completion"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         help_menu = self.menuBar().addMenu("&Help")
@@ -142,6 +146,24 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Fimble", f"Cannot save {Path(path).name}: {exc}")
             return
         self.editor_pane.path = path
+
+    def choose_model(self, role: str) -> None:
+        """Pick a GGUF file for ``role``, remember it, and load it in the background."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Load {role} model", str(app_dirs().models), "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.set_model(role, path)
+
+    def set_model(self, role: str, path: str) -> None:
+        """Use ``path`` for ``role`` from now on; the worker validates and loads it."""
+        if role == "chat":
+            self.settings.chat_model = path
+        else:
+            self.settings.completion_model = path
+        save_settings(app_dirs().ensure().config, self.settings)
+        controller = self.chat_engine if role == "chat" else self.completion_engine
+        controller.load(path, self.settings.load_params(role))
 
     def shutdown_engines(self) -> bool:
         """Stop both engines and their threads; return True if all ended in time."""

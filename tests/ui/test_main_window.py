@@ -89,3 +89,14 @@ def test_closing_mid_generation_is_quick_and_clean(qtbot, window, qtlog):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not [r for r in qtlog.records if "Destroyed while thread" in r.message]
+
+
+def test_loading_another_model_is_remembered(qtbot, window, tiny_models, fimble_home):
+    from app.core.paths import app_dirs
+    from app.core.settings import load_settings
+
+    with qtbot.waitSignal(window.chat_engine.worker.loaded, timeout=20_000) as loaded:
+        window.set_model("chat", str(tiny_models["codegemma"]))
+    assert loaded.args[0]["family"] == "codegemma"
+    assert "tiny-codegemma-fixture" in window.chat_model_label.text()
+    assert load_settings(app_dirs().config).chat_model == str(tiny_models["codegemma"])
