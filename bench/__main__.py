@@ -18,6 +18,7 @@ from app.cli import OneLineParser, UsageError
 BENCHMARKS = {
     "startup": "bench.startup",
     "engine": "bench.engine",
+    "fim": "bench.fim",
 }
 
 EXIT_FAILED = 1

@@ -35,3 +35,17 @@ def starter_model(tmp_path_factory) -> Path:
     if not starter_available():
         pytest.skip("the starter extra is not installed")
     return starter_model_path(tmp_path_factory.mktemp("starter"))
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """Answer the app's questions without opening modal dialogs."""
+    answers = {"save": "discard", "restore": False}
+    try:
+        from app.ui.editor_tabs import EditorTabs
+        from app.ui.main_window import MainWindow
+    except ImportError:  # a test run without Qt widgets
+        return answers
+    monkeypatch.setattr(EditorTabs, "ask_save", lambda self, tab: answers["save"])
+    monkeypatch.setattr(MainWindow, "ask_restore", lambda self, buffers: answers["restore"])
+    return answers

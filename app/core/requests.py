@@ -19,6 +19,8 @@ class Sampling:
     time_limit_s: float | None = None
     # Generate through end-of-generation tokens (benchmarks need fixed lengths).
     ignore_eos: bool = False
+    # Reuse the KV cache of the previous prompt's common prefix (off: evaluate all).
+    reuse_kv: bool = True
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -46,6 +48,21 @@ class FimRequest:
     sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=64, temperature=0.0))
     # For a model without FIM tokens, continue the prefix instead of failing.
     allow_prefix_only: bool = False
+    # "psm" (prefix, suffix, middle) or "spm" (suffix, prefix, middle). SPM
+    # puts the text that changes while typing last, so more of the KV cache
+    # survives a keystroke. Families without an SPM layout use PSM.
+    order: str = "psm"
+    # Token budgets for the windows around the cursor, applied by the engine.
+    prefix_tokens: int = 1536
+    suffix_tokens: int = 512
+    # Stop at the first newline (completions inside a line).
+    single_line: bool = False
+
+    def __post_init__(self) -> None:
+        if self.order not in ("psm", "spm"):
+            raise ValueError("order must be 'psm' or 'spm'")
+        if self.prefix_tokens < 1 or self.suffix_tokens < 0:
+            raise ValueError("token budgets must be positive")
 
 
 @dataclass(frozen=True)

@@ -159,8 +159,11 @@ class HostEngine(Engine):
         return reply.ids, reply.pieces
 
     def generate(self, job_id: int, request: FimRequest | ChatRequest) -> Iterator[str | GenerationStats]:
-        """Stream pieces of job ``job_id``, then its stats."""
+        """Send job ``job_id`` now; return an iterator of its pieces, then its stats."""
         self._send(p.Generate(job_id, request))
+        return self._stream(job_id)
+
+    def _stream(self, job_id: int) -> Iterator[str | GenerationStats]:
         while True:
             reply = self._recv()
             if isinstance(reply, p.Piece) and reply.job_id == job_id:

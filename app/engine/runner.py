@@ -10,6 +10,7 @@ from typing import Callable
 
 from app.core.families import PromptError
 from app.core.families.base import with_bos
+from app.core.fim_budget import fit_request
 from app.core.gguf_file import GGUFError
 from app.core.load_params import LoadParams
 from app.core.model_info import GGUFVocab, InspectedModel, inspect_model
@@ -176,6 +177,7 @@ class ModelRunner:
         model, vocab = self._require_model()
         try:
             if isinstance(request, FimRequest):
+                request = fit_request(vocab, request)
                 if request.allow_prefix_only and model.info.fim is None:
                     return with_bos(vocab, text_tokens(vocab, request.prefix))
                 return model.family.build_fim(vocab, request)
@@ -217,10 +219,13 @@ class ModelRunner:
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
         stop_ids = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
+        single_line = isinstance(request, FimRequest) and request.single_line
+        if not sampling.reuse_kv:
+            llama.reset()  # forget the previous prompt: every token is evaluated
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
-        self._deadline = started + sampling.time_limit_s if sampling.time_limit_s else None
+        self._deadline = None  # the time limit runs from the first token: see below
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         count, reason = 0, "length"
@@ -232,15 +237,23 @@ class ModelRunner:
             )
             for token in stream:
                 last_at = time.perf_counter()
-                first_at = first_at or last_at
+                if first_at is None:
+                    first_at = last_at
+                    if sampling.time_limit_s:
+                        self._deadline = first_at + sampling.time_limit_s
                 if token in stop_ids:
                     reason = "stop"
                     break
                 count += 1
                 text = decoder.decode(llama.detokenize([token], special=False))
+                if single_line and "\n" in text:
+                    text = text.split("\n", 1)[0]
+                    reason = "stop"
                 if text:
                     parts.append(text)
                     emit(text)
+                if reason == "stop":
+                    break
                 if self._cancel.is_set():
                     reason = "cancelled"
                     break
@@ -251,7 +264,9 @@ class ModelRunner:
                     reason = "time"
                     break
         except RuntimeError as exc:
-            llama.n_tokens = 0  # the KV cache may hold a half-evaluated batch
+            # llama-cpp-python counts only completed batches in n_tokens, and the
+            # next evaluation drops KV entries past it: the finished part of an
+            # interrupted prompt stays reusable.
             if self._cancel.is_set():
                 reason = "cancelled"  # the abort callback stopped llama_decode
             elif self._deadline is not None and time.perf_counter() > self._deadline:

@@ -1,57 +1,200 @@
-"""CompletionService: latest request wins; stale answers are dropped."""
+"""CompletionService: debounce, latest request wins, cache, context, clean-up.
+
+The editor hands over plain snapshots; answers come back as the
+``suggestion`` signal, already post-processed, tagged with the job id.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal, Slot
+import time
+from collections import deque
+from dataclasses import dataclass
 
-from app.core.requests import FimRequest, GenerationStats
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.core.completion_cache import CompletionCache
+from app.core.fim_context import ChunkRing
+from app.core.fim_post import postprocess, wants_multiline
+from app.core.fim_timing import adaptive_debounce_ms
+from app.core.requests import FimRequest, GenerationStats, Sampling
 from app.services.engine_worker import EngineController
+
+
+@dataclass(frozen=True)
+class EditorSnapshot:
+    """The editor's state when a completion is wanted."""
+
+    path: str
+    prefix: str
+    suffix: str
+    language: str = "plaintext"
+
+
+@dataclass
+class CompletionSettings:
+    """User-facing knobs; ``disabled_languages`` turns automatic requests off."""
+
+    order: str = "spm"
+    reuse_kv: bool = True  # evaluate only what changed since the previous prompt
+    use_cache: bool = True  # answer repeated contexts from the suggestion cache
+    max_tokens_line: int = 32
+    max_tokens_block: int = 128
+    time_limit_s: float = 2.0
+    prefix_tokens: int = 1536
+    suffix_tokens: int = 512
+    disabled_languages: set[str] | None = None
 
 
 class CompletionService(QObject):
     """Asks the completion engine for a middle and reports only the newest."""
 
-    suggestion = Signal(int, str, object)  # job id, text, GenerationStats
+    suggestion = Signal(int, str, object)  # job id, text, GenerationStats or None (cache hit)
+    partial = Signal(int, str)  # job id, the suggestion so far, while it streams
     failed = Signal(str)
 
     def __init__(self, engine: EngineController, parent=None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.settings = CompletionSettings()
+        self.cache = CompletionCache()
+        self.ring = ChunkRing()
+        self.model_id = ""
+        self.prefix_only = False
+        self.latencies_ms: deque[float] = deque(maxlen=20)
         self._job: int | None = None
+        self._pending: dict[int, tuple[EditorSnapshot, float, bool]] = {}
         self._parts: list[str] = []
+        self._shown = ""
+        self._queued: EditorSnapshot | None = None
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.timeout.connect(self._fire)
         engine.worker.piece.connect(self._on_piece)
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
+        engine.worker.loaded.connect(self._on_loaded)
 
-    def request(self, request: FimRequest) -> int:
-        """Cancel any in-flight request and start ``request``."""
-        if self._job is not None:
-            self.engine.cancel(self._job)
+    # ---- requests ---------------------------------------------------------------
+
+    def auto_enabled(self, language: str) -> bool:
+        """Whether suggestions come by themselves for ``language``."""
+        return language not in (self.settings.disabled_languages or set())
+
+    def set_auto_enabled(self, language: str, enabled: bool) -> None:
+        """Turn automatic suggestions on or off for one language."""
+        disabled = set(self.settings.disabled_languages or set())
+        (disabled.discard if enabled else disabled.add)(language)
+        self.settings.disabled_languages = disabled
+
+    def schedule(self, snapshot: EditorSnapshot) -> None:
+        """Ask for a completion after the adaptive debounce (typing)."""
+        self.dismiss()
+        if not self.auto_enabled(snapshot.language):
+            return
+        self._queued = snapshot
+        self._debounce.start(self.debounce_ms())
+
+    def debounce_ms(self) -> int:
+        """The current debounce, from recent latencies."""
+        return adaptive_debounce_ms(list(self.latencies_ms))
+
+    def request(self, snapshot: EditorSnapshot | FimRequest) -> int:
+        """Ask now (Ctrl+Space); a cache hit answers at once. Returns the job id."""
+        self._debounce.stop()
+        self._queued = None
+        if isinstance(snapshot, FimRequest):
+            snapshot = EditorSnapshot(snapshot.path, snapshot.prefix, snapshot.suffix)
+        self._cancel_current()
+        multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
+        started = time.perf_counter()
+        if self.settings.use_cache:
+            cached = self.cache.lookup(self.model_id, snapshot.prefix, snapshot.suffix)
+            if cached:
+                job = self.engine.next_job_id()
+                self.latencies_ms.append((time.perf_counter() - started) * 1000)
+                self.suggestion.emit(job, cached, None)
+                return job
+        job = self.engine.generate(self._fim_request(snapshot, multiline))
+        self._job = job
         self._parts = []
-        self._job = self.engine.generate(request)
-        return self._job
+        self._shown = ""
+        self._pending[job] = (snapshot, started, multiline)
+        return job
+
+    def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
+        s = self.settings
+        sampling = Sampling(
+            max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
+            temperature=0.0, time_limit_s=s.time_limit_s, reuse_kv=s.reuse_kv,
+        )
+        return FimRequest(
+            prefix=snapshot.prefix, suffix=snapshot.suffix, path=snapshot.path,
+            chunks=self.ring.chunks(exclude_path=snapshot.path), sampling=sampling,
+            allow_prefix_only=self.prefix_only, order=s.order, prefix_tokens=s.prefix_tokens,
+            suffix_tokens=s.suffix_tokens, single_line=not multiline,
+        )
 
     def dismiss(self) -> None:
-        """Forget the current request; its answer will be dropped."""
+        """Forget the current and any scheduled request; their answers are dropped."""
+        self._debounce.stop()
+        self._queued = None
+        self._cancel_current()
+
+    def _cancel_current(self) -> None:
         if self._job is not None:
             self.engine.cancel(self._job)
+            self._pending.pop(self._job, None)
         self._job = None
+
+    @Slot()
+    def _fire(self) -> None:
+        if self._queued is not None:
+            self.request(self._queued)
+
+    # ---- context ---------------------------------------------------------------
+
+    def note_file(self, path: str, text: str) -> None:
+        """Offer another file (an open tab, an imported module) as context."""
+        if path and text.strip():
+            self.ring.add(path, text)
+
+    # ---- answers ---------------------------------------------------------------
+
+    @Slot(dict)
+    def _on_loaded(self, info: dict) -> None:
+        self.model_id = info.get("path", "")
+        self.prefix_only = info.get("fim") is None
+        self.cache.clear()
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
-        if job_id == self._job:
-            self._parts.append(text)
+        if job_id != self._job or job_id not in self._pending:
+            return
+        self._parts.append(text)
+        snapshot, _started, multiline = self._pending[job_id]
+        shown = postprocess("".join(self._parts), snapshot.prefix, snapshot.suffix, multiline)
+        if shown and shown != self._shown:
+            self._shown = shown
+            self.partial.emit(job_id, shown)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
-        if job_id != self._job:
-            return
+        entry = self._pending.pop(job_id, None)
+        if job_id != self._job or entry is None:
+            return  # stale: a newer request replaced it
         self._job = None
-        if stats.finish_reason != "cancelled":
-            self.suggestion.emit(job_id, "".join(self._parts), stats)
+        snapshot, started, multiline = entry
+        if stats.finish_reason == "cancelled":
+            return
+        text = postprocess("".join(self._parts), snapshot.prefix, snapshot.suffix, multiline)
+        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if self.settings.use_cache and text:
+            self.cache.put(self.cache.key(self.model_id, snapshot.prefix, snapshot.suffix), text)
+        self.suggestion.emit(job_id, text, stats)
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
-        if job_id == self._job:
+        if self._pending.pop(job_id, None) is not None and job_id == self._job:
             self._job = None
             self.failed.emit(message)
+

@@ -1,125 +1,196 @@
-"""The editor pane: a code editor that shows completions as ghost text."""
+"""The editor pane: a project tree, tabs of code editors, and completions as ghost text."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt, Slot
-from PySide6.QtGui import QColor, QFontDatabase, QKeyEvent, QKeySequence, QPainter, QShortcut, QTextCursor
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+import weakref
+from pathlib import Path
 
-from app.core.requests import FimRequest, GenerationStats
-from app.services.completion_service import CompletionService
+from PySide6.QtCore import QDir, Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileSystemModel,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.core.fim_context import imported_paths, region_around
+from app.core.recovery import RecoveryStore
+from app.core.requests import GenerationStats
+from app.services.completion_service import CompletionService, EditorSnapshot
+from app.ui.code_editor import CodeEditor
+from app.ui.editor_tabs import EditorTabs
 
-class CodeEditor(QPlainTextEdit):
-    """A plain-text editor that paints a suggestion without inserting it."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * 4)
-        self.ghost = ""
-        self._ghost_at = -1
-        self.cursorPositionChanged.connect(self._drop_ghost_if_moved)
-
-    def show_ghost(self, text: str) -> None:
-        """Paint ``text`` at the cursor in grey; the document is untouched."""
-        self.ghost = text
-        self._ghost_at = self.textCursor().position()
-        self.viewport().update()
-
-    def clear_ghost(self) -> None:
-        """Remove the painted suggestion."""
-        if self.ghost:
-            self.ghost = ""
-            self._ghost_at = -1
-            self.viewport().update()
-
-    def accept_ghost(self) -> None:
-        """Insert the suggestion as one undoable edit."""
-        text = self.ghost
-        self.clear_ghost()
-        if text:
-            self.textCursor().insertText(text)
-
-    @Slot()
-    def _drop_ghost_if_moved(self) -> None:
-        if self.ghost and self.textCursor().position() != self._ghost_at:
-            self.clear_ghost()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        if self.ghost and event.key() == Qt.Key.Key_Tab:
-            self.accept_ghost()
-            return
-        if self.ghost and event.key() == Qt.Key.Key_Escape:
-            self.clear_ghost()
-            return
-        super().keyPressEvent(event)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().paintEvent(event)
-        if not self.ghost:
-            return
-        painter = QPainter(self.viewport())
-        painter.setPen(QColor(Qt.GlobalColor.gray))
-        painter.setFont(self.font())
-        rect: QRect = self.cursorRect()
-        metrics = self.fontMetrics()
-        lines = self.ghost.split("\n")
-        painter.drawText(rect.x(), rect.y() + metrics.ascent(), lines[0])
-        left = self.contentOffset().x() + self.document().documentMargin()
-        for row, line in enumerate(lines[1:], start=1):
-            painter.drawText(int(left), rect.y() + metrics.ascent() + row * metrics.height(), line)
-        painter.end()
+IMPORTED_FILE_LIMIT = 64 * 1024
 
 
 class EditorPane(QWidget):
-    """Wraps the editor; Ctrl+Space asks the completion model for a middle."""
+    """Files on the left, tabs on the right; Ctrl+Space asks for a completion."""
 
-    def __init__(self, service: CompletionService, parent=None) -> None:
+    def __init__(self, service: CompletionService, recovery: RecoveryStore, parent=None) -> None:
         super().__init__(parent)
         self.service = service
-        self.path = ""
-        self.prefix_only = False
-        self.editor = CodeEditor()
-        self.editor.setPlaceholderText("Write code here. Ctrl+Space asks for a completion; Tab accepts it.")
-        self.status = QLabel("Ctrl+Space: complete · Tab: accept · Esc: dismiss")
+        self.project_root: Path | None = None
+        self.tabs = EditorTabs(recovery)
+        self.tree = QTreeView()
+        self.tree.setHeaderHidden(True)
+        self.tree.hide()
+        self.model = QFileSystemModel(self)  # scans folders on its own thread
+        self.model.setFilter(QDir.Filter.AllDirs | QDir.Filter.Files | QDir.Filter.NoDotAndDotDot)
+        self.tree.setModel(self.model)
+        for column in (1, 2, 3):
+            self.tree.hideColumn(column)
+        self.tree.activated.connect(self._open_from_tree)
+        self.status = QLabel("Ctrl+Space: complete · Tab: accept · Ctrl+→: word · Ctrl+↓: line · Esc: dismiss")
+        self.auto_box = QCheckBox("Auto suggestions")
+        self.auto_box.setChecked(True)
+        self.auto_box.toggled.connect(self._toggle_auto)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.tabs)
+        splitter.setSizes([200, 800])
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.auto_box)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.editor, 1)
-        layout.addWidget(self.status)
-        QShortcut(QKeySequence("Ctrl+Space"), self.editor, self.request_completion)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+        self._request: tuple[CodeEditor, int, int, int] | None = None  # editor, job, revision, position
+        self._wired: weakref.WeakSet[CodeEditor] = weakref.WeakSet()
+        QShortcut(QKeySequence("Ctrl+Space"), self, self.request_completion)
         service.suggestion.connect(self._on_suggestion)
-        service.failed.connect(self._on_failed)
-        self.editor.textChanged.connect(self._on_text_changed)
+        service.partial.connect(self._on_partial)
+        service.failed.connect(self.status.setText)
+        self.tabs.message.connect(self.status.setText)
+        self.tabs.file_opened.connect(self._on_file_opened)
+        self.tabs.current_editor_changed.connect(self._on_editor_changed)
+        self.tabs.new_tab()
+
+    # ---- convenience --------------------------------------------------------------------
+
+    @property
+    def editor(self) -> CodeEditor:
+        """The current editor (a new tab is made if none is open)."""
+        editor = self.tabs.current_editor()
+        return editor if editor is not None else self.tabs.new_tab().editor
+
+    @property
+    def path(self) -> str:
+        """The current tab's file path, or ""."""
+        tab = self.tabs.current_tab()
+        return tab.path or "" if tab else ""
+
+    def open_folder(self, folder: str) -> None:
+        """Show ``folder`` as the project in the file tree."""
+        self.project_root = Path(folder)
+        self.tree.setRootIndex(self.model.setRootPath(folder))
+        self.tree.show()
+
+    @Slot()
+    def _open_from_tree(self, index) -> None:
+        if not self.model.isDir(index):
+            self.tabs.open_path(self.model.filePath(index))
+
+    # ---- completion ---------------------------------------------------------------------
+
+    def snapshot(self, editor: CodeEditor) -> EditorSnapshot:
+        """Prefix and suffix at the cursor, as plain strings."""
+        text = editor.toPlainText()
+        at = editor.textCursor().position()
+        return EditorSnapshot(self.path, text[:at], text[at:], editor.language.id)
 
     @Slot()
     def request_completion(self) -> int:
-        """Snapshot prefix and suffix at the cursor and request a middle."""
-        cursor = self.editor.textCursor()
-        text = self.editor.toPlainText()
-        at = cursor.position()
-        self.editor.clear_ghost()
+        """Ask for a suggestion now (Ctrl+Space)."""
+        editor = self.editor
+        editor.ghost.clear()
         self.status.setText("completing…")
-        return self.service.request(
-            FimRequest(prefix=text[:at], suffix=text[at:], path=self.path, allow_prefix_only=self.prefix_only)
-        )
+        job = self.service.request(self.snapshot(editor))
+        self._remember(editor, job)
+        return job
 
-    @Slot(int, str, object)
-    def _on_suggestion(self, _job: int, text: str, stats: GenerationStats) -> None:
-        if not text.strip():
-            self.status.setText("no suggestion")
-            return
-        self.editor.show_ghost(text)
-        self.status.setText(
-            f"suggestion: {stats.generated_tokens} tokens in {stats.total_ms:.0f} ms"
-            f" ({stats.reused_tokens}/{stats.prompt_tokens} prompt tokens reused) · Tab to accept"
-        )
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.status.setText(message)
+    def _remember(self, editor: CodeEditor, job: int) -> None:
+        self._request = (editor, job, editor.document().revision(), editor.textCursor().position())
 
     @Slot()
-    def _on_text_changed(self) -> None:
-        if self.editor.ghost:
-            self.service.dismiss()
+    def _on_typed(self) -> None:
+        editor = self.tabs.current_editor()
+        if editor is None:
+            return
+        self.service.schedule(self.snapshot(editor))
+        self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
+
+    def _fresh_editor(self, job: int) -> CodeEditor | None:
+        """The editor an answer for ``job`` belongs to, if nothing moved since the request."""
+        if self._request is None:
+            return None
+        editor, wanted, revision, position = self._request
+        if wanted not in (-1, job) or editor is not self.tabs.current_editor():
+            return None
+        if editor.document().revision() != revision or editor.textCursor().position() != position:
+            return None  # the text or cursor moved on: this answer is stale
+        return editor
+
+    @Slot(int, str)
+    def _on_partial(self, job: int, text: str) -> None:
+        editor = self._fresh_editor(job)
+        if editor is not None:
+            editor.ghost.show(text)
+
+    @Slot(int, str, object)
+    def _on_suggestion(self, job: int, text: str, stats: GenerationStats | None) -> None:
+        editor = self._fresh_editor(job)
+        if editor is None:
+            return
+        if not text:
+            editor.ghost.clear()
+            self.status.setText("no suggestion")
+            return
+        editor.ghost.show(text)
+        if stats is None:
+            self.status.setText("suggestion from cache · Tab to accept")
+        else:
+            self.status.setText(
+                f"suggestion in {stats.total_ms:.0f} ms · {stats.prompt_tokens - stats.reused_tokens}"
+                f"/{stats.prompt_tokens} prompt tokens evaluated · Tab to accept"
+            )
+
+    # ---- context --------------------------------------------------------------------------
+
+    @Slot(str, str)
+    def _on_file_opened(self, path: str, text: str) -> None:
+        self.service.note_file(path, text)
+        root = self.project_root or Path(path).parent
+        for imported in imported_paths(Path(path), text, root):
+            try:
+                if imported.stat().st_size <= IMPORTED_FILE_LIMIT:
+                    self.service.note_file(str(imported), imported.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+
+    @Slot(object)
+    def _on_editor_changed(self, editor: CodeEditor | None) -> None:
+        previous = self._request[0] if self._request else None
+        if previous is not None and previous is not editor:
+            cursor = previous.textCursor()
+            tab = previous.parent()
+            path = getattr(tab, "path", None) or "untitled"
+            self.service.note_file(path, region_around(previous.toPlainText(), cursor.blockNumber()))
+        self.service.dismiss()
+        if editor is not None:
+            if editor not in self._wired:
+                self._wired.add(editor)
+                editor.typed.connect(self._on_typed)
+            self.auto_box.setChecked(self.service.auto_enabled(editor.language.id))
+            self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
+
+    @Slot(bool)
+    def _toggle_auto(self, enabled: bool) -> None:
+        editor = self.tabs.current_editor()
+        if editor is not None:
+            self.service.set_auto_enabled(editor.language.id, enabled)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.paths import app_dirs
+from app.core.recovery import RecoveryStore
 from app.core.settings import Settings, save_settings
 from app.core.backend_text import describe_backend
 from app.services.chat_service import ChatService
@@ -34,7 +35,9 @@ class MainWindow(QMainWindow):
         self.chat_service = ChatService(self.chat_engine, self)
         self.completion_service = CompletionService(self.completion_engine, self)
         self.chat_pane = ChatPane(self.chat_service)
-        self.editor_pane = EditorPane(self.completion_service)
+        self.recovery = RecoveryStore(app_dirs().cache / "recovery")
+        crashed = self.recovery.crashed_last_time()
+        self.editor_pane = EditorPane(self.completion_service, self.recovery)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chat_pane)
         splitter.addWidget(self.editor_pane)
@@ -44,6 +47,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire(self.chat_engine, self.chat_model_label, "Chat")
         self._wire(self.completion_engine, self.completion_model_label, "Completion")
+        self.editor_pane.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._offer_recovery(crashed)
+        self.recovery.begin_session()
         self.chat_engine.load(settings.model_for("chat"), settings.load_params("chat"))
         self.completion_engine.load(settings.model_for("completion"), settings.load_params("completion"))
 
@@ -60,8 +66,13 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New", QKeySequence.StandardKey.New, lambda: self.editor_pane.tabs.new_tab())
         self._action(file_menu, "&Open…", QKeySequence.StandardKey.Open, self.open_file)
-        self._action(file_menu, "&Save As…", QKeySequence.StandardKey.SaveAs, self.save_file_as)
+        self._action(file_menu, "Open &Folder…", None, self.open_folder)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file_menu, "&Save", QKeySequence.StandardKey.Save, self.save_file)
+        self._action(file_menu, "Save &As…", QKeySequence.StandardKey.SaveAs, self.save_file_as)
         file_menu.addSeparator()
         self._action(file_menu, "Load &Chat Model…", None, lambda: self.choose_model("chat"))
         self._action(file_menu, "Load C&ompletion Model…", None, lambda: self.choose_model("completion"))
@@ -109,7 +120,6 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_loaded_completion(self, info: dict) -> None:
-        self.editor_pane.prefix_only = info.get("fim") is None
         if info.get("fim") is None:
             self.editor_pane.status.setText(
                 f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
@@ -122,30 +132,71 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_file(self) -> None:
-        """Open a text file into the editor."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open file", os.getcwd())
-        if not path:
-            return
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            QMessageBox.warning(self, "Fimble", f"Cannot open {Path(path).name}: {exc}")
-            return
-        self.editor_pane.editor.setPlainText(text)
-        self.editor_pane.path = path
+        """Open files into editor tabs."""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open files", str(self._start_folder()))
+        for path in paths:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> None:
+        """Open one file and remember it in the recent list."""
+        if self.editor_pane.tabs.open_path(path) is not None:
+            self._remember_recent(path)
+
+    @Slot()
+    def open_folder(self) -> None:
+        """Show a folder as the project."""
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", str(self._start_folder()))
+        if folder:
+            self.editor_pane.open_folder(folder)
+
+    def _start_folder(self) -> Path:
+        return self.editor_pane.project_root or Path.home()
+
+    def _remember_recent(self, path: str) -> None:
+        recent = [p for p in self.settings.recent_files if p != path]
+        self.settings.recent_files = [path, *recent][:10]
+        save_settings(app_dirs().ensure().config, self.settings)
+
+    @Slot()
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(path).triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    @Slot()
+    def save_file(self) -> None:
+        """Save the current tab (asks for a name the first time)."""
+        tab = self.editor_pane.tabs.current_tab()
+        if tab is not None and (tab.path is None or not self.editor_pane.tabs.save(tab)):
+            if tab.path is None:
+                self.save_file_as()
 
     @Slot()
     def save_file_as(self) -> None:
-        """Save the editor's text."""
-        path, _ = QFileDialog.getSaveFileName(self, "Save as", self.editor_pane.path or os.getcwd())
-        if not path:
+        """Save the current tab under a new name."""
+        tab = self.editor_pane.tabs.current_tab()
+        if tab is None:
             return
-        try:
-            Path(path).write_text(self.editor_pane.editor.toPlainText(), encoding="utf-8")
-        except OSError as exc:
-            QMessageBox.warning(self, "Fimble", f"Cannot save {Path(path).name}: {exc}")
-            return
-        self.editor_pane.path = path
+        path, _ = QFileDialog.getSaveFileName(self, "Save as", tab.path or str(self._start_folder()))
+        if path and self.editor_pane.tabs.save(tab, path):
+            self._remember_recent(path)
+
+    def _offer_recovery(self, crashed: bool) -> None:
+        buffers = self.recovery.pending() if crashed else []
+        if buffers and self.ask_restore(buffers):
+            self.editor_pane.tabs.restore(buffers)
+        elif buffers:
+            self.recovery.clear()
+
+    def ask_restore(self, buffers) -> bool:
+        """Ask whether to reopen unsaved buffers from the last session."""
+        names = ", ".join(b.title or "untitled" for b in buffers[:5])
+        answer = QMessageBox.question(
+            self, "Restore unsaved work?",
+            f"Fimble did not close cleanly. Restore {len(buffers)} unsaved buffer(s): {names}?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def choose_model(self, role: str) -> None:
         """Pick a GGUF file for ``role``, remember it, and load it in the background."""
@@ -177,6 +228,13 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        tabs = self.editor_pane.tabs
+        for tab in tabs.tabs():
+            if tab.modified and tabs.close_tab(tabs.indexOf(tab)) is False:
+                event.ignore()  # the user kept unsaved work open
+                return
+        tabs.shutdown()
+        self.recovery.end_session()
         self.shutdown_engines()
         super().closeEvent(event)
 

@@ -156,17 +156,20 @@ def test_close_is_quick_and_leaves_no_process(tiny_models, tmp_path):
 
 @pytest.mark.starter
 def test_cancel_during_prompt_evaluation_uses_the_abort_callback(host, starter_model):
-    host.load(str(starter_model), LoadParams(n_ctx=8192, n_batch=8192))
+    host.load(str(starter_model), LoadParams(n_ctx=4096, n_batch=64))
     prompt = "def function_number_{}(x):\n    return x * {}\n\n"
-    long_prompt = "".join(prompt.format(i, i) for i in range(300))  # ~6000 tokens
+    long_prompt = "".join(prompt.format(i, i) for i in range(60))  # ~1200 tokens, 64 per batch
     stream = host.generate(11, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=8)))
-    time.sleep(0.3)
+    time.sleep(1.0)  # a few 64-token batches finish; the whole prompt needs several seconds
     cancelled_at = time.perf_counter()
     host.cancel(11)
     _, stats = collect(stream)
     assert stats.finish_reason == "cancelled"
     assert stats.generated_tokens == 0  # stopped inside prompt evaluation
     assert time.perf_counter() - cancelled_at < 1.0
+    # The batches evaluated before the cancel are reused by the next request.
+    _, again = collect(host.generate(12, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=1))))
+    assert again.reused_tokens > 0
 
 
 @pytest.mark.starter
@@ -184,3 +187,16 @@ def test_starter_model_end_to_end(host, starter_model):
     pieces, stats = collect(host.generate(2, chat))
     assert pieces and "<start_of_turn>" not in "".join(pieces) and "<end_of_turn>" not in "".join(pieces)
     assert stats.reused_tokens == 1 and stats.prompt_tokens > 5  # only BOS is shared
+
+
+def test_reuse_can_be_turned_off_and_single_line_stops_at_newline(host, tiny_models):
+    host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
+    base = "import os\n" * 20
+    _, first = collect(host.generate(1, FimRequest(base, "", sampling=Sampling(max_tokens=2))))
+    off = Sampling(max_tokens=2, reuse_kv=False)
+    _, second = collect(host.generate(2, FimRequest(base, "", sampling=off)))
+    assert second.reused_tokens == 0 and second.prompt_tokens == first.prompt_tokens
+    lines = Sampling(max_tokens=200, temperature=1.0, ignore_eos=True, seed=3)
+    pieces, stats = collect(host.generate(3, FimRequest(base, "", single_line=True, sampling=lines)))
+    assert "\n" not in "".join(pieces)
+    assert stats.finish_reason in ("stop", "length")

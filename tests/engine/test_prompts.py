@@ -159,3 +159,37 @@ def test_starter_chat_uses_gemma_turns(starter_model):
     end = runner.vocab.token_id("<end_of_turn>")
     assert ids.count(end) == 1  # the typed one is text
     runner.unload()
+
+
+def test_codegemma_spm_puts_the_suffix_first(runners):
+    runner = runners["codegemma"]
+    vocab = runner.vocab
+    ids = runner.build_prompt(FimRequest(prefix="a = 1\n", suffix="b = 2\n", order="spm"))
+    assert ids == [CG["<bos>"], CG["<|fim_suffix|>"], *vocab.tokenize("b = 2\n", special=False),
+                   CG["<|fim_prefix|>"], *vocab.tokenize("a = 1\n", special=False), CG["<|fim_middle|>"]]
+
+
+def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):
+    from app.core.fim_budget import SNAP_LINES, fit_request
+
+    vocab = runners["codegemma"].vocab
+    lines = [f"value_{i} = compute({i}, {i * 7})" for i in range(300)]
+    prefix = "\n".join(lines) + "\n    "
+    request = FimRequest(prefix=prefix, suffix="\n".join(lines[:50]), prefix_tokens=400, suffix_tokens=100)
+    fitted = fit_request(vocab, request)
+    assert len(vocab.tokenize(fitted.prefix, special=False)) <= 400
+    assert len(vocab.tokenize(fitted.suffix, special=False)) <= 100
+    assert prefix.endswith(fitted.prefix) and fitted.prefix.startswith("value_")
+    first_line = int(fitted.prefix.split(" ", 1)[0].removeprefix("value_"))
+    assert first_line % SNAP_LINES == 0
+    assert request.suffix.startswith(fitted.suffix)
+    # Typing at the cursor does not move the window's start.
+    typed = fit_request(vocab, FimRequest(prefix=prefix + "ret", suffix=request.suffix, prefix_tokens=400))
+    assert typed.prefix.split("\n", 1)[0] == fitted.prefix.split("\n", 1)[0]
+
+
+def test_budget_leaves_short_texts_alone(runners):
+    from app.core.fim_budget import fit_request
+
+    request = FimRequest(prefix="x = 1\n", suffix="y = 2\n")
+    assert fit_request(runners["codegemma"].vocab, request) is request

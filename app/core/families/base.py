@@ -101,7 +101,7 @@ def split_system(messages: tuple[ChatMessage, ...]) -> tuple[str | None, list[Ch
 
 
 def psm_tokens(vocab: Vocab, fim: FimTokens, request: FimRequest, *, name_current_file: bool) -> list[int]:
-    """Lay out prefix-suffix-middle, with other files first behind file separators.
+    """Lay out PSM or SPM (``request.order``), other files first behind file separators.
 
     Args:
         vocab: The model's vocabulary.
@@ -119,7 +119,8 @@ def psm_tokens(vocab: Vocab, fim: FimTokens, request: FimRequest, *, name_curren
             tokens += [fim.file_separator, *text_tokens(vocab, f"{chunk.path}\n{chunk.text}")]
         if name_current_file and (request.chunks or request.path):
             tokens += [fim.file_separator, *text_tokens(vocab, f"{request.path}\n")]
-    tokens += [fim.prefix, *text_tokens(vocab, request.prefix)]
-    tokens += [fim.suffix, *text_tokens(vocab, request.suffix)]
+    prefix = [fim.prefix, *text_tokens(vocab, request.prefix)]
+    suffix = [fim.suffix, *text_tokens(vocab, request.suffix)]
+    tokens += prefix + suffix if request.order == "psm" else suffix + prefix
     tokens.append(fim.middle)
     return with_bos(vocab, tokens)

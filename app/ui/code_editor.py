@@ -1,0 +1,205 @@
+"""CodeEditor: QPlainTextEdit with a gutter, current line, brackets, indentation and ghost text."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFontDatabase, QKeyEvent, QPainter, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+
+from app.core.languages import Language, language_by_id, next_line_indent
+from app.ui.ghost_text import GhostText
+from app.ui.highlighter import PygmentsHighlighter
+from app.ui.theme import Theme, current_theme
+
+BRACKETS = {"(": ")", "[": "]", "{": "}"}
+CLOSING = {v: k for k, v in BRACKETS.items()}
+
+
+class _Gutter(QWidget):
+    """The line-number area left of the text."""
+
+    def __init__(self, editor: "CodeEditor") -> None:
+        super().__init__(editor)
+        self.editor = editor
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(self.editor.gutter_width(), 0)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.editor.paint_gutter(event)
+
+
+class CodeEditor(QPlainTextEdit):
+    """One buffer's editor. ``typed`` fires after an edit made by typing."""
+
+    typed = Signal()
+
+    def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.language = language or language_by_id("plaintext")
+        self.theme = theme or current_theme()
+        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.ghost = GhostText(self)
+        self.highlighter = PygmentsHighlighter(self.document(), self.language, self.theme)
+        self._gutter = _Gutter(self)
+        self.blockCountChanged.connect(self._update_margins)
+        self.updateRequest.connect(self._scroll_gutter)
+        self.cursorPositionChanged.connect(self._on_cursor_moved)
+        self._typing = False
+        self.apply_theme(self.theme)
+        self.set_language(self.language)
+        self._update_margins()
+
+    # ---- language and theme -------------------------------------------------------
+
+    def set_language(self, language: Language) -> None:
+        """Use ``language``'s tab width, indentation and highlighting."""
+        self.language = language
+        self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * language.tab_width)
+        self.highlighter.set_language(language)
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Recolour the editor, gutter, highlighting and ghost text."""
+        self.theme = theme
+        palette = self.palette()
+        palette.setColor(palette.ColorRole.Base, QColor(theme.background))
+        palette.setColor(palette.ColorRole.Text, QColor(theme.foreground))
+        palette.setColor(palette.ColorRole.Highlight, QColor(theme.selection))
+        self.setPalette(palette)
+        self.ghost.color = QColor(theme.ghost_text)
+        self.highlighter.set_theme(theme)
+        self._update_extra_selections()
+
+    # ---- gutter ---------------------------------------------------------------------
+
+    def gutter_width(self) -> int:
+        """Width for the largest line number plus padding."""
+        digits = max(3, len(str(self.blockCount())))
+        return 12 + self.fontMetrics().horizontalAdvance("9") * digits
+
+    @Slot()
+    def _update_margins(self) -> None:
+        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+
+    @Slot(QRect, int)
+    def _scroll_gutter(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self._gutter.scroll(0, dy)
+        else:
+            self._gutter.update(0, rect.y(), self._gutter.width(), rect.height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        area = self.contentsRect()
+        self._gutter.setGeometry(QRect(area.left(), area.top(), self.gutter_width(), area.height()))
+
+    def paint_gutter(self, event) -> None:
+        """Draw line numbers for the visible blocks."""
+        painter = QPainter(self._gutter)
+        painter.fillRect(event.rect(), QColor(self.theme.gutter_background))
+        block = self.firstVisibleBlock()
+        number = block.blockNumber()
+        top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
+        bottom = top + round(self.blockBoundingRect(block).height())
+        current = self.textCursor().blockNumber()
+        height = self.fontMetrics().height()
+        while block.isValid() and top <= event.rect().bottom():
+            if block.isVisible() and bottom >= event.rect().top():
+                color = self.theme.foreground if number == current else self.theme.gutter_foreground
+                painter.setPen(QColor(color))
+                painter.drawText(0, top, self._gutter.width() - 6, height,
+                                 Qt.AlignmentFlag.AlignRight, str(number + 1))
+            block = block.next()
+            top = bottom
+            bottom = top + round(self.blockBoundingRect(block).height())
+            number += 1
+        painter.end()
+
+    # ---- current line and brackets --------------------------------------------------
+
+    @Slot()
+    def _on_cursor_moved(self) -> None:
+        self.ghost.cursor_moved()
+        self._update_extra_selections()
+
+    def _update_extra_selections(self) -> None:
+        selections = []
+        line = QTextEdit.ExtraSelection()
+        line.format.setBackground(QColor(self.theme.current_line))
+        line.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+        line.cursor = self.textCursor()
+        line.cursor.clearSelection()
+        selections.append(line)
+        for position in self._matching_brackets():
+            match = QTextEdit.ExtraSelection()
+            match.format.setBackground(QColor(self.theme.bracket_match))
+            match.cursor = QTextCursor(self.document())
+            match.cursor.setPosition(position)
+            match.cursor.movePosition(QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor)
+            selections.append(match)
+        self.setExtraSelections(selections)
+
+    def _matching_brackets(self) -> list[int]:
+        """Positions of the bracket at/before the cursor and its partner, if any."""
+        document = self.document()
+        position = self.textCursor().position()
+        for at in (position, position - 1):
+            char = document.characterAt(at)
+            if char in BRACKETS or char in CLOSING:
+                partner = self._find_partner(at, char)
+                return [at, partner] if partner is not None else []
+        return []
+
+    def _find_partner(self, at: int, char: str, limit: int = 20000) -> int | None:
+        document = self.document()
+        forward = char in BRACKETS
+        mate = BRACKETS[char] if forward else CLOSING[char]
+        step = 1 if forward else -1
+        depth, position = 0, at
+        for _ in range(limit):
+            position += step
+            if position < 0 or position >= document.characterCount():
+                return None
+            current = document.characterAt(position)
+            if current == char:
+                depth += 1
+            elif current == mate:
+                if depth == 0:
+                    return position
+                depth -= 1
+        return None
+
+    # ---- keys -------------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if self.ghost.handle_key(event):
+            return
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            self._newline_with_indent()
+            self.typed.emit()
+            return
+        if key == Qt.Key.Key_Tab and not event.modifiers() and self.language.insert_spaces:
+            self.textCursor().insertText(" " * self.language.tab_width)
+            self.typed.emit()
+            return
+        before = self.document().revision()
+        super().keyPressEvent(event)
+        if self.document().revision() != before and event.text():
+            self.typed.emit()
+
+    def _newline_with_indent(self) -> None:
+        cursor = self.textCursor()
+        line = cursor.block().text()[: cursor.positionInBlock()]
+        cursor.insertText("\n" + next_line_indent(self.language, line))
+        self.setTextCursor(cursor)
+
+    # ---- painting ---------------------------------------------------------------------
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.ghost.visible:
+            painter = QPainter(self.viewport())
+            self.ghost.paint(painter, QColor(self.theme.current_line), QColor(self.theme.foreground))
+            painter.end()

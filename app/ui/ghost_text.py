@@ -1,0 +1,124 @@
+"""Ghost text: a suggestion painted at the cursor, never inserted until accepted.
+
+The first line is drawn inline, with the rest of the real line redrawn after
+it; further lines are drawn on an opaque band under the cursor's line. The
+document, its undo stack and its modified flag are untouched until a key
+accepts some of it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QPainter
+from PySide6.QtWidgets import QPlainTextEdit
+
+from app.core.fim_post import accept_line, accept_word, consume_typed
+
+
+class GhostText:
+    """The state and drawing of one suggestion inside a QPlainTextEdit."""
+
+    def __init__(self, editor: QPlainTextEdit) -> None:
+        self.editor = editor
+        self.text = ""
+        self.position = -1
+        self.color = QColor(Qt.GlobalColor.gray)
+        self._accepting = False
+
+    @property
+    def visible(self) -> bool:
+        """Whether a suggestion is shown."""
+        return bool(self.text)
+
+    def show(self, text: str) -> None:
+        """Show ``text`` at the cursor."""
+        self.text = text
+        self.position = self.editor.textCursor().position() if text else -1
+        self.editor.viewport().update()
+
+    def clear(self) -> None:
+        """Remove the suggestion."""
+        if self.text:
+            self.text = ""
+            self.position = -1
+            self.editor.viewport().update()
+
+    def cursor_moved(self) -> None:
+        """Drop the suggestion when the cursor leaves its anchor."""
+        if self.text and not self._accepting and self.editor.textCursor().position() != self.position:
+            self.clear()
+
+    # ---- keys -----------------------------------------------------------------------
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        """Accept, dismiss or consume for a key; return True if the key was used."""
+        if not self.text:
+            return False
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if key == Qt.Key.Key_Tab and not mods & ~Qt.KeyboardModifier.KeypadModifier:
+            self._accept(self.text, "")
+            return True
+        if key == Qt.Key.Key_Escape:
+            self.clear()
+            return True
+        if ctrl and key == Qt.Key.Key_Right:
+            self._accept(*accept_word(self.text))
+            return True
+        if (ctrl and key == Qt.Key.Key_Down) or (key == Qt.Key.Key_End and not ctrl):
+            self._accept(*accept_line(self.text))
+            return True
+        typed = event.text()
+        if typed and typed.isprintable() and not ctrl:
+            rest = consume_typed(self.text, typed)
+            if rest is not None:
+                self._accept(typed, rest)
+                return True
+        return False
+
+    def _accept(self, accepted: str, rest: str) -> None:
+        self._accepting = True
+        try:
+            self.editor.textCursor().insertText(accepted)
+        finally:
+            self._accepting = False
+        self.text = rest
+        self.position = self.editor.textCursor().position() if rest else -1
+        self.editor.viewport().update()
+
+    # ---- painting -------------------------------------------------------------------
+
+    def paint(self, painter: QPainter, background: QColor, foreground: QColor) -> None:
+        """Draw the suggestion; call at the end of the editor's paintEvent."""
+        if not self.text:
+            return
+        editor = self.editor
+        metrics = editor.fontMetrics()
+        rect = editor.cursorRect()
+        line_height = metrics.height()
+        baseline = rect.top() + metrics.ascent()
+        first, *more = self.text.split("\n")
+        block = editor.textCursor().block()
+        column = editor.textCursor().positionInBlock()
+        after = block.text()[column:]
+        painter.setFont(editor.font())
+        x = rect.left()
+        width = editor.viewport().width()
+        # Inline: the suggestion, then the real rest of the line pushed right.
+        painter.fillRect(QRectF(x, rect.top(), width - x, line_height), background)
+        painter.setPen(self.color)
+        painter.drawText(QPointF(x, baseline), first)
+        if after and not more:
+            painter.setPen(foreground)
+            painter.drawText(QPointF(x + metrics.horizontalAdvance(first), baseline), after)
+        # Further lines on an opaque band under the cursor's line.
+        left = editor.contentOffset().x() + editor.document().documentMargin()
+        for row, line in enumerate(more, start=1):
+            top = rect.top() + row * line_height
+            painter.fillRect(QRectF(0, top, width, line_height), background)
+            painter.setPen(self.color)
+            painter.drawText(QPointF(left, baseline + row * line_height), line)
+        if more and after:  # the rest of the cursor's line follows the last ghost line
+            last_top = baseline + len(more) * line_height
+            painter.setPen(foreground)
+            painter.drawText(QPointF(left + metrics.horizontalAdvance(more[-1]), last_top), after)
