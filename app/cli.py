@@ -18,6 +18,7 @@ from app.core.load_params import LoadParams
 from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 
 EXIT_USAGE = 2
+COMMANDS = ("inspect", "complete", "chat")
 
 
 class UsageError(Exception):
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``fimble``; return the exit status."""
     multiprocessing.freeze_support()
     argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and Path(argv[0]).exists():
+        from app.ui.app import run_gui  # `fimble FILE...`: open files in the GUI
+
+        return run_gui([sys.argv[0]], files=argv)
     try:
         args = build_parser().parse_args(argv)
         if args.self_test:

@@ -8,8 +8,8 @@ from app.core.paths import app_dirs, resource_path
 from app.core.settings import load_settings
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Create the application and main window, and run the event loop."""
+def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> int:
+    """Create the application and main window, open ``files``, and run the event loop."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -24,4 +24,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     dirs = app_dirs().ensure()
     window = MainWindow(load_settings(dirs.config))
     window.show()
+    for path in files or []:
+        window.open_path(path)
     return app.exec()

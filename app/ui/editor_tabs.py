@@ -119,7 +119,11 @@ class EditorTabs(QTabWidget):
         except FileRefused as exc:
             self.message.emit(str(exc))
             return None
+        blank = self.current_tab()
         tab = self.new_tab(document.text, str(document.path))
+        if blank is not None and blank.path is None and not blank.modified and not blank.editor.toPlainText():
+            self.removeTab(self.indexOf(blank))  # an untouched empty tab gives way to the file
+            blank.deleteLater()
         tab.encoding, tab.newline, tab.bom = document.encoding, document.newline, document.bom
         tab.show_notice(document.notice)
         self.file_opened.emit(str(document.path), document.text)

@@ -145,3 +145,16 @@ def test_autosave_restores_after_a_simulated_crash(qtbot, tmp_path):
     qtbot.addWidget(restored)
     tab = restored.restore(buffers)[0]
     assert tab.editor.toPlainText() == "precious unsaved work" and tab.modified
+
+
+def test_opening_a_file_replaces_an_untouched_empty_tab(qtbot, tmp_path):
+    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
+    qtbot.addWidget(tabs)
+    tabs.new_tab()
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    tabs.open_path(str(source))
+    assert [t.title for t in tabs.tabs()] == ["a.py"]
+    tabs.new_tab().editor.insertPlainText("draft")
+    tabs.open_path(str(source))
+    assert [t.title for t in tabs.tabs()] == ["a.py", "untitled"]  # a draft is kept
