@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.paths import app_dirs
@@ -19,6 +19,7 @@ from app.services.engine_worker import EngineController
 from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
+from app.ui.theme import current_theme
 
 
 class MainWindow(QMainWindow):
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self._wire(self.completion_engine, self.completion_model_label, "Completion")
         self.editor_pane.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self._offer_recovery(crashed)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
         self.chat_engine.load(settings.model_for("chat"), settings.load_params("chat"))
         self.completion_engine.load(settings.model_for("completion"), settings.load_params("completion"))
@@ -125,6 +127,12 @@ class MainWindow(QMainWindow):
                 f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
                 " before the cursor only. Assign CodeGemma or Code Llama for real FIM."
             )
+
+    @Slot()
+    def _follow_os_theme(self, *_args) -> None:
+        theme = current_theme()
+        for tab in self.editor_pane.tabs.tabs():
+            tab.editor.apply_theme(theme)
 
     @Slot(str)
     def _on_host_crashed(self, message: str) -> None:

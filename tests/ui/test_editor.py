@@ -158,3 +158,27 @@ def test_opening_a_file_replaces_an_untouched_empty_tab(qtbot, tmp_path):
     tabs.new_tab().editor.insertPlainText("draft")
     tabs.open_path(str(source))
     assert [t.title for t in tabs.tabs()] == ["a.py", "untitled"]  # a draft is kept
+
+
+def test_bracket_under_the_cursor_and_its_partner_are_marked(qtbot):
+    widget = CodeEditor()
+    qtbot.addWidget(widget)
+    widget.setPlainText("f(a[1], {b: (c)})")
+    cursor = widget.textCursor()
+    cursor.setPosition(1)  # just before "("
+    widget.setTextCursor(cursor)
+    assert widget._matching_brackets() == [1, 16]
+    cursor.setPosition(6)  # just after "]"
+    widget.setTextCursor(cursor)
+    assert widget._matching_brackets() == [5, 3]
+    marked = [s.cursor.selectionStart() for s in widget.extraSelections() if s.cursor.hasSelection()]
+    assert sorted(marked) == [3, 5]
+
+
+def test_dark_theme_recolours_the_editor(qtbot):
+    from app.ui.theme import DARK, LIGHT
+
+    widget = CodeEditor(theme=LIGHT)
+    qtbot.addWidget(widget)
+    widget.apply_theme(DARK)
+    assert widget.palette().color(widget.palette().ColorRole.Base).name() == DARK.background.lower()
