@@ -64,10 +64,17 @@ class _Session:
         self.service.partial.connect(self._on_shown)
         self.service.suggestion.connect(self._on_suggestion)
         self.service.failed.connect(self._on_failed)
-        loaded = []
+        loaded, failures = [], []
         self.controller.worker.loaded.connect(loaded.append)
+        self.controller.worker.load_failed.connect(failures.append)
         self.controller.load(model, LoadParams(n_ctx=4096))
-        self._wait(lambda: loaded, 120)
+        try:
+            self._wait(lambda: loaded or failures, 120)
+            if failures:
+                raise RuntimeError(f"the model did not load: {failures[0]}")
+        except RuntimeError:
+            self.close()
+            raise
 
     def _wait(self, condition, timeout: float) -> None:
         deadline = time.perf_counter() + timeout

@@ -79,10 +79,16 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """Answer the last user message of ``messages``."""
+    """Answer the last user message of ``messages``.
+
+    ``overflow`` is what happens when the conversation outgrows the context:
+    "drop_oldest" leaves out the oldest turns (never the system prompt),
+    "stop" refuses with a plain message.
+    """
 
     messages: tuple[ChatMessage, ...]
     sampling: Sampling = field(default_factory=Sampling)
+    overflow: str = "drop_oldest"
 
 
 @dataclass(frozen=True)
@@ -96,4 +102,7 @@ class GenerationStats:
     ttft_ms: float
     total_ms: float
     tokens_per_s: float
-    finish_reason: str  # "stop", "length", "time", "cancelled"
+    finish_reason: str  # "stop", "length", "time", "cancelled", "repetition"
+    n_ctx: int = 0  # the context length the prompt had to fit
+    dropped_turns: int = 0  # turns left out to fit the context
+    notice: str | None = None  # one line for the user about the above

@@ -19,6 +19,9 @@ class Settings:
     chat_model: str | None = field(default=None, metadata={"help": "GGUF used by the chat pane."})
     completion_model: str | None = field(default=None, metadata={"help": "GGUF used for editor completions."})
     chat_params: dict = field(default_factory=dict, metadata={"help": "LoadParams overrides for chat."})
+    chat_templates: dict = field(
+        default_factory=dict, metadata={"help": "Edited editor-to-chat prompt templates, by key."}
+    )
     recent_files: list = field(default_factory=list, metadata={"help": "Recently opened files, newest first."})
     completion_params: dict = field(
         default_factory=lambda: {"n_ctx": 4096}, metadata={"help": "LoadParams overrides for completion."}

@@ -10,11 +10,13 @@ from typing import Callable
 
 from app.core.families import PromptError
 from app.core.families.base import with_bos
+from app.core.chat_budget import BudgetResult, fit_conversation
 from app.core.fim_budget import fit_request
 from app.core.gguf_file import GGUFError
 from app.core.load_params import LoadParams
 from app.core.model_info import GGUFVocab, InspectedModel, inspect_model
 from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.runaway import RepetitionGuard
 from app.core.vocab import text_tokens
 
 
@@ -60,6 +62,7 @@ class LlamaVocab:
         return self._table.piece(token_id)
 
 
+CTX_PAD = 256
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
@@ -93,6 +96,7 @@ class ModelRunner:
         self.model: InspectedModel | None = None
         self.vocab: LlamaVocab | None = None
         self._abort_cb = None
+        self._vocab_only = False
 
     # ---- loading -------------------------------------------------------------
 
@@ -116,8 +120,11 @@ class ModelRunner:
 
         import llama_cpp
 
+        # llama.cpp pads the context to a multiple of 256 but llama-cpp-python
+        # sizes its token array from the number asked for: ask for the padded one.
+        n_ctx = -(-params.n_ctx // CTX_PAD) * CTX_PAD if params.n_ctx else 0
         kwargs = dict(
-            model_path=path, n_ctx=params.n_ctx, n_gpu_layers=params.n_gpu_layers,
+            model_path=path, n_ctx=n_ctx, n_gpu_layers=params.n_gpu_layers,
             n_threads=params.n_threads, n_batch=params.n_batch, n_ubatch=min(params.n_batch, 512),
             rope_freq_base=params.rope_freq_base, rope_freq_scale=params.rope_freq_scale,
             offload_kqv=params.offload_kqv, use_mlock=params.use_mlock, use_mmap=params.use_mmap,
@@ -136,6 +143,7 @@ class ModelRunner:
             raise EngineFailure("load_failed", _load_failure_text(model, params, exc)) from None
         self.llama, self.model = llama, model
         self.vocab = LlamaVocab(llama, model.vocab)
+        self._vocab_only = vocab_only
         if not vocab_only:
             self._install_abort_callback()
         info = model.info.to_dict()
@@ -181,14 +189,32 @@ class ModelRunner:
                 if request.allow_prefix_only and model.info.fim is None:
                     return with_bos(vocab, text_tokens(vocab, request.prefix))
                 return model.family.build_fim(vocab, request)
-            if not model.info.can_chat:
-                raise PromptError(
-                    f"{model.name} is not a chat model (no chat template or turn tokens);"
-                    " assign an instruction-tuned model to chat"
-                )
-            return model.family.build_chat(vocab, request.messages, model.chat_template)
+            return self._chat_prompt(request)[0]
         except PromptError as exc:
             raise EngineFailure("wrong_role", str(exc)) from None
+
+    def _chat_tokens(self, messages) -> list[int]:
+        model, vocab = self._require_model()
+        return model.family.build_chat(vocab, tuple(messages), model.chat_template)
+
+    def _chat_prompt(self, request: ChatRequest) -> tuple[list[int], BudgetResult | None]:
+        """Build a chat prompt that leaves room for the answer in the context."""
+        model, _ = self._require_model()
+        if not model.info.can_chat:
+            raise PromptError(
+                f"{model.name} is not a chat model (no chat template or turn tokens);"
+                " assign an instruction-tuned model to chat"
+            )
+        if self._vocab_only:
+            return self._chat_tokens(request.messages), None
+        n_ctx = min(self.llama.n_ctx(), len(self.llama.input_ids))
+        fitted = fit_conversation(
+            request.messages, lambda messages: len(self._chat_tokens(messages)), n_ctx,
+            reserve=min(request.sampling.max_tokens, n_ctx // 2), policy=request.overflow,
+        )
+        if not fitted.fits:
+            raise EngineFailure("context_overflow", fitted.notice or "the conversation does not fit the context")
+        return self._chat_tokens(fitted.messages), fitted
 
     def tokenize(self, text: str, special: bool) -> list[int]:
         """Tokenize text without BOS."""
@@ -208,9 +234,16 @@ class ModelRunner:
             EngineFailure: no_model, wrong_role or context_overflow.
         """
         started = time.perf_counter()
-        tokens = self.build_prompt(request)
+        fitted = None
+        if isinstance(request, ChatRequest):
+            try:
+                tokens, fitted = self._chat_prompt(request)
+            except PromptError as exc:
+                raise EngineFailure("wrong_role", str(exc)) from None
+        else:
+            tokens = self.build_prompt(request)
         llama, model, vocab = self.llama, self.model, self.vocab
-        n_ctx = llama.n_ctx()
+        n_ctx = min(llama.n_ctx(), len(llama.input_ids))
         if len(tokens) >= n_ctx:
             raise EngineFailure(
                 "context_overflow",
@@ -220,6 +253,7 @@ class ModelRunner:
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
         stop_ids = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
         single_line = isinstance(request, FimRequest) and request.single_line
+        guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
         if not sampling.reuse_kv:
             llama.reset()  # forget the previous prompt: every token is evaluated
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
@@ -246,6 +280,9 @@ class ModelRunner:
                     break
                 count += 1
                 text = decoder.decode(llama.detokenize([token], special=False))
+                if guard is not None and guard.feed(token, text):
+                    reason = "repetition"
+                    break
                 if single_line and "\n" in text:
                     text = text.split("\n", 1)[0]
                     reason = "stop"
@@ -287,7 +324,9 @@ class ModelRunner:
             prompt_tokens=len(tokens), reused_tokens=reused, generated_tokens=count,
             prompt_ms=prompt_ms, ttft_ms=prompt_ms, total_ms=(ended - started) * 1000,
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
-            finish_reason=reason,
+            finish_reason=reason, n_ctx=n_ctx,
+            dropped_turns=fitted.dropped if fitted else 0,
+            notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
         )
         return "".join(parts), stats
 

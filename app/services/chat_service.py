@@ -1,76 +1,216 @@
-"""ChatService: one conversation over the chat EngineController."""
+"""ChatService: conversations in the store, answers streamed from the chat engine.
+
+The user's message is committed before generation starts; the answer is
+created as a partial message and appended to as it streams, so Stop, a host
+crash or a killed app all leave it saved and marked partial.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal, Slot
+from dataclasses import asdict
 
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.core.chat_defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
+from app.core.chat_store import ChatStore, Conversation, StoredMessage
 from app.core.requests import ChatMessage, ChatRequest, GenerationStats, Sampling
 from app.services.engine_worker import EngineController
 
+FLUSH_MS = 250  # how often streamed text is written to the store
+STOP_NOTES = {
+    "cancelled": "stopped",
+    "length": "stopped at the token limit",
+    "time": "stopped at the time limit",
+    "repetition": "stopped: the answer was repeating itself",
+}
+
 
 class ChatService(QObject):
-    """Keeps the turns, sends the conversation, and collects the answer."""
+    """The current conversation and its streaming answer."""
 
-    answer_started = Signal(int)
+    conversations_changed = Signal()
+    conversation_changed = Signal(int)  # the shown conversation (re-render it)
+    answer_started = Signal(int, int)  # job id, message id
     answer_piece = Signal(int, str)
     answer_finished = Signal(int, object)  # job id, GenerationStats
     answer_failed = Signal(int, str)
+    notice = Signal(str)
 
-    def __init__(self, engine: EngineController, parent=None) -> None:
+    def __init__(self, engine: EngineController, store: ChatStore, parent=None) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.system_prompt = "You are a concise, careful programming assistant."
-        self.sampling = Sampling(max_tokens=512, temperature=0.7)
-        self.messages: list[ChatMessage] = []
+        self.store = store
+        self.default_system_prompt = DEFAULT_SYSTEM_PROMPT
+        self.overflow = "drop_oldest"
+        self.family = "generic"
+        self.model_name = ""
+        self.can_chat = True
+        self.current_id: int | None = None
         self._job: int | None = None
-        self._partial: list[str] = []
+        self._answer_id: int | None = None
+        self._text: list[str] = []
+        self._unflushed: list[str] = []
+        self._flush = QTimer(self)
+        self._flush.setInterval(FLUSH_MS)
+        self._flush.timeout.connect(self._flush_to_store)
         engine.worker.piece.connect(self._on_piece)
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
+        engine.worker.loaded.connect(self._on_loaded)
+
+    # ---- conversations -------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
         """Whether an answer is streaming."""
         return self._job is not None
 
+    def new_conversation(self) -> Conversation:
+        """Start an empty conversation and show it."""
+        conversation = self.store.create_conversation(system_prompt=None)
+        self.select(conversation.id)
+        self.conversations_changed.emit()
+        return conversation
+
+    def select(self, conversation_id: int) -> None:
+        """Show another conversation (an answer in progress is stopped)."""
+        if self.busy:
+            self.stop()
+        self.current_id = conversation_id
+        self.conversation_changed.emit(conversation_id)
+
+    def conversation(self) -> Conversation | None:
+        """The shown conversation."""
+        return self.store.conversation(self.current_id) if self.current_id is not None else None
+
+    def messages(self) -> list[StoredMessage]:
+        """The shown conversation's messages."""
+        return self.store.messages(self.current_id) if self.current_id is not None else []
+
+    def sampling(self) -> Sampling:
+        """The shown conversation's sampling: family defaults plus its own changes."""
+        base = asdict(default_sampling(self.family))
+        conversation = self.conversation()
+        if conversation is not None and conversation.sampling:
+            base.update(conversation.sampling)
+        return sampling_from_dict(base)
+
+    def system_prompt(self) -> str:
+        """The shown conversation's system prompt, or the default."""
+        conversation = self.conversation()
+        if conversation is not None and conversation.system_prompt is not None:
+            return conversation.system_prompt
+        return self.default_system_prompt
+
+    # ---- sending --------------------------------------------------------------------
+
     def send(self, text: str) -> int | None:
-        """Add a user turn and ask for an answer; return the job id."""
+        """Commit a user message and ask for an answer; return the job id."""
         text = text.strip()
         if not text or self.busy:
             return None
-        self.messages.append(ChatMessage("user", text))
-        turns = ((ChatMessage("system", self.system_prompt),) if self.system_prompt else ()) + tuple(self.messages)
-        self._partial = []
-        self._job = self.engine.generate(ChatRequest(turns, self.sampling))
-        self.answer_started.emit(self._job)
+        if not self.can_chat:
+            self.notice.emit(
+                f"{self.model_name} is not a chat model (no chat template and not a known chat"
+                " family): pick an instruction-tuned model with File → Load Chat Model…"
+            )
+            return None
+        if self.current_id is None:
+            self.new_conversation()
+        self.store.add_message(self.current_id, "user", text)  # saved before generating
+        self.conversations_changed.emit()
+        return self._generate()
+
+    def regenerate(self) -> int | None:
+        """Answer the last user message again, replacing the answers after it."""
+        users = [m for m in self.messages() if m.role == "user"]
+        if self.busy or not users:
+            return None
+        self.store.truncate_after(users[-1].id)
+        self.conversation_changed.emit(self.current_id)
+        return self._generate()
+
+    def edit_and_resend(self, message_id: int, text: str) -> int | None:
+        """Replace a user message, drop everything after it, and answer again."""
+        if self.busy or not text.strip():
+            return None
+        self.store.update_message_content(message_id, text.strip())
+        self.store.truncate_after(message_id)
+        self.conversation_changed.emit(self.current_id)
+        return self._generate()
+
+    def _generate(self) -> int:
+        history = [ChatMessage(m.role, m.content) for m in self.messages() if m.content]
+        system = self.system_prompt()
+        turns = ((ChatMessage("system", system),) if system else ()) + tuple(history)
+        answer = self.store.add_message(self.current_id, "assistant", "", partial=True)
+        self._answer_id, self._text, self._unflushed = answer.id, [], []
+        self._job = self.engine.generate(ChatRequest(turns, self.sampling(), overflow=self.overflow))
+        self._flush.start()
+        self.answer_started.emit(self._job, answer.id)
         return self._job
 
     def stop(self) -> None:
-        """Stop the streaming answer; the partial text is kept."""
+        """Stop the answer within one token; its text is kept and marked partial."""
         if self._job is not None:
             self.engine.cancel(self._job)
+
+    def shutdown(self) -> None:
+        """Save what has streamed (it stays marked partial) and stop listening."""
+        if self._job is not None:
+            self.engine.cancel(self._job)
+            self._end()
+
+    # ---- answers --------------------------------------------------------------------
+
+    @Slot()
+    def _flush_to_store(self) -> None:
+        if self._unflushed and self._answer_id is not None:
+            self.store.append_to_message(self._answer_id, "".join(self._unflushed))
+            self._unflushed = []
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
         if job_id == self._job:
-            self._partial.append(text)
+            self._text.append(text)
+            self._unflushed.append(text)
             self.answer_piece.emit(job_id, text)
+
+    def _end(self) -> int | None:
+        self._flush.stop()
+        self._flush_to_store()
+        answer_id, self._job, self._answer_id = self._answer_id, None, None
+        return answer_id
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
         if job_id != self._job:
             return
-        self.messages.append(ChatMessage("assistant", "".join(self._partial)))
-        self._job = None
+        answer_id = self._end()
+        partial = stats.finish_reason in ("cancelled", "time", "repetition")
+        self.store.finish_message(answer_id, content="".join(self._text), partial=partial,
+                                  stop_reason=stats.finish_reason, stats=asdict(stats))
+        if stats.notice:
+            self.notice.emit(stats.notice)
         self.answer_finished.emit(job_id, stats)
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         if job_id != self._job:
             return
-        if self._partial:
-            self.messages.append(ChatMessage("assistant", "".join(self._partial)))
+        answer_id = self._end()
+        if self._text:
+            self.store.finish_message(answer_id, content="".join(self._text), partial=True, stop_reason=kind)
         else:
-            self.messages.pop()  # nothing was answered: let the user resend
-        self._job = None
+            self.store.truncate_after(self._message_before(answer_id))
         self.answer_failed.emit(job_id, message)
+
+    def _message_before(self, message_id: int) -> int:
+        ids = [m.id for m in self.messages()]
+        return ids[ids.index(message_id) - 1]
+
+    @Slot(dict)
+    def _on_loaded(self, info: dict) -> None:
+        self.family = info.get("family", "generic")
+        self.model_name = info.get("name", "")
+        self.can_chat = bool(info.get("can_chat", True))

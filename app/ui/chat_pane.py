@@ -1,21 +1,33 @@
-"""The chat pane: a transcript, an input box, Send and Stop."""
+"""The chat pane: conversations on the left, the transcript and input on the right."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent, QTextCharFormat, QTextCursor
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
-    QTextBrowser,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.chat_budget import context_usage
+from app.core.chat_export import export_json, export_markdown
 from app.core.requests import GenerationStats
 from app.services.chat_service import ChatService
+from app.ui.chat_view import ChatView
 
 
 class _Input(QPlainTextEdit):
@@ -37,118 +49,237 @@ class _Input(QPlainTextEdit):
 
 
 class ChatPane(QWidget):
-    """Shows the conversation and streams answers into it."""
+    """Conversation list, transcript, input, Stop/Regenerate, stats and context usage."""
+
+    insert_code = Signal(str)  # code for the editor's cursor
+    open_code = Signal(str, str)  # language, code for a new editor tab
 
     def __init__(self, service: ChatService, parent=None) -> None:
         super().__init__(parent)
         self.service = service
-        self.transcript = QTextBrowser()
-        self.transcript.setOpenExternalLinks(False)
-        self.transcript.setPlaceholderText("Messages appear here.")
+        self._deleted: int | None = None
+        # Sidebar.
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search chats…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh_list)
+        self.list = QListWidget()
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._list_menu)
+        self.list.itemClicked.connect(lambda item: service.select(item.data(Qt.ItemDataRole.UserRole)))
+        self.new_button = QPushButton("New chat")
+        self.new_button.clicked.connect(service.new_conversation)
+        self.undo_button = QPushButton("Undo delete")
+        self.undo_button.hide()
+        self.undo_button.clicked.connect(self.undo_delete)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.new_button, self.search, self.list, self.undo_button):
+            side_layout.addWidget(widget)
+        # Transcript and input.
+        self.view = ChatView()
+        self.view.action.connect(self._on_message_action)
+        self.view.code_action.connect(self._on_code_action)
         self.input = _Input(self.send)
         self.send_button = QPushButton("Send")
         self.stop_button = QPushButton("Stop")
+        self.regen_button = QPushButton("Regenerate")
+        self.system_button = QPushButton("System prompt…")
         self.stop_button.setEnabled(False)
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        title = QLabel("Chat")
-        title.setFont(QFont(title.font().family(), title.font().pointSize() + 1, QFont.Weight.DemiBold))
-
+        self.context = QProgressBar()
+        self.context.setRange(0, 1000)
+        self.context.setTextVisible(True)
+        self.context.setFormat("context")
+        self.context.setMaximumHeight(14)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.system_button)
         buttons.addWidget(self.stats, 1)
+        buttons.addWidget(self.regen_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)
+        main = QWidget()
+        main_layout = QVBoxLayout(main)
+        main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.addWidget(self.view, 1)
+        main_layout.addWidget(self.context)
+        main_layout.addWidget(self.input)
+        main_layout.addLayout(buttons)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(side)
+        splitter.addWidget(main)
+        splitter.setSizes([170, 430])
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(self.transcript, 1)
-        layout.addWidget(self.input)
-        layout.addLayout(buttons)
-
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(service.stop)
+        self.regen_button.clicked.connect(service.regenerate)
+        self.system_button.clicked.connect(self.edit_system_prompt)
+        service.conversations_changed.connect(self.refresh_list)
+        service.conversation_changed.connect(self._show_conversation)
         service.answer_started.connect(self._on_started)
         service.answer_piece.connect(self._on_piece)
         service.answer_finished.connect(self._on_finished)
         service.answer_failed.connect(self._on_failed)
+        service.notice.connect(self.show_notice)
+        self.refresh_list()
+        first = service.store.conversations()
+        if first:
+            service.select(first[0].id)
+
+    # ---- conversations --------------------------------------------------------------
+
+    @Slot()
+    def refresh_list(self, *_args) -> None:
+        """Fill the sidebar: every chat, or the ones matching the search."""
+        query = self.search.text().strip()
+        self.list.clear()
+        found = self.service.store.search(query) if query else [(c, "") for c in self.service.store.conversations()]
+        for conversation, snippet in found:
+            item = QListWidgetItem(conversation.title)
+            item.setToolTip(snippet or conversation.title)
+            item.setData(Qt.ItemDataRole.UserRole, conversation.id)
+            self.list.addItem(item)
+            if conversation.id == self.service.current_id:
+                item.setSelected(True)
+
+    @Slot(int)
+    def _show_conversation(self, _conversation_id: int) -> None:
+        self.view.show_messages(self.service.messages())
+        self.refresh_list()
+
+    def _list_menu(self, point) -> None:
+        item = self.list.itemAt(point)
+        if item is None:
+            return
+        conversation_id = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename(conversation_id))
+        menu.addAction("Export as Markdown…", lambda: self.export(conversation_id, "md"))
+        menu.addAction("Export as JSON…", lambda: self.export(conversation_id, "json"))
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.delete(conversation_id))
+        menu.exec(self.list.mapToGlobal(point))
+
+    def rename(self, conversation_id: int) -> None:
+        """Ask for a new title."""
+        current = self.service.store.conversation(conversation_id).title
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
+        if ok and title.strip():
+            self.service.store.rename(conversation_id, title.strip())
+            self.refresh_list()
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a chat; Undo brings it back."""
+        self.service.store.delete(conversation_id)
+        self._deleted = conversation_id
+        self.undo_button.show()
+        if self.service.current_id == conversation_id:
+            self.service.current_id = None
+            self.view.show_messages([])
+        self.refresh_list()
+
+    @Slot()
+    def undo_delete(self) -> None:
+        """Restore the last deleted chat."""
+        if self._deleted is not None:
+            self.service.store.undelete(self._deleted)
+            self.service.select(self._deleted)
+            self._deleted = None
+        self.undo_button.hide()
+        self.refresh_list()
+
+    def export(self, conversation_id: int, kind: str) -> None:
+        """Write a chat to a Markdown or JSON file."""
+        conversation = self.service.store.conversation(conversation_id)
+        path, _ = QFileDialog.getSaveFileName(self, "Export chat", f"{conversation.title}.{kind}")
+        if path:
+            messages = self.service.store.messages(conversation_id)
+            text = export_markdown(conversation, messages) if kind == "md" else export_json(conversation, messages)
+            Path(path).write_text(text, encoding="utf-8")
+
+    def edit_system_prompt(self) -> None:
+        """Edit the shown conversation's system prompt."""
+        if self.service.current_id is None:
+            self.service.new_conversation()
+        text, ok = QInputDialog.getMultiLineText(self, "System prompt", "For this chat:",
+                                                 self.service.system_prompt())
+        if ok:
+            self.service.store.set_system_prompt(self.service.current_id, text)
+
+    # ---- sending and streaming ---------------------------------------------------------
 
     @Slot()
     def send(self) -> None:
         """Send the input box's text."""
         text = self.input.toPlainText()
-        if not text.strip() or self.service.busy:
-            return
-        self._append_block("You", text.strip(), "#3b6fd4")
-        if self.service.send(text) is not None:
+        if text.strip() and self.service.send(text) is not None:
             self.input.clear()
 
-    def _append_block(self, who: str, text: str, color: str) -> None:
-        cursor = self._end_cursor()
-        if not self.transcript.document().isEmpty():
-            cursor.insertBlock()
-            cursor.insertBlock()
-        header = QTextCharFormat()
-        header.setFontWeight(QFont.Weight.Bold)
-        header.setForeground(QBrush(QColor(color)))
-        cursor.insertText(who, header)
-        cursor.insertBlock()
-        cursor.insertText(text, QTextCharFormat())
-        self._scroll_to_end()
+    def ask(self, text: str) -> None:
+        """Send a message composed elsewhere (editor actions)."""
+        self.service.send(text)
 
-    def _end_cursor(self) -> QTextCursor:
-        cursor = QTextCursor(self.transcript.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        return cursor
-
-    def show_notice(self, text: str) -> None:
-        """Add a grey note to the transcript (model changes, dropped turns…)."""
-        self._append_note(text)
-
-    def _scroll_to_end(self) -> None:
-        bar = self.transcript.verticalScrollBar()
-        bar.setValue(bar.maximum())
-
-    @Slot(int)
-    def _on_started(self, _job: int) -> None:
-        self._append_block("Fimble", "", "#2e8b57")
+    @Slot(int, int)
+    def _on_started(self, _job: int, message_id: int) -> None:
+        self.view.show_messages(self.service.messages()[:-1])
+        self.view.begin_answer(message_id)
         self.send_button.setEnabled(False)
+        self.regen_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.stats.setText("thinking…")
 
     @Slot(int, str)
     def _on_piece(self, _job: int, text: str) -> None:
-        bar = self.transcript.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        self._end_cursor().insertText(text, QTextCharFormat())
-        if at_bottom:
-            bar.setValue(bar.maximum())
+        self.view.add_text(text)
 
     @Slot(int, object)
     def _on_finished(self, _job: int, stats: GenerationStats) -> None:
         self._idle()
-        note = {"cancelled": " · stopped", "length": " · hit the token limit", "time": " · time limit"}
-        if stats.finish_reason in ("cancelled", "length", "time"):
-            self._append_note(note[stats.finish_reason].strip(" ·"))
-        self.stats.setText(
-            f"{stats.generated_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
-            f"first token {stats.ttft_ms:.0f} ms{note.get(stats.finish_reason, '')}"
-        )
+        self.view.end_answer(self.service.messages()[-1])
+        self.stats.setText(f"{stats.generated_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
+                           f"first token {stats.ttft_ms:.0f} ms")
+        usage = context_usage(stats.prompt_tokens + stats.generated_tokens, stats.n_ctx) if stats.n_ctx else 0
+        self.context.setValue(int(usage * 1000))
+        self.context.setFormat(f"context {usage:.0%} of {stats.n_ctx} tokens")
 
     @Slot(int, str)
     def _on_failed(self, _job: int, message: str) -> None:
         self._idle()
-        self._append_note(message)
+        self.view.show_messages(self.service.messages())
+        self.view.add_note(message)
         self.stats.setText("failed")
 
-    def _append_note(self, text: str) -> None:
-        cursor = self._end_cursor()
-        if not self.transcript.document().isEmpty():
-            cursor.insertBlock()
-        note = QTextCharFormat()
-        note.setFontItalic(True)
-        note.setForeground(QBrush(QColor("#8a6d3b")))
-        cursor.insertText(f"[{text}]", note)
-        self._scroll_to_end()
+    @Slot(str)
+    def show_notice(self, text: str) -> None:
+        """Add a notice to the transcript."""
+        self.view.add_note(text)
 
     def _idle(self) -> None:
         self.send_button.setEnabled(True)
+        self.regen_button.setEnabled(True)
         self.stop_button.setEnabled(False)
+
+    # ---- message and code actions --------------------------------------------------------
+
+    @Slot(str, int)
+    def _on_message_action(self, verb: str, message_id: int) -> None:
+        if verb == "regenerate":
+            self.service.regenerate()
+        elif verb == "edit":
+            message = self.view.messages.get(message_id)
+            if message is None:
+                return
+            text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Resend as:", message.content)
+            if ok:
+                self.service.edit_and_resend(message_id, text)
+
+    @Slot(str, object)
+    def _on_code_action(self, verb: str, block) -> None:
+        if verb == "insert":
+            self.insert_code.emit(block.code)
+        elif verb == "open":
+            self.open_code.emit(block.language, block.code)

@@ -12,6 +12,8 @@ from app.ui.highlighter import PygmentsHighlighter
 from app.ui.theme import Theme, current_theme
 
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
+ASK_ACTIONS = (("ask", "Ask about Selection"), ("explain", "Explain"), ("tests", "Write Tests"),
+               ("fix", "Fix"), ("docstring", "Add Docstring"))
 CLOSING = {v: k for k, v in BRACKETS.items()}
 
 
@@ -33,6 +35,7 @@ class CodeEditor(QPlainTextEdit):
     """One buffer's editor. ``typed`` fires after an edit made by typing."""
 
     typed = Signal()
+    ask = Signal(str)  # a chat prompt template key, for the selected code
 
     def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -194,6 +197,15 @@ class CodeEditor(QPlainTextEdit):
         line = cursor.block().text()[: cursor.positionInBlock()]
         cursor.insertText("\n" + next_line_indent(self.language, line))
         self.setTextCursor(cursor)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        menu = self.createStandardContextMenu()
+        has_selection = self.textCursor().hasSelection()
+        menu.addSeparator()
+        for key, label in ASK_ACTIONS:
+            action = menu.addAction(label, lambda k=key: self.ask.emit(k))
+            action.setEnabled(has_selection)
+        menu.exec(event.globalPos())
 
     # ---- painting ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
-from PySide6.QtCore import QDir, Qt, Slot
+from PySide6.QtCore import QDir, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +30,8 @@ IMPORTED_FILE_LIMIT = 64 * 1024
 
 class EditorPane(QWidget):
     """Files on the left, tabs on the right; Ctrl+Space asks for a completion."""
+
+    ask = Signal(str, dict)  # template key, {path, language, start_line, end_line, code}
 
     def __init__(self, service: CompletionService, recovery: RecoveryStore, parent=None) -> None:
         super().__init__(parent)
@@ -186,6 +188,7 @@ class EditorPane(QWidget):
             if editor not in self._wired:
                 self._wired.add(editor)
                 editor.typed.connect(self._on_typed)
+                editor.ask.connect(self._on_ask)
             self.auto_box.setChecked(self.service.auto_enabled(editor.language.id))
             self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
 
@@ -194,3 +197,28 @@ class EditorPane(QWidget):
         editor = self.tabs.current_editor()
         if editor is not None:
             self.service.set_auto_enabled(editor.language.id, enabled)
+
+    @Slot(str)
+    def _on_ask(self, key: str) -> None:
+        editor = self.tabs.current_editor()
+        if editor is None or not editor.textCursor().hasSelection():
+            return
+        cursor = editor.textCursor()
+        document = editor.document()
+        start = document.findBlock(cursor.selectionStart()).blockNumber() + 1
+        end = document.findBlock(cursor.selectionEnd()).blockNumber() + 1
+        code = cursor.selection().toPlainText()
+        self.ask.emit(key, {"path": self.path or "untitled", "language": editor.language.id,
+                            "start_line": start, "end_line": end, "code": code})
+
+    def insert_at_cursor(self, code: str) -> None:
+        """Insert code from the chat at the editor's cursor (one undo step)."""
+        self.editor.textCursor().insertText(code)
+
+    def open_in_new_tab(self, language: str, code: str) -> None:
+        """Open code from the chat in a new, unsaved tab."""
+        from app.core.languages import language_by_id
+
+        tab = self.tabs.new_tab(code)
+        tab.editor.set_language(language_by_id(language or "plaintext"))
+        tab.editor.document().setModified(True)

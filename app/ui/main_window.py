@@ -10,6 +10,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.paths import app_dirs
+from app.core.chat_defaults import render_template
+from app.core.chat_store import ChatStore
 from app.core.recovery import RecoveryStore
 from app.core.settings import Settings, save_settings
 from app.core.backend_text import describe_backend
@@ -33,7 +35,8 @@ class MainWindow(QMainWindow):
         self.backend: dict = {}
         self.chat_engine = EngineController("chat", engine_factory, self)
         self.completion_engine = EngineController("completion", engine_factory, self)
-        self.chat_service = ChatService(self.chat_engine, self)
+        self.chat_store = ChatStore(app_dirs().ensure().data / "chats.sqlite3")
+        self.chat_service = ChatService(self.chat_engine, self.chat_store, self)
         self.completion_service = CompletionService(self.completion_engine, self)
         self.chat_pane = ChatPane(self.chat_service)
         self.recovery = RecoveryStore(app_dirs().cache / "recovery")
@@ -49,6 +52,9 @@ class MainWindow(QMainWindow):
         self._wire(self.chat_engine, self.chat_model_label, "Chat")
         self._wire(self.completion_engine, self.completion_model_label, "Completion")
         self.editor_pane.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.chat_pane.insert_code.connect(self.editor_pane.insert_at_cursor)
+        self.chat_pane.open_code.connect(self.editor_pane.open_in_new_tab)
+        self.editor_pane.ask.connect(self._ask_about_code)
         self._offer_recovery(crashed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
@@ -127,6 +133,11 @@ class MainWindow(QMainWindow):
                 f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
                 " before the cursor only. Assign CodeGemma or Code Llama for real FIM."
             )
+
+    @Slot(str, dict)
+    def _ask_about_code(self, key: str, selection: dict) -> None:
+        template = self.settings.chat_templates.get(key, key)
+        self.chat_pane.ask(render_template(template, **selection))
 
     @Slot()
     def _follow_os_theme(self, *_args) -> None:
@@ -243,7 +254,9 @@ class MainWindow(QMainWindow):
                 return
         tabs.shutdown()
         self.recovery.end_session()
+        self.chat_service.shutdown()
         self.shutdown_engines()
+        self.chat_store.close()
         super().closeEvent(event)
 
 

@@ -113,9 +113,13 @@ def test_typed_errors_in_plain_words(host, tiny_models, tmp_path):
     with pytest.raises(EngineError) as caught:
         collect(host.generate(2, FimRequest("x")))
     assert caught.value.kind == "wrong_role"
+    huge = (ChatMessage("user", "word " * n_ctx),)
     with pytest.raises(EngineError) as caught:
-        collect(host.generate(3, ChatRequest((ChatMessage("user", "word " * n_ctx),))))
-    assert caught.value.kind == "context_overflow" and f"context holds {n_ctx}" in caught.value.message
+        collect(host.generate(3, ChatRequest(huge, overflow="stop")))
+    assert caught.value.kind == "context_overflow" and f"{n_ctx:,}-token context" in caught.value.message
+    # The default policy keeps the end of the message and says what it cut.
+    _, stats = collect(host.generate(5, ChatRequest(huge, Sampling(max_tokens=4))))
+    assert stats.notice and "cut" in stats.notice and stats.prompt_tokens + 4 <= stats.n_ctx
     for error in ("bad_model", "wrong_role"):
         assert "Traceback" not in error
     # The host survived every error and still serves.

@@ -1,0 +1,165 @@
+"""The chat transcript: rendered messages, streaming answers, code-block actions."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QApplication, QTextBrowser
+
+from app.core.chat_store import StoredMessage
+from app.core.markdown_html import CodeBlock, plain_text, render
+
+RENDER_MS = 60  # the streaming answer is re-rendered at most this often
+NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time": "stopped at the time limit",
+         "repetition": "stopped: the answer was repeating itself"}
+
+
+def _stats_line(message: StoredMessage) -> str:
+    parts = []
+    stats = message.stats or {}
+    if stats.get("generated_tokens"):
+        parts.append(f"{stats['generated_tokens']} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s"
+                     f" · first token {stats.get('ttft_ms', 0):.0f} ms")
+    note = NOTES.get(message.stop_reason or "") or (
+        f"interrupted: {message.stop_reason}" if message.partial and message.stop_reason else "")
+    if message.partial and not note:
+        note = "partial"
+    if note:
+        parts.append(note)
+    return " · ".join(parts)
+
+
+class ChatView(QTextBrowser):
+    """Shows a conversation; only the answer being streamed is re-rendered."""
+
+    action = Signal(str, int)  # "copy" | "edit" | "regenerate", message id
+    code_action = Signal(str, object)  # "copy" | "insert" | "open", CodeBlock
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.anchorClicked.connect(self._on_anchor)
+        self.setPlaceholderText("Ask about code. Answers are rendered as Markdown.")
+        self.blocks: dict[str, CodeBlock] = {}
+        self.messages: dict[int, StoredMessage] = {}
+        self._stream_id: int | None = None
+        self._stream_start = 0
+        self._stream_text: list[str] = []
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(RENDER_MS)
+        self._timer.timeout.connect(self._render_stream)
+
+    # ---- whole conversation -----------------------------------------------------------
+
+    def show_messages(self, messages: list[StoredMessage]) -> None:
+        """Render a whole conversation (on switching conversations)."""
+        self._timer.stop()
+        self._stream_id = None
+        self.blocks.clear()
+        self.messages = {m.id: m for m in messages}
+        last_user = max((m.id for m in messages if m.role == "user"), default=None)
+        self.setHtml("".join(self._message_html(m, m.id == last_user) for m in messages))
+        self._scroll_to_end()
+
+    def _message_html(self, message: StoredMessage, last_user: bool = False) -> str:
+        return self._header(message, last_user) + self._body(message.id, message.role, message.content) + (
+            self._footer(message) if message.role == "assistant" else "")
+
+    def _header(self, message: StoredMessage, last_user: bool) -> str:
+        who = {"user": ("You", "#3b6fd4"), "assistant": ("Fimble", "#2e8b57")}.get(message.role, ("System", "#777"))
+        links = [f'<a href="msg:copy/{message.id}">Copy</a>']
+        if message.role == "user":
+            links.append(f'<a href="msg:edit/{message.id}">Edit</a>')
+        if message.role == "assistant":
+            links.append(f'<a href="msg:regenerate/{message.id}">Regenerate</a>')
+        return (f'<p style="margin-top:14px; margin-bottom:2px;"><b style="color:{who[1]}">{who[0]}</b>'
+                f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>')
+
+    def _body(self, message_id: int, role: str, content: str) -> str:
+        if role != "assistant":
+            return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
+        rendered = render(content)
+        for block in rendered.code_blocks:
+            self.blocks[f"{message_id}.{block.index}"] = block
+        markup = rendered.html
+        for verb in ("copy", "insert", "open"):
+            markup = markup.replace(f'href="fimble:{verb}/', f'href="fimble:{verb}/{message_id}.')
+        return markup
+
+    def _footer(self, message: StoredMessage) -> str:
+        line = _stats_line(message)
+        return f'<p style="color:#888; font-size:small; margin-top:2px;">{html.escape(line)}</p>' if line else ""
+
+    # ---- streaming ----------------------------------------------------------------------
+
+    def begin_answer(self, message_id: int) -> None:
+        """Append an empty answer that ``add_text`` grows."""
+        cursor = self._end_cursor()
+        placeholder = StoredMessage(message_id, 0, "assistant", "", True, None, None, 0, 0.0)
+        cursor.insertHtml(self._header(placeholder, False))
+        cursor.insertBlock()
+        self._stream_id, self._stream_start, self._stream_text = message_id, cursor.position(), []
+        self._timer.start()
+
+    def add_text(self, text: str) -> None:
+        """Add streamed text; the answer is re-rendered on the next tick."""
+        self._stream_text.append(text)
+        self._dirty = True
+
+    @Slot()
+    def _render_stream(self) -> None:
+        if not self._dirty or self._stream_id is None:
+            return
+        self._dirty = False
+        bar = self.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        cursor = self._end_cursor()
+        cursor.setPosition(self._stream_start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        cursor.insertHtml(self._body(self._stream_id, "assistant", "".join(self._stream_text)))
+        if at_bottom:
+            self._scroll_to_end()
+
+    def end_answer(self, message: StoredMessage) -> None:
+        """Replace the streamed answer with its final rendering and stats line."""
+        self._dirty = True
+        self._render_stream()
+        self._timer.stop()
+        self._end_cursor().insertHtml(self._footer(message))
+        self.messages[message.id] = message
+        self._stream_id = None
+
+    def add_note(self, text: str) -> None:
+        """Append a one-line notice."""
+        self._end_cursor().insertHtml(f'<p style="color:#8a6d3b;"><i>[{html.escape(text)}]</i></p>')
+        self._scroll_to_end()
+
+    # ---- links --------------------------------------------------------------------------
+
+    @Slot(QUrl)
+    def _on_anchor(self, url: QUrl) -> None:
+        scheme, path = url.scheme(), url.path()
+        verb, _, key = path.partition("/")
+        if scheme == "fimble" and key in self.blocks:
+            block = self.blocks[key]
+            if verb == "copy":
+                QApplication.clipboard().setText(block.code)
+            self.code_action.emit(verb, block)
+        elif scheme == "msg" and key.isdigit():
+            message_id = int(key)
+            if verb == "copy" and message_id in self.messages:
+                QApplication.clipboard().setText(plain_text(self.messages[message_id].content))
+            self.action.emit(verb, message_id)
+
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
