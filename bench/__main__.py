@@ -19,6 +19,7 @@ BENCHMARKS = {
     "startup": "bench.startup",
     "engine": "bench.engine",
     "fim": "bench.fim",
+    "chat": "bench.chat",
 }
 
 EXIT_FAILED = 1

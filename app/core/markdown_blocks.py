@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Union
 
 # Fences may be indented any amount (models indent them in odd places).
-_FENCE = re.compile(r"([ \t]*)(`{3,}|~{3,})(.*)")
+_FENCE = re.compile(r"(`{3,}|~{3,})(.*)")
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _RULE = re.compile(r" {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})")
@@ -170,10 +170,10 @@ def _item(line: str) -> _Item | None:
 
 def _fence_open(line: str) -> tuple[str, int, str] | None:
     """Return ``(char, length, language)`` when the line opens a fence."""
-    match = _FENCE.fullmatch(line)
+    match = _FENCE.fullmatch(line.lstrip(" \t"))
     if match is None:
         return None
-    run, info = match.group(2), match.group(3).strip()
+    run, info = match.group(1), match.group(2).strip()
     if run[0] == "`" and "`" in info:
         return None
     return run[0], len(run), (info.split()[0] if info else "")
@@ -188,7 +188,7 @@ def _fence_closes(line: str, char: str, length: int, indent: int) -> bool:
 
 def _starts_block(line: str) -> bool:
     """Say whether the line starts a block that interrupts a paragraph."""
-    if _FENCE.fullmatch(line) or _HEADING.fullmatch(line) or _QUOTE.fullmatch(line):
+    if _fence_open(line) or _HEADING.fullmatch(line) or _QUOTE.fullmatch(line):
         return True
     if _RULE.fullmatch(line):
         return True

@@ -348,7 +348,7 @@ class _HtmlRenderer:
         header, span = "", ""
         if self.code_actions:
             links = " &nbsp;·&nbsp; ".join(
-                f'<a href="fimble:{verb}/{index}" style="color:{pal.action}; '
+                f'<a href="fimble:{verb}/{index}" style="color:{pal.action}; white-space:nowrap; '
                 f'text-decoration:none">{name}</a>' for verb, name in _ACTIONS)
             cell = f'<td bgcolor="{pal.header_bg}" style="font-size:small; color:{pal.header_fg}"'
             header = (f"<tr>{cell}>{_escape(block.language or 'text')}</td>"
@@ -392,7 +392,8 @@ class _HtmlRenderer:
         rows = [row(block.header, "th", f' bgcolor="{pal.th_bg}"')]
         rows.extend(row(cells, "td", "") for cells in block.rows)
         return (f'<table border="1" cellspacing="0" cellpadding="5" style="border-collapse:'
-                f'collapse; border-color:{pal.border}; border-style:solid; margin-bottom:8px">'
+                f'collapse; border-color:{pal.border}; border-style:solid; margin-top:4px;'
+                f' margin-bottom:8px">'
                 f"{''.join(rows)}</table>")
 
 

@@ -97,7 +97,7 @@ class ChatView(QTextBrowser):
 
     def begin_answer(self, message_id: int) -> None:
         """Append an empty answer that ``add_text`` grows."""
-        cursor = self._end_cursor()
+        cursor = self._new_block()
         placeholder = StoredMessage(message_id, 0, "assistant", "", True, None, None, 0, 0.0)
         cursor.insertHtml(self._header(placeholder, False))
         cursor.insertBlock()
@@ -128,13 +128,15 @@ class ChatView(QTextBrowser):
         self._dirty = True
         self._render_stream()
         self._timer.stop()
-        self._end_cursor().insertHtml(self._footer(message))
+        footer = self._footer(message)
+        if footer:
+            self._new_block().insertHtml(footer)
         self.messages[message.id] = message
         self._stream_id = None
 
     def add_note(self, text: str) -> None:
         """Append a one-line notice."""
-        self._end_cursor().insertHtml(f'<p style="color:#8a6d3b;"><i>[{html.escape(text)}]</i></p>')
+        self._new_block().insertHtml(f'<p style="color:#8a6d3b;"><i>[{html.escape(text)}]</i></p>')
         self._scroll_to_end()
 
     # ---- links --------------------------------------------------------------------------
@@ -153,6 +155,13 @@ class ChatView(QTextBrowser):
             if verb == "copy" and message_id in self.messages:
                 QApplication.clipboard().setText(plain_text(self.messages[message_id].content))
             self.action.emit(verb, message_id)
+
+    def _new_block(self) -> QTextCursor:
+        """A cursor in a fresh block at the end (HTML inserted there starts its own line)."""
+        cursor = self._end_cursor()
+        if not self.document().isEmpty():
+            cursor.insertBlock()
+        return cursor
 
     def _end_cursor(self) -> QTextCursor:
         cursor = QTextCursor(self.document())

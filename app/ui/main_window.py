@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chat_pane)
         splitter.addWidget(self.editor_pane)
-        splitter.setSizes([560, 720])
+        splitter.setSizes([640, 640])
         self.setCentralWidget(splitter)
         self._build_status_bar()
         self._build_menus()
@@ -129,9 +129,9 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def _on_loaded_completion(self, info: dict) -> None:
         if info.get("fim") is None:
-            self.editor_pane.status.setText(
-                f"{info['name']} has no fill-in-the-middle tokens: completions continue the text"
-                " before the cursor only. Assign CodeGemma or Code Llama for real FIM."
+            self.editor_pane.status.setText(f"{info['name']} has no FIM tokens: completions use the text before the cursor")
+            self.editor_pane.status.setToolTip(
+                "Assign CodeGemma or Code Llama (File → Load Completion Model…) for fill-in-the-middle"
             )
 
     @Slot(str, dict)

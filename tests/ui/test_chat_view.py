@@ -1,0 +1,39 @@
+"""The chat transcript renders messages and streams one answer at a time."""
+
+from __future__ import annotations
+
+from app.core.chat_store import StoredMessage
+from app.ui.chat_view import ChatView
+
+
+def _message(mid, role, content, **extra):
+    values = dict(partial=False, stop_reason=None, stats=None, position=mid, created_at=0.0)
+    values.update(extra)
+    return StoredMessage(mid, 1, role, content, values["partial"], values["stop_reason"], values["stats"],
+                         values["position"], values["created_at"])
+
+
+def test_streamed_answer_starts_on_its_own_line_and_keeps_earlier_messages(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show_messages([_message(1, "user", "question <b>?</b>")])
+    view.begin_answer(2)
+    view.add_text("Here is code:\n\n```python\nprint('hi')\n")
+    view._render_stream()
+    view.add_text("```\n")
+    final = _message(2, "assistant", "Here is code:\n\n```python\nprint('hi')\n```\n",
+                     stats={"generated_tokens": 9, "tokens_per_s": 30.0, "ttft_ms": 50.0}, stop_reason="stop")
+    view.end_answer(final)
+    lines = [line for line in view.toPlainText().splitlines() if line.strip()]
+    assert lines[1] == "question <b>?</b>"  # user text is shown literally, never as HTML
+    assert lines[2].startswith("Fimble")
+    assert "print('hi')" in lines and lines[-1].startswith("9 tokens")
+    assert list(view.blocks.values())[0].code.rstrip("\n") == "print('hi')"
+
+
+def test_partial_answers_say_why_they_stopped(qtbot):
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show_messages([_message(1, "user", "q"), _message(2, "assistant", "half", partial=True,
+                                                           stop_reason="cancelled")])
+    assert "stopped" in view.toPlainText()
