@@ -19,6 +19,7 @@ class Settings:
     chat_model: str | None = field(default=None, metadata={"help": "GGUF used by the chat pane."})
     completion_model: str | None = field(default=None, metadata={"help": "GGUF used for editor completions."})
     chat_params: dict = field(default_factory=dict, metadata={"help": "LoadParams overrides for chat."})
+    system_prompt: str | None = field(default=None, metadata={"help": "System prompt new chats start with."})
     chat_templates: dict = field(
         default_factory=dict, metadata={"help": "Edited editor-to-chat prompt templates, by key."}
     )

@@ -87,6 +87,7 @@ class ChatPane(QWidget):
         self.stop_button = QPushButton("Stop")
         self.regen_button = QPushButton("Regenerate")
         self.system_button = QPushButton("System prompt…")
+        self.settings_button = QPushButton("Settings…")
         self.stop_button.setEnabled(False)
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -97,6 +98,7 @@ class ChatPane(QWidget):
         self.context.setMaximumHeight(14)
         buttons = QHBoxLayout()
         buttons.addWidget(self.system_button)
+        buttons.addWidget(self.settings_button)
         buttons.addWidget(self.stats, 1)
         buttons.addWidget(self.regen_button)
         buttons.addWidget(self.stop_button)
@@ -120,6 +122,7 @@ class ChatPane(QWidget):
         self.stop_button.clicked.connect(service.stop)
         self.regen_button.clicked.connect(service.regenerate)
         self.system_button.clicked.connect(self.edit_system_prompt)
+        self.settings_button.clicked.connect(self.edit_settings)
         service.conversations_changed.connect(self.refresh_list)
         service.conversation_changed.connect(self._show_conversation)
         service.answer_started.connect(self._on_started)
@@ -211,6 +214,17 @@ class ChatPane(QWidget):
                                                  self.service.system_prompt())
         if ok:
             self.service.store.set_system_prompt(self.service.current_id, text)
+
+    def edit_settings(self) -> None:
+        """Edit the shown conversation's sampling and the overflow policy."""
+        from app.ui.chat_settings import SamplingDialog
+
+        if self.service.current_id is None:
+            self.service.new_conversation()
+        dialog = SamplingDialog(self.service.sampling(), self.service.overflow, self)
+        if dialog.exec():
+            sampling, self.service.overflow = dialog.values()
+            self.service.store.set_sampling(self.service.current_id, sampling)
 
     # ---- sending and streaming ---------------------------------------------------------
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from app.core.paths import app_dirs
 from app.core.chat_defaults import render_template
@@ -37,6 +37,8 @@ class MainWindow(QMainWindow):
         self.completion_engine = EngineController("completion", engine_factory, self)
         self.chat_store = ChatStore(app_dirs().ensure().data / "chats.sqlite3")
         self.chat_service = ChatService(self.chat_engine, self.chat_store, self)
+        if settings.system_prompt is not None:
+            self.chat_service.default_system_prompt = settings.system_prompt
         self.completion_service = CompletionService(self.completion_engine, self)
         self.chat_pane = ChatPane(self.chat_service)
         self.recovery = RecoveryStore(app_dirs().cache / "recovery")
@@ -86,6 +88,10 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Load C&ompletion Model…", None, lambda: self.choose_model("completion"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self._action(chat_menu, "&New Chat", None, lambda: self.chat_service.new_conversation())
+        self._action(chat_menu, "Default &System Prompt…", None, self.edit_default_system_prompt)
+        self._action(chat_menu, "Editor Prompt &Templates…", None, self.edit_prompt_templates)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Fimble", None, lambda: show_about(self, self.backend))
 
@@ -133,6 +139,24 @@ class MainWindow(QMainWindow):
             self.editor_pane.status.setToolTip(
                 "Assign CodeGemma or Code Llama (File → Load Completion Model…) for fill-in-the-middle"
             )
+
+    def edit_default_system_prompt(self) -> None:
+        """Edit the system prompt new chats start with."""
+        text, ok = QInputDialog.getMultiLineText(self, "Default system prompt", "New chats use:",
+                                                 self.chat_service.default_system_prompt)
+        if ok:
+            self.settings.system_prompt = text
+            self.chat_service.default_system_prompt = text
+            save_settings(app_dirs().ensure().config, self.settings)
+
+    def edit_prompt_templates(self) -> None:
+        """Edit the Explain / Write Tests / Fix / … templates."""
+        from app.ui.chat_settings import edit_templates
+
+        changed = edit_templates(self, self.settings.chat_templates)
+        if changed is not None:
+            self.settings.chat_templates = changed
+            save_settings(app_dirs().ensure().config, self.settings)
 
     @Slot(str, dict)
     def _ask_about_code(self, key: str, selection: dict) -> None:

@@ -37,3 +37,16 @@ def test_partial_answers_say_why_they_stopped(qtbot):
     view.show_messages([_message(1, "user", "q"), _message(2, "assistant", "half", partial=True,
                                                            stop_reason="cancelled")])
     assert "stopped" in view.toPlainText()
+
+
+def test_sampling_dialog_returns_valid_settings(qtbot):
+    from app.core.requests import Sampling
+    from app.ui.chat_settings import SamplingDialog
+
+    dialog = SamplingDialog(Sampling(temperature=0.3, max_tokens=512, seed=None), "stop")
+    qtbot.addWidget(dialog)
+    dialog.temperature.setValue(0.9)
+    dialog.seed.setValue(42)
+    sampling, overflow = dialog.values()
+    assert sampling["temperature"] == 0.9 and sampling["max_tokens"] == 512 and sampling["seed"] == 42
+    assert overflow == "stop"
