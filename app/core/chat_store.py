@@ -20,73 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.chat_schema import MIGRATIONS, FTS_TABLE, FTS_TRIGGERS
+
 DEFAULT_TITLE = "New chat"
 TITLE_MAX_CHARS = 60
 ROLES = ("system", "user", "assistant")
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 70
 FTS_MIN_TERM = 3  # a trigram index cannot look up anything shorter
-
-_V1 = """
-CREATE TABLE conversations (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-
-_V2 = """
-ALTER TABLE conversations ADD COLUMN system_prompt TEXT;
-ALTER TABLE conversations ADD COLUMN sampling_json TEXT NOT NULL DEFAULT '{}';
-ALTER TABLE conversations ADD COLUMN deleted_at REAL;
-ALTER TABLE messages ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE messages ADD COLUMN stop_reason TEXT;
-ALTER TABLE messages ADD COLUMN stats_json TEXT;
-ALTER TABLE messages ADD COLUMN position INTEGER;
-UPDATE messages SET position = (
-    SELECT COUNT(*) FROM messages AS earlier
-    WHERE earlier.conversation_id = messages.conversation_id
-      AND (earlier.created_at, earlier.id) < (messages.created_at, messages.id)
-);
-CREATE UNIQUE INDEX messages_by_position ON messages(conversation_id, position);
-CREATE INDEX conversations_by_updated ON conversations(updated_at);
-CREATE INDEX conversations_by_deleted ON conversations(deleted_at) WHERE deleted_at IS NOT NULL;
-"""
-
-# Schema version N is reached by running MIGRATIONS[N - 1]; never edit a released step.
-MIGRATIONS = [_V1, _V2]
-
-# The search index is not a migration: whether it can exist depends on the sqlite build.
-_FTS_TABLE = """
-CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    content, content='messages', content_rowid='id', tokenize='trigram case_sensitive 0'
-);
-"""
-_FTS_TRIGGERS = {
-    "messages_fts_insert": """
-        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;""",
-    "messages_fts_delete": """
-        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-        END;""",
-    "messages_fts_update": """
-        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-            VALUES ('delete', old.id, old.content);
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;""",
-}
 
 _CONVERSATION_FIELDS = ("id", "title", "system_prompt", "sampling_json", "created_at",
                         "updated_at", "deleted_at")
@@ -262,10 +203,10 @@ class ChatStore:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
                                   " AND name LIKE 'messages\\_fts\\_%' ESCAPE '\\'").fetchall()
         triggers = {name for (name,) in rows}
-        if self._fts and triggers != set(_FTS_TRIGGERS):
+        if self._fts and triggers != set(FTS_TRIGGERS):
             # New, or stale after a build without FTS5 wrote here: rebuild from messages.
             drops = "".join(f"DROP TRIGGER {name};\n" for name in triggers)
-            self._run_script(drops + _FTS_TABLE + "".join(_FTS_TRIGGERS.values())
+            self._run_script(drops + FTS_TABLE + "".join(FTS_TRIGGERS.values())
                              + "\nINSERT INTO messages_fts(messages_fts) VALUES ('rebuild');")
         elif not self._fts and triggers:
             self._run_script("".join(f"DROP TRIGGER {name};\n" for name in triggers))
