@@ -16,30 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import raw_decode_rate, wait_until
+
 PROMPT = "Write a Python function that parses a CSV file and returns a list of dictionaries."
 TICK_MS = 5
-
-
-def _wait(app, condition, timeout: float) -> None:
-    deadline = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise RuntimeError("timed out")
-        app.processEvents()
-        time.sleep(0.0005)
-
-
-def _raw_round(llama, tokens: list[int], n: int) -> float:
-    llama.reset()
-    first = last = None
-    count = 0
-    for _token in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
-        last = time.perf_counter()
-        first = first or last
-        count += 1
-        if count >= n:
-            break
-    return (count - 1) / (last - first)
 
 
 class _Stalls:
@@ -96,7 +76,7 @@ def run(quick: bool) -> dict:
         loaded = []
         controller.worker.loaded.connect(loaded.append)
         controller.load(model, LoadParams(n_ctx=2048))
-        _wait(app, lambda: loaded, 120)
+        wait_until(app, lambda: loaded, 120)
         sampling = {"max_tokens": n_tokens, "temperature": 0.0, "ignore_eos": True, "repeat_penalty": 1.0,
                     "top_k": 40, "top_p": 0.95, "min_p": 0.05}
         _fresh_conversation(service, sampling)
@@ -109,7 +89,7 @@ def run(quick: bool) -> dict:
             for _ in range(rounds):
                 _fresh_conversation(service, sampling)  # the same prompt as the raw side
                 fimble_tps.append(_fimble_round(app, service, stalls, n_tokens))
-                raw_tps.append(_raw_round(raw, prompt, n_tokens))
+                raw_tps.append(raw_decode_rate(raw, prompt, n_tokens))
         finally:
             raw.close()
             service.shutdown()
@@ -148,7 +128,7 @@ def _fimble_round(app, service, stalls: _Stalls, n_tokens: int) -> float:
     service.answer_failed.connect(lambda _job, message: done.append(RuntimeError(message)))
     stalls.start()
     service.send(PROMPT)
-    _wait(app, lambda: done, 300)
+    wait_until(app, lambda: done, 300)
     stalls.stop()
     service.answer_piece.disconnect(on_piece)
     if isinstance(done[0], Exception):

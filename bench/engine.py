@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from bench.common import raw_decode_rate
+
 PROMPT = "def quicksort(items):\n    "
-
-
-def _raw_round(llama, tokens: list[int], n: int) -> float:
-    llama.reset()
-    first = last = None
-    count = 0
-    for _token in llama.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05):
-        last = time.perf_counter()
-        first = first or last
-        count += 1
-        if count >= n:
-            break
-    return (count - 1) / (last - first)
 
 
 def _fimble_round(engine, job: int, n: int) -> float:
@@ -59,7 +47,7 @@ def run(quick: bool) -> dict:
             fimble_tps, raw_tps = [], []
             for job in range(rounds):
                 fimble_tps.append(_fimble_round(engine, job, n_tokens))
-                raw_tps.append(_raw_round(raw, prompt, n_tokens))
+                raw_tps.append(raw_decode_rate(raw, prompt, n_tokens))
             raw.close()
         finally:
             engine.close()

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import wait_until
+
 # (line to edit after, text typed there); each is typed one keystroke at a time.
 EDITS = [
     (40, "    def peek(self):"),
@@ -77,12 +79,7 @@ class _Session:
             raise
 
     def _wait(self, condition, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while not condition():
-            if time.perf_counter() > deadline:
-                raise RuntimeError("timed out waiting for the engine")
-            self.app.processEvents()
-            time.sleep(0.0005)
+        wait_until(self.app, condition, timeout)
 
     def _on_shown(self, _job, _text) -> None:
         self._first_at = self._first_at or time.perf_counter()

@@ -8,7 +8,6 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.requests import Sampling
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
 
