@@ -62,12 +62,15 @@ class EngineWorker(QObject):
 
     @Slot()
     def start(self) -> None:
-        """Start the host and the crash watchdog (runs in the worker thread)."""
+        """Start the crash watchdog (runs in the worker thread).
+
+        The host itself starts with the first request, so that spawning it
+        and importing llama.cpp do not compete with the window's first paint.
+        """
         self._watchdog = QTimer(self)
         self._watchdog.setInterval(WATCHDOG_MS)
         self._watchdog.timeout.connect(self._check_alive)
         self._watchdog.start()
-        self._ensure_engine()
 
     def _ensure_engine(self) -> Engine | None:
         if self._closing:

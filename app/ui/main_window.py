@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
@@ -59,6 +59,11 @@ class MainWindow(QMainWindow):
         self._offer_recovery(crashed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
+        # Load once the event loop runs: the window paints first.
+        QTimer.singleShot(0, self._load_models)
+
+    def _load_models(self) -> None:
+        settings = self.settings
         self.chat_engine.load(settings.model_for("chat"), settings.load_params("chat"))
         self.completion_engine.load(settings.model_for("completion"), settings.load_params("completion"))
 
