@@ -182,16 +182,24 @@ class ModelRunner:
         Raises:
             EngineFailure: wrong_role when the model cannot serve the request.
         """
+        return self._prompt(request)[0]
+
+    def _prompt(self, request: FimRequest | ChatRequest) -> tuple[list[int], BudgetResult | None]:
+        """The prompt, and for chat how the conversation was fitted to the context."""
         model, vocab = self._require_model()
         try:
             if isinstance(request, FimRequest):
                 request = fit_request(vocab, request)
                 if request.allow_prefix_only and model.info.fim is None:
-                    return with_bos(vocab, text_tokens(vocab, request.prefix))
-                return model.family.build_fim(vocab, request)
-            return self._chat_prompt(request)[0]
+                    return with_bos(vocab, text_tokens(vocab, request.prefix)), None
+                return model.family.build_fim(vocab, request), None
+            return self._chat_prompt(request)
         except PromptError as exc:
             raise EngineFailure("wrong_role", str(exc)) from None
+
+    def _context_size(self) -> int:
+        """Tokens the context holds (and llama-cpp-python's token array agrees)."""
+        return min(self.llama.n_ctx(), len(self.llama.input_ids))
 
     def _chat_tokens(self, messages) -> list[int]:
         model, vocab = self._require_model()
@@ -207,7 +215,7 @@ class ModelRunner:
             )
         if self._vocab_only:
             return self._chat_tokens(request.messages), None
-        n_ctx = min(self.llama.n_ctx(), len(self.llama.input_ids))
+        n_ctx = self._context_size()
         fitted = fit_conversation(
             request.messages, lambda messages: len(self._chat_tokens(messages)), n_ctx,
             reserve=min(request.sampling.max_tokens, n_ctx // 2), policy=request.overflow,
@@ -234,16 +242,9 @@ class ModelRunner:
             EngineFailure: no_model, wrong_role or context_overflow.
         """
         started = time.perf_counter()
-        fitted = None
-        if isinstance(request, ChatRequest):
-            try:
-                tokens, fitted = self._chat_prompt(request)
-            except PromptError as exc:
-                raise EngineFailure("wrong_role", str(exc)) from None
-        else:
-            tokens = self.build_prompt(request)
+        tokens, fitted = self._prompt(request)
         llama, model, vocab = self.llama, self.model, self.vocab
-        n_ctx = min(llama.n_ctx(), len(llama.input_ids))
+        n_ctx = self._context_size()
         if len(tokens) >= n_ctx:
             raise EngineFailure(
                 "context_overflow",
