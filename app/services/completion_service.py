@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -17,7 +18,7 @@ from app.core.fim_context import ChunkRing
 from app.core.fim_post import postprocess, wants_multiline
 from app.core.fim_timing import adaptive_debounce_ms
 from app.core.requests import FimRequest, GenerationStats, Sampling
-from app.services.engine_worker import EngineController
+from app.services.engine_worker import EngineController, next_job_id
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,22 @@ class CompletionSettings:
     disabled_languages: set[str] | None = None
 
 
+@dataclass
+class _InFlight:
+    """The one request whose answer is still wanted."""
+
+    job: int
+    snapshot: EditorSnapshot
+    started: float
+    multiline: bool
+    parts: list[str] = field(default_factory=list)
+    shown: str = ""
+
+    def text(self) -> str:
+        """The answer so far, post-processed for display."""
+        return postprocess("".join(self.parts), self.snapshot.prefix, self.snapshot.suffix, self.multiline)
+
+
 class CompletionService(QObject):
     """Asks the completion engine for a middle and reports only the newest."""
 
@@ -61,11 +78,8 @@ class CompletionService(QObject):
         self.model_id = ""
         self.prefix_only = False
         self.latencies_ms: deque[float] = deque(maxlen=20)
-        self._job: int | None = None
-        self._pending: dict[int, tuple[EditorSnapshot, float, bool]] = {}
-        self._parts: list[str] = []
-        self._shown = ""
-        self._queued: EditorSnapshot | None = None
+        self._current: _InFlight | None = None
+        self._queued: Callable[[], EditorSnapshot] | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._fire)
@@ -86,39 +100,38 @@ class CompletionService(QObject):
         (disabled.discard if enabled else disabled.add)(language)
         self.settings.disabled_languages = disabled
 
-    def schedule(self, snapshot: EditorSnapshot) -> None:
-        """Ask for a completion after the adaptive debounce (typing)."""
+    def schedule(self, language: str, take_snapshot: Callable[[], EditorSnapshot]) -> None:
+        """Ask for a completion after the adaptive debounce (typing).
+
+        The snapshot is taken only when the debounce fires, so a burst of
+        keystrokes copies the document once, not once per key.
+        """
         self.dismiss()
-        if not self.auto_enabled(snapshot.language):
+        if not self.auto_enabled(language):
             return
-        self._queued = snapshot
+        self._queued = take_snapshot
         self._debounce.start(self.debounce_ms())
 
     def debounce_ms(self) -> int:
         """The current debounce, from recent latencies."""
         return adaptive_debounce_ms(list(self.latencies_ms))
 
-    def request(self, snapshot: EditorSnapshot | FimRequest) -> int:
+    def request(self, snapshot: EditorSnapshot) -> int:
         """Ask now (Ctrl+Space); a cache hit answers at once. Returns the job id."""
         self._debounce.stop()
         self._queued = None
-        if isinstance(snapshot, FimRequest):
-            snapshot = EditorSnapshot(snapshot.path, snapshot.prefix, snapshot.suffix)
         self._cancel_current()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
         started = time.perf_counter()
         if self.settings.use_cache:
             cached = self.cache.lookup(self.model_id, snapshot.prefix, snapshot.suffix)
             if cached:
-                job = self.engine.next_job_id()
+                job = next_job_id()
                 self.latencies_ms.append((time.perf_counter() - started) * 1000)
                 self.suggestion.emit(job, cached, None)
                 return job
         job = self.engine.generate(self._fim_request(snapshot, multiline))
-        self._job = job
-        self._parts = []
-        self._shown = ""
-        self._pending[job] = (snapshot, started, multiline)
+        self._current = _InFlight(job, snapshot, started, multiline)
         return job
 
     def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
@@ -141,15 +154,19 @@ class CompletionService(QObject):
         self._cancel_current()
 
     def _cancel_current(self) -> None:
-        if self._job is not None:
-            self.engine.cancel(self._job)
-            self._pending.pop(self._job, None)
-        self._job = None
+        if self._current is not None:
+            self.engine.cancel(self._current.job)
+        self._current = None
+
+    def _in_flight(self, job_id: int) -> _InFlight | None:
+        """The current request if ``job_id`` is it; None for stale answers."""
+        current = self._current
+        return current if current is not None and current.job == job_id else None
 
     @Slot()
     def _fire(self) -> None:
         if self._queued is not None:
-            self.request(self._queued)
+            self.request(self._queued())
 
     # ---- context ---------------------------------------------------------------
 
@@ -168,33 +185,33 @@ class CompletionService(QObject):
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
-        if job_id != self._job or job_id not in self._pending:
+        current = self._in_flight(job_id)
+        if current is None:
             return
-        self._parts.append(text)
-        snapshot, _started, multiline = self._pending[job_id]
-        shown = postprocess("".join(self._parts), snapshot.prefix, snapshot.suffix, multiline)
-        if shown and shown != self._shown:
-            self._shown = shown
+        current.parts.append(text)
+        shown = current.text()
+        if shown and shown != current.shown:
+            current.shown = shown
             self.partial.emit(job_id, shown)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
-        entry = self._pending.pop(job_id, None)
-        if job_id != self._job or entry is None:
+        current = self._in_flight(job_id)
+        if current is None:
             return  # stale: a newer request replaced it
-        self._job = None
-        snapshot, started, multiline = entry
+        self._current = None
         if stats.finish_reason == "cancelled":
             return
-        text = postprocess("".join(self._parts), snapshot.prefix, snapshot.suffix, multiline)
-        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        text = current.text()
+        self.latencies_ms.append((time.perf_counter() - current.started) * 1000)
+        snapshot = current.snapshot
         if self.settings.use_cache and text:
             self.cache.put(self.cache.key(self.model_id, snapshot.prefix, snapshot.suffix), text)
         self.suggestion.emit(job_id, text, stats)
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
-        if self._pending.pop(job_id, None) is not None and job_id == self._job:
-            self._job = None
+        if self._in_flight(job_id) is not None:
+            self._current = None
             self.failed.emit(message)
 

@@ -228,11 +228,6 @@ class EngineController(QObject):
         """Ask the worker to load a model (None: the starter model)."""
         self._load_requested.emit(path, params)
 
-    @staticmethod
-    def next_job_id() -> int:
-        """Return a fresh job id (also for answers that need no engine)."""
-        return next_job_id()
-
     def generate(self, request: FimRequest | ChatRequest) -> int:
         """Queue a generation and return its job id."""
         job_id = next_job_id()

@@ -124,7 +124,7 @@ class EditorPane(QWidget):
         editor = self.tabs.current_editor()
         if editor is None:
             return
-        self.service.schedule(self.snapshot(editor))
+        self.service.schedule(editor.language.id, lambda: self.snapshot(editor))
         self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
 
     def _fresh_editor(self, job: int) -> CodeEditor | None:

@@ -58,12 +58,12 @@ def test_backspace_and_retype_hits_the_cache(qtbot, service):
 
 def test_schedule_waits_for_the_debounce_and_respects_the_language_toggle(qtbot, service):
     service.set_auto_enabled("python", False)
-    service.schedule(_snap())
+    service.schedule("python", _snap)
     with qtbot.assertNotEmitted(service.suggestion, wait=300):
         pass
     service.set_auto_enabled("python", True)
     with qtbot.waitSignal(service.suggestion, timeout=10_000):
-        service.schedule(_snap())
+        service.schedule("python", _snap)
 
 
 def test_debounce_follows_latency():
