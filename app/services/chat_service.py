@@ -17,12 +17,6 @@ from app.core.requests import ChatMessage, ChatRequest, GenerationStats, Samplin
 from app.services.engine_worker import EngineController
 
 FLUSH_MS = 250  # how often streamed text is written to the store
-STOP_NOTES = {
-    "cancelled": "stopped",
-    "length": "stopped at the token limit",
-    "time": "stopped at the time limit",
-    "repetition": "stopped: the answer was repeating itself",
-}
 
 
 class ChatService(QObject):
@@ -127,8 +121,7 @@ class ChatService(QObject):
         if self.busy or not users:
             return None
         self.store.truncate_after(users[-1].id)
-        self.conversation_changed.emit(self.current_id)
-        return self._generate()
+        return self._generate()  # answer_started re-renders the shortened conversation
 
     def edit_and_resend(self, message_id: int, text: str) -> int | None:
         """Replace a user message, drop everything after it, and answer again."""
@@ -136,8 +129,7 @@ class ChatService(QObject):
             return None
         self.store.update_message_content(message_id, text.strip())
         self.store.truncate_after(message_id)
-        self.conversation_changed.emit(self.current_id)
-        return self._generate()
+        return self._generate()  # answer_started re-renders the shortened conversation
 
     def _generate(self) -> int:
         history = [ChatMessage(m.role, m.content) for m in self.messages() if m.content]

@@ -27,7 +27,7 @@ from app.core.chat_budget import context_usage
 from app.core.chat_export import export_json, export_markdown
 from app.core.requests import GenerationStats
 from app.services.chat_service import ChatService
-from app.ui.chat_view import ChatView
+from app.ui.chat_view import ChatView, stats_line
 
 
 class _Input(QPlainTextEdit):
@@ -255,9 +255,9 @@ class ChatPane(QWidget):
     @Slot(int, object)
     def _on_finished(self, _job: int, stats: GenerationStats) -> None:
         self._idle()
-        self.view.end_answer(self.service.messages()[-1])
-        self.stats.setText(f"{stats.generated_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
-                           f"first token {stats.ttft_ms:.0f} ms")
+        answer = self.service.messages()[-1]
+        self.view.end_answer(answer)
+        self.stats.setText(stats_line(answer))
         usage = context_usage(stats.prompt_tokens + stats.generated_tokens, stats.n_ctx) if stats.n_ctx else 0
         self.context.setValue(int(usage * 1000))
         self.context.setFormat(f"context {usage:.0%} of {stats.n_ctx} tokens")

@@ -16,7 +16,8 @@ NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time":
          "repetition": "stopped: the answer was repeating itself"}
 
 
-def _stats_line(message: StoredMessage) -> str:
+def stats_line(message: StoredMessage) -> str:
+    """The line under an answer: measured tokens, speed, first token, and why it stopped."""
     parts = []
     stats = message.stats or {}
     if stats.get("generated_tokens"):
@@ -90,7 +91,7 @@ class ChatView(QTextBrowser):
         return markup
 
     def _footer(self, message: StoredMessage) -> str:
-        line = _stats_line(message)
+        line = stats_line(message)
         return f'<p style="color:#888; font-size:small; margin-top:2px;">{html.escape(line)}</p>' if line else ""
 
     # ---- streaming ----------------------------------------------------------------------
