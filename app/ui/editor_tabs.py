@@ -90,7 +90,16 @@ class EditorTabs(QTabWidget):
         return tab.editor if tab else None
 
     def new_tab(self, text: str = "", path: str | None = None) -> EditorTab:
-        """Open an empty (or given) buffer."""
+        """Open an empty (or given) buffer.
+
+        A buffer with content (a file, restored or generated text) takes the
+        place of an untouched empty untitled tab.
+        """
+        if text or path:
+            for blank in self.tabs():
+                if blank.path is None and not blank.modified and blank.editor.document().isEmpty():
+                    self.removeTab(self.indexOf(blank))
+                    blank.deleteLater()
         tab = EditorTab(path)
         tab.editor.setPlainText(text)
         tab.editor.document().setModified(False)
@@ -119,11 +128,7 @@ class EditorTabs(QTabWidget):
         except FileRefused as exc:
             self.message.emit(str(exc))
             return None
-        blank = self.current_tab()
         tab = self.new_tab(document.text, str(document.path))
-        if blank is not None and blank.path is None and not blank.modified and not blank.editor.toPlainText():
-            self.removeTab(self.indexOf(blank))  # an untouched empty tab gives way to the file
-            blank.deleteLater()
         tab.encoding, tab.newline, tab.bom = document.encoding, document.newline, document.bom
         tab.show_notice(document.notice)
         self.file_opened.emit(str(document.path), document.text)

@@ -181,3 +181,16 @@ def test_dark_theme_recolours_the_editor(qtbot):
     qtbot.addWidget(widget)
     widget.apply_theme(DARK)
     assert widget.palette().color(widget.palette().ColorRole.Base).name() == DARK.background.lower()
+
+
+def test_restored_buffers_replace_an_untouched_empty_tab_even_when_not_current(qtbot, tmp_path):
+    from app.core.recovery import RecoveredBuffer
+
+    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
+    qtbot.addWidget(tabs)
+    blank = tabs.new_tab()
+    typed = tabs.new_tab()
+    typed.editor.insertPlainText("draft")  # the current tab, with unsaved typing: kept
+    assert tabs.current_tab() is typed and blank in tabs.tabs()
+    tabs.restore([RecoveredBuffer("b1", None, "untitled", "utf-8", "saved text", 0.0)])
+    assert [t.editor.toPlainText() for t in tabs.tabs()] == ["draft", "saved text"]
