@@ -16,17 +16,30 @@ FOREVER = {"max_tokens": 100_000, "temperature": 0.8, "ignore_eos": True}
 
 
 @pytest.fixture
-def chat(qtbot, tiny_models, tmp_path):
-    controller = EngineController("chat")
-    store = ChatStore(tmp_path / "chats.sqlite3")
-    service = ChatService(controller, store)
-    with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-        controller.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
-    qtbot.waitUntil(lambda: service.model_name != "", timeout=5_000)
-    yield service
-    service.shutdown()
-    assert controller.shutdown(2000)
-    store.close()
+def make_chat(qtbot, tiny_models, tmp_path):
+    """Build a ChatService over a host loaded with a tiny model; all are closed afterwards."""
+    made = []
+
+    def make(family: str = "generic", n_ctx: int = 4096) -> ChatService:
+        controller = EngineController("chat")
+        store = ChatStore(tmp_path / f"chats-{len(made)}.sqlite3")
+        service = ChatService(controller, store)
+        made.append((service, controller, store))
+        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+            controller.load(str(tiny_models[family]), LoadParams(n_ctx=n_ctx))
+        qtbot.waitUntil(lambda: service.model_name != "", timeout=5_000)
+        return service
+
+    yield make
+    for service, controller, store in made:
+        service.shutdown()
+        assert controller.shutdown(2000)
+        store.close()
+
+
+@pytest.fixture
+def chat(make_chat):
+    return make_chat()
 
 
 def _send(qtbot, chat, text, timeout=10_000):
@@ -92,45 +105,28 @@ def test_regenerate_and_edit_resend_rewrite_history(qtbot, chat):
     assert messages[0].content == "one, edited"
 
 
-def test_overflow_drops_old_turns_but_keeps_the_system_prompt(qtbot, tiny_models, tmp_path):
-    controller = EngineController("chat")
-    store = ChatStore(tmp_path / "small.sqlite3")
-    service = ChatService(controller, store)
-    try:
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["generic"]), LoadParams(n_ctx=256))
-        conversation = service.new_conversation()
-        store.set_system_prompt(conversation.id, "SYSTEM RULES")
-        store.set_sampling(conversation.id, {"max_tokens": 16, "ignore_eos": True})
-        for index in range(8):
-            store.add_message(conversation.id, "user", f"question {index} " + "word " * 20)
-            store.add_message(conversation.id, "assistant", f"answer {index} " + "word " * 20)
-        notices = []
-        service.notice.connect(notices.append)
-        with qtbot.waitSignal(service.answer_finished, timeout=10_000) as done:
-            service.send("the last question")
-        stats = done.args[1]
-        assert stats.dropped_turns > 0 and stats.prompt_tokens + 16 <= stats.n_ctx
-        assert notices and "left out" in notices[0]
-    finally:
-        service.shutdown()
-        controller.shutdown(2000)
-        store.close()
+def test_overflow_drops_old_turns_but_keeps_the_system_prompt(qtbot, make_chat):
+    service = make_chat(n_ctx=256)
+    store = service.store
+    conversation = service.new_conversation()
+    store.set_system_prompt(conversation.id, "SYSTEM RULES")
+    store.set_sampling(conversation.id, {"max_tokens": 16, "ignore_eos": True})
+    for index in range(8):
+        store.add_message(conversation.id, "user", f"question {index} " + "word " * 20)
+        store.add_message(conversation.id, "assistant", f"answer {index} " + "word " * 20)
+    notices = []
+    service.notice.connect(notices.append)
+    with qtbot.waitSignal(service.answer_finished, timeout=10_000) as done:
+        service.send("the last question")
+    stats = done.args[1]
+    assert stats.dropped_turns > 0 and stats.prompt_tokens + 16 <= stats.n_ctx
+    assert notices and "left out" in notices[0]
 
 
-def test_a_base_model_is_refused_with_a_message(qtbot, tiny_models, tmp_path):
-    controller = EngineController("chat")
-    store = ChatStore(tmp_path / "base.sqlite3")
-    service = ChatService(controller, store)
-    try:
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["codellama"]), LoadParams(n_ctx=512))
-        qtbot.waitUntil(lambda: service.model_name != "", timeout=5_000)
-        notices = []
-        service.notice.connect(notices.append)
-        assert service.send("hello") is None
-        assert notices and "not a chat model" in notices[0]
-        assert service.messages() == []
-    finally:
-        controller.shutdown(2000)
-        store.close()
+def test_a_base_model_is_refused_with_a_message(make_chat):
+    service = make_chat("codellama", n_ctx=512)
+    notices = []
+    service.notice.connect(notices.append)
+    assert service.send("hello") is None
+    assert notices and "not a chat model" in notices[0]
+    assert service.messages() == []
