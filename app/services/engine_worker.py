@@ -8,6 +8,7 @@ calls. Answers come back only through signals, each tagged with a job id.
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +43,7 @@ class EngineWorker(QObject):
     failed = Signal(int, str, str)  # job id, kind, message
     host_crashed = Signal(str)
     host_restarted = Signal(dict)
+    _switch_done = Signal(int, object, object, object)  # switch id, engine or None, (path, params), info or message
 
     def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None) -> None:
         super().__init__()
@@ -52,6 +54,9 @@ class EngineWorker(QObject):
         self._model_loaded = False
         self._closing = False
         self._watchdog: QTimer | None = None
+        self._switch_id = 0
+        self._pending: Engine | None = None  # the host loading the next model
+        self._switch_done.connect(self._finish_switch)
 
     @property
     def engine(self) -> Engine | None:
@@ -129,8 +134,59 @@ class EngineWorker(QObject):
         except (OSError, ValueError) as exc:
             self.load_failed.emit(f"the starter model could not be prepared: {exc}")
             return
+        if self._model_loaded and self._engine is not None and self._engine.is_alive():
+            self._switch(resolved, params)
+            return
         self._model = (resolved, params)
         self._load_current()
+
+    def _switch(self, path: str, params: LoadParams) -> None:
+        """Load the next model in a second host while the current one keeps serving.
+
+        Requests that arrive meanwhile go to the old model; the new host takes
+        over once its model is loaded, and the old host is then shut down. A
+        newer switch supersedes an older one still loading.
+        """
+        self._switch_id += 1
+        switch_id = self._switch_id
+        self._abandon_pending()
+        engine = self._factory(self.role)
+        self._pending = engine
+        self.load_started.emit(path)
+
+        def work() -> None:
+            try:
+                engine.start()
+                info = engine.load(path, params, on_progress=self.load_progress.emit)
+            except EngineError as exc:
+                engine.close(timeout=0.2)
+                self._switch_done.emit(switch_id, None, (path, params), exc.message)
+                return
+            self._switch_done.emit(switch_id, engine, (path, params), info)
+
+        threading.Thread(target=work, name=f"fimble-{self.role}-switch", daemon=True).start()
+
+    def _abandon_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel(None)
+            pending.request_close()
+
+    @Slot(int, object, object, object)
+    def _finish_switch(self, switch_id: int, engine: Engine | None, model: tuple, result) -> None:
+        if switch_id != self._switch_id or self._closing:
+            if engine is not None:
+                engine.close(timeout=0.2)
+            return
+        self._pending = None
+        if engine is None:
+            self.load_failed.emit(str(result))
+            return
+        old, self._engine = self._engine, engine
+        self._model, self._model_loaded = model, True
+        self.loaded.emit(result)
+        if old is not None:
+            old.close(timeout=0.5)
 
     def _load_current(self) -> bool:
         engine = self._ensure_engine()
@@ -185,6 +241,7 @@ class EngineWorker(QObject):
     def begin_close(self) -> None:
         """Refuse new work and tell the host to exit; safe from the GUI thread."""
         self._closing = True
+        self._abandon_pending()
         engine = self._engine
         if engine is not None:
             engine.request_close()

@@ -81,3 +81,47 @@ def test_cancel_from_the_gui_thread(qtbot, controller, tiny_models):
     with qtbot.waitSignal(controller.worker.finished, timeout=2_000) as done:
         controller.cancel(job)
     assert done.args[1].finish_reason == "cancelled"
+
+
+def test_switching_models_keeps_the_old_one_serving_until_the_new_one_is_loaded(qtbot, controller, tiny_models):
+    first = _load(qtbot, controller, tiny_models["generic"])
+    worker = controller.worker
+    old_pid = worker.engine.pid
+    loads = []
+    worker.loaded.connect(loads.append)
+    controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
+    # While the second host loads, a request still goes to the first model.
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=3, ignore_eos=True)))
+    qtbot.waitUntil(lambda: bool(loads), timeout=20_000)
+    assert first["family"] == "generic" and loads[0]["family"] == "codegemma"
+    assert worker.engine.pid != old_pid
+    qtbot.waitUntil(lambda: not _alive(old_pid), timeout=5_000)
+    with qtbot.waitSignal(worker.finished, timeout=10_000) as done:
+        controller.generate(FimRequest("b", "c", sampling=Sampling(max_tokens=2, ignore_eos=True)))
+    assert done.args[1].generated_tokens == 2
+
+
+def test_a_failed_switch_leaves_the_old_model_loaded(qtbot, controller, tiny_models, tmp_path):
+    _load(qtbot, controller, tiny_models["generic"])
+    worker = controller.worker
+    pid = worker.engine.pid
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    with qtbot.waitSignal(worker.load_failed, timeout=20_000) as failed:
+        controller.load(str(bad), LoadParams())
+    assert failed.args[0]
+    assert worker.engine.pid == pid
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=2, ignore_eos=True)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie still answers signal 0; reap it if it is our child
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
