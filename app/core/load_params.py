@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 # K/V cache element types llama.cpp accepts, by the names users see.
 CACHE_TYPES = ("f16", "f32", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 GPU_LAYERS_ALL = -1
+# As many layers as fit in the GPU's free memory, worked out when the model loads.
+GPU_LAYERS_AUTO = -2
 
 
 def _describe(text: str, default):
@@ -18,7 +20,7 @@ class LoadParams:
     """How the engine host loads a model. Changes apply on the next load."""
 
     n_ctx: int = _describe("Context length in tokens (0 = the model's own).", 4096)
-    n_gpu_layers: int = _describe("Layers offloaded to the GPU (-1 = all, 0 = CPU only).", GPU_LAYERS_ALL)
+    n_gpu_layers: int = _describe("Layers offloaded to the GPU (-2 = as many as fit, -1 = all, 0 = CPU only).", GPU_LAYERS_AUTO)
     n_threads: int | None = _describe("CPU threads for generation (None = llama.cpp's choice).", None)
     n_batch: int = _describe("Prompt evaluation batch size in tokens.", 512)
     rope_freq_base: float = _describe("RoPE frequency base (0 = from the model).", 0.0)
@@ -34,8 +36,8 @@ class LoadParams:
     def __post_init__(self) -> None:
         if self.n_ctx < 0:
             raise ValueError("context length must be 0 or more")
-        if self.n_gpu_layers < GPU_LAYERS_ALL:
-            raise ValueError("GPU layers must be -1 (all), 0 or a positive number")
+        if self.n_gpu_layers < GPU_LAYERS_AUTO:
+            raise ValueError("GPU layers must be auto (-2), all (-1), 0 or a positive number")
         if self.n_batch < 1:
             raise ValueError("batch size must be at least 1")
         if self.n_threads is not None and self.n_threads < 1:

@@ -27,10 +27,28 @@ class Settings:
     completion_params: dict = field(
         default_factory=lambda: {"n_ctx": 4096}, metadata={"help": "LoadParams overrides for completion."}
     )
+    model_params: dict = field(
+        default_factory=dict, metadata={"help": "LoadParams overrides per model file, by absolute path."}
+    )
 
     def load_params(self, role: str) -> LoadParams:
-        """Return the load settings for ``role`` ("chat" or "completion")."""
-        return LoadParams.from_dict(self.chat_params if role == "chat" else self.completion_params)
+        """Return the load settings for ``role`` ("chat" or "completion").
+
+        The role's defaults come first; the settings saved for the model
+        assigned to the role override them.
+        """
+        base = self.chat_params if role == "chat" else self.completion_params
+        model = self.model_for(role)
+        return LoadParams.from_dict({**base, **(self.model_params.get(model, {}) if model else {})})
+
+    def params_for_model(self, path: str, role: str | None = None) -> LoadParams:
+        """Return the load settings a model file would get (in ``role``, if given)."""
+        base = (self.chat_params if role == "chat" else self.completion_params) if role else {}
+        return LoadParams.from_dict({**base, **self.model_params.get(path, {})})
+
+    def set_model_params(self, path: str, params: LoadParams) -> None:
+        """Remember runtime settings for one model file; they apply on its next load."""
+        self.model_params[path] = params.to_dict()
 
     def model_for(self, role: str) -> str | None:
         """Return the configured model path for ``role``."""

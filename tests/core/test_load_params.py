@@ -11,7 +11,7 @@ def test_defaults_round_trip():
     assert LoadParams.from_dict({"n_ctx": 1024, "unknown": 1}).n_ctx == 1024
 
 
-@pytest.mark.parametrize("field, value", [("n_ctx", -1), ("n_gpu_layers", -2), ("n_batch", 0),
+@pytest.mark.parametrize("field, value", [("n_ctx", -1), ("n_gpu_layers", -3), ("n_batch", 0),
                                           ("n_threads", 0), ("type_k", "q3_x")])
 def test_bad_values_are_refused(field, value):
     with pytest.raises(ValueError):
