@@ -13,7 +13,7 @@ from app.core.families.base import with_bos
 from app.core.chat_budget import BudgetResult, fit_conversation
 from app.core.fim_budget import fit_request
 from app.core.gguf_file import GGUFError
-from app.core.load_params import LoadParams
+from app.core.load_params import GPU_LAYERS_AUTO, LoadParams
 from app.core.model_info import GGUFVocab, InspectedModel, inspect_model
 from app.core.requests import ChatRequest, FimRequest, GenerationStats
 from app.core.runaway import RepetitionGuard
@@ -124,7 +124,7 @@ class ModelRunner:
         # sizes its token array from the number asked for: ask for the padded one.
         n_ctx = -(-params.n_ctx // CTX_PAD) * CTX_PAD if params.n_ctx else 0
         kwargs = dict(
-            model_path=path, n_ctx=n_ctx, n_gpu_layers=params.n_gpu_layers,
+            model_path=path, n_ctx=n_ctx, n_gpu_layers=_gpu_layers(model, params, n_ctx),
             n_threads=params.n_threads, n_batch=params.n_batch, n_ubatch=min(params.n_batch, 512),
             rope_freq_base=params.rope_freq_base, rope_freq_scale=params.rope_freq_scale,
             offload_kqv=params.offload_kqv, use_mlock=params.use_mlock, use_mmap=params.use_mmap,
@@ -347,3 +347,21 @@ def _load_failure_text(model: InspectedModel, params: LoadParams, exc: Exception
         f"llama.cpp could not load {model.name} ({exc}); it needs about {need / 2**30:.1f} GiB"
         " at this context length: try a smaller context, fewer GPU layers or another quantization"
     )
+
+
+def _gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
+    """Resolve "auto" GPU layers: as many as fit in the GPU's free memory now."""
+    if params.n_gpu_layers != GPU_LAYERS_AUTO:
+        return params.n_gpu_layers
+    from app.core import machine
+    from app.core.model_fit import memory_fit
+    from app.engine.backend import backend_info
+
+    backend = backend_info()
+    vram = backend.get("gpu_free_bytes") if backend.get("gpu_offload") else None
+    if not vram:
+        return 0
+    context = n_ctx or (model.info.context_length or 4096)
+    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram,
+                     cache_type=params.type_k)
+    return fit.suggested_gpu_layers
