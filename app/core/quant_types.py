@@ -22,7 +22,7 @@ FULL_PRECISION = ("F32", "F16", "BF16")
 RECOMMENDED = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
 # Types llama.cpp can only produce well with an importance matrix, which
 # Fimble does not compute; they are not offered as quantize targets.
-NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS"})
+NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S"})
 
 _BY_UPPER = {name.upper(): name for name in FTYPES}
 # Longest names first so Q4_K_M wins over Q4_K and IQ4_XS over Q4.
