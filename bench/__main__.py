@@ -1,4 +1,4 @@
-"""``python -m bench NAME [--quick] [--json]``: run one benchmark.
+"""``python -m bench NAME [--quick] [--json] [--size-mb N]``: run one benchmark.
 
 The benchmark's result is printed as one JSON object on stdout: compact on a
 single line with ``--json``, indented otherwise. Errors are one line on
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "engine": "bench.engine",
     "fim": "bench.fim",
     "chat": "bench.chat",
+    "download": "bench.download",
 }
 
 EXIT_FAILED = 1
@@ -32,25 +33,35 @@ def build_parser() -> OneLineParser:
     parser.add_argument("name", help=f"the benchmark: {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="take fewer samples")
     parser.add_argument("--json", action="store_true", help="print the JSON object on one line")
+    parser.add_argument("--size-mb", type=int, default=None, help="file size for the download benchmark (default 300)")
     return parser
 
 
-def run_benchmark(name: str, quick: bool) -> dict:
+def run_benchmark(name: str, quick: bool, size_mb: int | None = None) -> dict:
     """Import the benchmark ``name`` and run it.
 
     Args:
         name: A key of ``BENCHMARKS``.
         quick: Ask the benchmark for a shorter run.
+        size_mb: File size for the ``download`` benchmark.
 
     Returns:
         The benchmark's result.
 
     Raises:
-        UsageError: ``name`` is not a known benchmark.
+        UsageError: ``name`` is not a known benchmark, or ``size_mb`` is
+            given to a benchmark other than ``download`` or is not positive.
     """
     if name not in BENCHMARKS:
         raise UsageError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)})")
+    if size_mb is not None:
+        if name != "download":
+            raise UsageError("--size-mb only applies to the download benchmark")
+        if size_mb <= 0:
+            raise UsageError("--size-mb must be a positive number of MiB")
     module = importlib.import_module(BENCHMARKS[name])
+    if size_mb is not None:
+        return module.run(quick, size_mb=size_mb)
     return module.run(quick)
 
 
@@ -58,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        result = run_benchmark(args.name, args.quick)
+        result = run_benchmark(args.name, args.quick, args.size_mb)
     except UsageError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -49,3 +49,30 @@ def no_modal_dialogs(monkeypatch):
     monkeypatch.setattr(EditorTabs, "ask_save", lambda self, tab: answers["save"])
     monkeypatch.setattr(MainWindow, "ask_restore", lambda self, buffers: answers["restore"])
     return answers
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A Hub-compatible server on 127.0.0.1, with HF_ENDPOINT and the token file pointed at it."""
+    import huggingface_hub.constants as hf_constants
+
+    from bench.hub_server import HubServer
+
+    token_dir = tmp_path / "hf-home"
+    token_dir.mkdir()
+    monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(token_dir / "token"))
+    monkeypatch.setattr(hf_constants, "HF_STORED_TOKENS_PATH", str(token_dir / "stored_tokens"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    server = HubServer().start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def full_precision_model(tmp_path_factory) -> Path:
+    """A tiny F16 CodeGemma-shaped model whose rows suit k-quants (256 wide)."""
+    folder = tmp_path_factory.mktemp("f16-model")
+    return write_tiny_gguf(folder / "codegemma-tiny.gguf", "codegemma", n_embd=256, n_ff=512, file_type="F16",
+                           name="codegemma-tiny")
