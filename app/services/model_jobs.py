@@ -1,0 +1,282 @@
+"""The model manager's queue of long jobs: pulls, quantizations and imports.
+
+Jobs run one at a time on a background thread, in the order they were
+queued; the GUI thread only queues, pauses, resumes and cancels them, and
+hears about them through ``changed`` and ``finished``. Every signal carries a
+snapshot of the job, so the GUI never reads a job while the worker writes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.services.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
+                                     discard_partial, download_file, part_paths, partial_downloads)
+from app.services.hub import HubClient
+from app.services.pull import PullCallbacks, PullPlan, run_pull
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Job:
+    """One queued or running job, as the Downloads list shows it."""
+
+    kind: str  # "pull", "quantize", "import"
+    title: str
+    id: int = field(default_factory=lambda: next(_ids))
+    state: str = "queued"  # queued, running, paused, done, failed, cancelled
+    stage: str = ""  # download, verifying, quantize, copy
+    done: int = 0
+    total: int = 0
+    speed_bps: float = 0.0
+    eta_s: float | None = None
+    detail: str = ""
+    result: str | None = None
+    error: str | None = None
+    source: str | None = None  # a full-precision file this job quantized, which may be deleted
+
+    @property
+    def active(self) -> bool:
+        """Whether the job is still to finish (queued, running or paused)."""
+        return self.state in ("queued", "running", "paused")
+
+    @property
+    def fraction(self) -> float:
+        """Progress of the current stage, 0 to 1."""
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass
+class _Work:
+    job: Job
+    run: Callable[["_Work"], str]
+    control: DownloadControl = field(default_factory=DownloadControl)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    quantizer: object | None = None
+    on_cancel: Callable[[], None] | None = None
+
+
+class ModelJobs(QObject):
+    """Queue and run model jobs off the GUI thread."""
+
+    changed = Signal(object)  # Job snapshot
+    finished = Signal(object)  # Job snapshot, state done, failed or cancelled
+
+    def __init__(self, models_dir: Path, client_factory: Callable[[], HubClient] = HubClient, parent=None) -> None:
+        super().__init__(parent)
+        self.models_dir = Path(models_dir)
+        self._client_factory = client_factory
+        self._queue: "queue.Queue[_Work | None]" = queue.Queue()
+        self._works: dict[int, _Work] = {}
+        self._current: _Work | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="fimble-model-jobs", daemon=True)
+        self._thread.start()
+
+    # ---- queueing --------------------------------------------------------------
+
+    def pull(self, plan: PullPlan, *, keep_source: bool = True) -> Job:
+        """Queue a download (and local quantization when the plan has one)."""
+        title = f"{plan.repo_id} · {plan.output_name()}"
+
+        def run(work: _Work) -> str:
+            from app.engine.quantizer import Quantizer
+
+            work.quantizer = Quantizer()
+            callbacks = PullCallbacks(on_download=lambda p: self._download_progress(work, p),
+                                      on_quantize=lambda p: self._quantize_progress(work, p),
+                                      on_stage=lambda s: self._update(work, stage=s, done=0, total=0, detail=""))
+            path = run_pull(plan, self.models_dir, client=self._client_factory(), control=work.control,
+                            callbacks=callbacks, quantizer=work.quantizer, keep_source=keep_source)
+            source = plan.folder(self.models_dir) / Path(plan.file.filename).name
+            if plan.quantize_to and keep_source and source.exists():
+                self._update(work, source=str(source))
+            return str(path)
+
+        part = part_paths(plan.folder(self.models_dir), Path(plan.file.filename).name)[0]
+        return self._submit(_Work(Job("pull", title), run, on_cancel=lambda: discard_partial(part)))
+
+    def adopt_partials(self) -> list[Job]:
+        """List downloads an earlier run left unfinished as paused jobs; Resume continues them."""
+        adopted = []
+        for partial in self.pending_partials():
+            adopted.append(self._adopt(partial))
+        return adopted
+
+    def _adopt(self, partial: PartialDownload) -> Job:
+        hub_file, folder = partial.hub_file(), partial.path.parent
+
+        def run(work: _Work) -> str:
+            self._update(work, stage="download")
+            return str(download_file(hub_file, folder, client=self._client_factory(),
+                                     on_progress=lambda p: self._download_progress(work, p), control=work.control))
+
+        job = Job("pull", f"{partial.repo_id} · {Path(partial.filename).name}", state="paused", stage="download",
+                  done=partial.done_bytes, total=partial.size, detail="left unfinished by an earlier run")
+        work = _Work(job, run, on_cancel=lambda: discard_partial(partial))
+        with self._lock:
+            self._works[job.id] = work
+        self.changed.emit(replace(job))
+        return replace(job)
+
+    def quantize(self, source: Path, output: Path, qtype: str, *, force: bool = False,
+                 delete_source: bool = False) -> Job:
+        """Queue a local quantization of ``source`` into ``output``."""
+        def run(work: _Work) -> str:
+            from app.engine.quantizer import Quantizer, plan_quantize
+
+            self._update(work, stage="quantize")
+            plan = plan_quantize(source, output, qtype, force=force)
+            work.quantizer = Quantizer()
+            if work.cancel_event.is_set():
+                raise _Cancelled()
+            path = work.quantizer.run(plan, on_progress=lambda p: self._quantize_progress(work, p))
+            if delete_source:
+                Path(source).unlink(missing_ok=True)
+            elif plan.source_type in ("F32", "F16", "BF16"):
+                self._update(work, source=str(source))
+            return str(path)
+
+        return self._submit(_Work(Job("quantize", f"{Path(source).name} → {qtype}"), run))
+
+    def import_file(self, library, source: Path, *, copy: bool) -> Job:
+        """Queue an import of a GGUF from disk into ``library``."""
+        def run(work: _Work) -> str:
+            self._update(work, stage="copy" if copy else "inspect")
+            model = library.import_file(source, copy=copy, cancel=work.cancel_event,
+                                        on_progress=lambda done, total: self._update(work, done=done, total=total))
+            return str(model.path)
+
+        return self._submit(_Work(Job("import", f"import {Path(source).name}"), run))
+
+    def pending_partials(self) -> list:
+        """Downloads an earlier run left unfinished, in every repository folder."""
+        found = []
+        if self.models_dir.is_dir():
+            for folder in [self.models_dir, *sorted(p for p in self.models_dir.iterdir() if p.is_dir())]:
+                found.extend(partial_downloads(folder))
+        return found
+
+    # ---- control (GUI thread) ----------------------------------------------------------
+
+    def pause(self, job_id: int) -> None:
+        """Pause a running download; its partial file is kept for resuming."""
+        work = self._works.get(job_id)
+        if work is not None and work.job.state == "running":
+            work.control.pause()
+
+    def resume(self, job_id: int) -> None:
+        """Queue a paused or failed download again; it continues where it stopped."""
+        work = self._works.get(job_id)
+        if work is None or work.job.state not in ("paused", "failed"):
+            return
+        work.control = DownloadControl()
+        self._update(work, state="queued", error=None, detail="")
+        self._queue.put(work)
+
+    def cancel(self, job_id: int) -> None:
+        """Cancel a job: a running one stops, and partial files are removed."""
+        work = self._works.get(job_id)
+        if work is None or not work.job.active:
+            return
+        work.cancel_event.set()
+        if work.job.state == "running":
+            work.control.cancel()
+            quantizer = work.quantizer
+            if quantizer is not None:
+                quantizer.cancel()
+            return
+        if work.on_cancel is not None:
+            work.on_cancel()
+        self._finish(work, "cancelled", error="cancelled")
+
+    def jobs(self) -> list[Job]:
+        """Snapshots of every job, oldest first."""
+        with self._lock:
+            return [replace(w.job) for w in self._works.values()]
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Stop the worker: a running download pauses (resumable), a quantization is cancelled."""
+        current = self._current
+        if current is not None:
+            current.control.pause()
+            if current.quantizer is not None:
+                current.quantizer.cancel()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    # ---- worker thread -------------------------------------------------------------------
+
+    def _submit(self, work: _Work) -> Job:
+        with self._lock:
+            self._works[work.job.id] = work
+        self.changed.emit(replace(work.job))
+        self._queue.put(work)
+        return replace(work.job)
+
+    def _loop(self) -> None:
+        while True:
+            work = self._queue.get()
+            if work is None:
+                return
+            if work.job.state != "queued":
+                continue  # cancelled while waiting
+            self._current = work
+            self._update(work, state="running")
+            try:
+                result = work.run(work)
+            except _Cancelled:
+                self._finish(work, "cancelled", error="cancelled")
+            except DownloadError as exc:
+                kind = getattr(exc, "kind", "")
+                if kind == "paused":
+                    self._update(work, state="paused", detail="paused; resume continues where it stopped")
+                elif kind == "cancelled" or work.cancel_event.is_set():
+                    self._finish(work, "cancelled", error="cancelled")
+                else:
+                    self._finish(work, "failed", error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes the job's one-line error
+                if work.cancel_event.is_set():
+                    self._finish(work, "cancelled", error="cancelled")
+                else:
+                    self._finish(work, "failed", error=_one_line(exc))
+            else:
+                self._finish(work, "done", result=result)
+            finally:
+                self._current = None
+
+    def _download_progress(self, work: _Work, progress: DownloadProgress) -> None:
+        self._update(work, stage="verifying" if progress.state == "verifying" else "download",
+                     done=progress.done, total=progress.total, speed_bps=progress.speed_bps, eta_s=progress.eta_s)
+
+    def _quantize_progress(self, work: _Work, progress) -> None:
+        self._update(work, stage="quantize", done=progress.done, total=progress.total, detail=progress.tensor,
+                     speed_bps=0.0, eta_s=None)
+
+    def _update(self, work: _Work, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(work.job, key, value)
+            snapshot = replace(work.job)
+        self.changed.emit(snapshot)
+
+    def _finish(self, work: _Work, state: str, **changes) -> None:
+        self._update(work, state=state, **changes)
+        self.finished.emit(replace(work.job))
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
