@@ -18,7 +18,7 @@ from app.core.load_params import LoadParams
 from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 
 EXIT_USAGE = 2
-COMMANDS = ("inspect", "complete", "chat")
+COMMANDS = ("inspect", "complete", "chat", "models", "quantize")
 
 
 class UsageError(Exception):
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--system")
     chat.add_argument("message")
     _common(chat, default_tokens=512)
+
+    from app import cli_models
+
+    cli_models.add_commands(commands)
     return parser
 
 
@@ -89,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.ui.app import run_gui
 
             return run_gui([sys.argv[0]])
+        if args.command in ("models", "quantize"):
+            from app import cli_models
+
+            return cli_models.run(args)
         return {"inspect": cmd_inspect, "complete": cmd_complete, "chat": cmd_chat}[args.command](args)
     except UsageError as exc:
         print(f"fimble: error: {exc}", file=sys.stderr)
