@@ -32,6 +32,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.settings = settings
         self.backend: dict = {}
+        self.model_jobs = None  # the model manager's queue, made when the manager first opens
+        self.models_dialog = None
         self.chat_engine = EngineController("chat", engine_factory, self)
         self.completion_engine = EngineController("completion", engine_factory, self)
         self.chat_store = ChatStore(app_dirs().ensure().data / "chats.sqlite3")
@@ -92,6 +94,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Load C&ompletion Model…", None, lambda: self.choose_model("completion"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        models_menu = self.menuBar().addMenu("&Models")
+        self._action(models_menu, "&Model Manager…", QKeySequence("Ctrl+Shift+M"), self.open_models)
         chat_menu = self.menuBar().addMenu("&Chat")
         self._action(chat_menu, "&New Chat", None, lambda: self.chat_service.new_conversation())
         self._action(chat_menu, "Default &System Prompt…", None, self.edit_default_system_prompt)
@@ -263,6 +267,34 @@ class MainWindow(QMainWindow):
         controller = self.chat_engine if role == "chat" else self.completion_engine
         controller.load(path, self.settings.load_params(role))
 
+    def open_models(self) -> None:
+        """Show the model manager; its downloads outlive the window."""
+        from app.core.library import Library
+        from app.services.hub import HubClient
+        from app.services.model_jobs import ModelJobs
+        from app.ui.models_dialog import ModelsDialog
+
+        if self.model_jobs is None:
+            self.model_jobs = ModelJobs(app_dirs().ensure().models, HubClient)
+            self.model_jobs.adopt_partials()
+        if self.models_dialog is None:
+            vram = self.backend.get("gpu_free_bytes") if self.backend.get("gpu_offload") else None
+            self.models_dialog = ModelsDialog(Library.default(), self.settings, self.model_jobs, HubClient,
+                                              vram_bytes=vram, parent=self)
+            self.models_dialog.assign_requested.connect(self.set_model)
+            self.models_dialog.model_settings_changed.connect(self.set_model_params)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        self.models_dialog.activateWindow()
+
+    def set_model_params(self, path: str, params) -> None:
+        """Remember a model's runtime settings; reload it if a role uses it."""
+        self.settings.set_model_params(path, params)
+        save_settings(app_dirs().ensure().config, self.settings)
+        for role, controller in (("chat", self.chat_engine), ("completion", self.completion_engine)):
+            if self.settings.model_for(role) == path:
+                controller.load(path, self.settings.load_params(role))
+
     def shutdown_engines(self) -> bool:
         """Stop both engines and their threads; return True if all ended in time."""
         timer = QElapsedTimer()
@@ -283,6 +315,8 @@ class MainWindow(QMainWindow):
         tabs.shutdown()
         self.recovery.end_session()
         self.chat_service.shutdown()
+        if self.model_jobs is not None:
+            self.model_jobs.shutdown()  # a running download pauses and resumes next time
         self.shutdown_engines()
         self.chat_store.close()
         super().closeEvent(event)
