@@ -53,9 +53,7 @@ def add_commands(commands) -> None:
 
 def run(args) -> int:
     """Run a ``models`` or ``quantize`` command; return the exit status."""
-    from app.engine.quantizer import QuantizeError
-    from app.services.downloader import DownloadError
-    from app.services.hub import HubError
+    from app.core.errors import UserFacingError
     from app.services.pull import PullError
 
     handlers = {"list": _list, "search": _search, "files": _files, "pull": _pull, "rm": _remove,
@@ -64,7 +62,7 @@ def run(args) -> int:
         if args.command == "quantize":
             return _quantize(args)
         return handlers[args.models_command](args)
-    except (CommandFailed, HubError, DownloadError, QuantizeError, PullError, ValueError, OSError) as exc:
+    except (CommandFailed, UserFacingError, PullError, ValueError, OSError) as exc:
         print(f"fimble: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -101,7 +99,7 @@ def _list(args) -> int:
 
 
 def _search(args) -> int:
-    from app.services.hub import HubClient
+    from app.core.hub import HubClient
 
     if args.limit < 1:
         raise CommandFailed("--limit must be at least 1")
@@ -120,7 +118,7 @@ def _search(args) -> int:
 
 def _files(args) -> int:
     from app.core.machine import human_bytes
-    from app.services.hub import HubClient
+    from app.core.hub import HubClient
 
     details = HubClient().repo(args.repo)
     if details.gated:
@@ -131,8 +129,8 @@ def _files(args) -> int:
 
 
 def _pull(args) -> int:
-    from app.services.downloader import DownloadControl
-    from app.services.hub import HubClient
+    from app.core.downloader import DownloadControl
+    from app.core.hub import HubClient
     from app.services.pull import PullCallbacks, plan_pull, run_pull
 
     client = HubClient()
@@ -166,7 +164,7 @@ def _remove(args) -> int:
 
 
 def _token(args) -> int:
-    from app.services.hub import delete_token, save_token
+    from app.core.hub import delete_token, save_token
 
     line = sys.stdin.readline().strip()
     if not line:

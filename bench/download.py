@@ -48,8 +48,8 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars
 
-    from app.services.downloader import DownloadError, download_file
-    from app.services.hub import HubClient
+    from app.core.downloader import DownloadError, download_file
+    from app.core.hub import HubClient
     from bench.hub_server import HubServer
 
     size_mb = size_mb or (QUICK_SIZE_MB if quick else DEFAULT_SIZE_MB)

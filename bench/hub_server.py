@@ -404,15 +404,10 @@ class _Handler(BaseHTTPRequestHandler):
                 kind = marker.strip("/")
                 rev, _, sub = tail.partition("/")
                 break
-        repo = self.hub._repo(repo_id)
-        if repo is None:
-            self._error(404, "RepoNotFound", "Repository not found")
+        found = self._revision(repo_id, rev)
+        if found is None:
             return
-        files = repo.files if rev == "main" else repo.history.get(rev)
-        if files is None:
-            self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
-            return
-        commit = repo.commit if rev == "main" else rev
+        repo, files, commit = found
         if kind == "tree":
             prefix = sub.strip("/")
             entries = [_tree_json(f) for f in files.values() if not prefix or f.name.startswith(prefix + "/")]
@@ -421,18 +416,25 @@ class _Handler(BaseHTTPRequestHandler):
         blobs = (query.get("blobs") or ["false"])[0].lower() == "true"
         self._json(200, _repo_json(repo, files, commit, blobs=blobs))
 
-    # -- file downloads ------------------------------------------------------------
-
-    def _resolve(self, repo_id: str, rev: str, filename: str, head: bool) -> None:
+    def _revision(self, repo_id: str, rev: str):
+        """Return (repo, files, commit) for a revision, or answer 404 and return None."""
         repo = self.hub._repo(repo_id)
         if repo is None:
             self._error(404, "RepoNotFound", "Repository not found")
-            return
+            return None
         files = repo.files if rev == "main" else repo.history.get(rev)
         if files is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+            return None
+        return repo, files, repo.commit if rev == "main" else rev
+
+    # -- file downloads ------------------------------------------------------------
+
+    def _resolve(self, repo_id: str, rev: str, filename: str, head: bool) -> None:
+        found = self._revision(repo_id, rev)
+        if found is None:
             return
-        commit = repo.commit if rev == "main" else rev
+        repo, files, commit = found
         hub_file = files.get(filename)
         if hub_file is None:
             self._error(404, "EntryNotFound", f"{filename} does not exist on \"{rev}\"",

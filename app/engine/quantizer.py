@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from app.core import machine, quant_types
+from app.core.errors import UserFacingError
 from app.core.gguf_file import GGUFError
 from app.core.model_info import InspectedModel, inspect_model
 
@@ -40,7 +41,7 @@ KEPT_LOG_LINES = 8
 _FAILED_PREFIX = "failed to quantize:"
 
 
-class QuantizeError(Exception):
+class QuantizeError(UserFacingError):
     """Quantizing cannot start or did not finish; the message is one line.
 
     Attributes:
@@ -49,11 +50,6 @@ class QuantizeError(Exception):
             ``"failed"`` (llama.cpp failed) or ``"cancelled"``.
         message: The line to show.
     """
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.services.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
+from app.core.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                      discard_partial, download_file, part_paths, partial_downloads)
-from app.services.hub import HubClient
+from app.core.hub import HubClient
 from app.services.pull import PullCallbacks, PullPlan, run_pull
 
 _ids = itertools.count(1)

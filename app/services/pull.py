@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from app.core import quant_types
-from app.services.downloader import DownloadControl, DownloadProgress, download_file
-from app.services.hub import HubClient, HubFile, RepoDetails
+from app.core.downloader import DownloadControl, DownloadProgress, download_file
+from app.core.hub import HubClient, HubFile, RepoDetails
 
 DEFAULT_QUANT = "Q4_K_M"
 # Preferred full-precision sources for a local quantization: smallest first.

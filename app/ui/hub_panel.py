@@ -33,7 +33,7 @@ class HubPanel(QWidget):
 
         self.catalog = QListWidget()
         for entry in CATALOG:
-            item = QListWidgetItem(f"{entry.title}\n{' + '.join(entry.roles)}")
+            item = QListWidgetItem(f"{entry.title}  ·  {' + '.join(entry.roles)}")
             item.setData(Qt.ItemDataRole.UserRole, entry)
             item.setToolTip(entry.note or entry.title)
             self.catalog.addItem(item)
@@ -249,7 +249,7 @@ class HubPanel(QWidget):
             self.pull_requested.emit(plan)
 
     def _report(self, exc: BaseException) -> None:
-        from app.services.hub import HubError
+        from app.core.hub import HubError
 
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, HubError) and exc.kind == "offline":

@@ -47,6 +47,10 @@ def list_library(library, settings, vram_bytes: int | None) -> list[LibraryRow]:
     return rows
 
 
+def _count(parameters: int) -> str:
+    return f"{parameters / 1e9:.2f} B" if parameters >= 1e9 else f"{parameters / 1e6:.1f} M"
+
+
 def _role_of(model) -> str | None:
     roles = model.info.roles if model.info else []
     return roles[0] if len(roles) == 1 else None
@@ -64,6 +68,7 @@ class LibraryPanel(QWidget):
         super().__init__(parent)
         self.library, self.settings = library, settings
         self.vram_bytes: int | None = None
+        self.in_use: dict[str, str] = {}  # role -> the file its engine has loaded
         self.rows: list[LibraryRow] = []
         self.assigned: dict[str, str | None] = {}
         self.table = QTableWidget(0, len(COLUMNS))
@@ -126,7 +131,7 @@ class LibraryPanel(QWidget):
         """Fill the table; only the newest listing is shown."""
         selected = self.selected_path()
         self.rows = rows
-        self.assigned = {role: self.settings.model_for(role) for role in ("chat", "completion")}
+        self.assigned = {role: self.in_use.get(role) or self.settings.model_for(role) for role in ("chat", "completion")}
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
             for column, text in enumerate(self._cells(row)):
@@ -191,7 +196,7 @@ class LibraryPanel(QWidget):
         if info is None:
             self.details.setText(f"{row.model.path}\n{row.model.error}")
             return
-        lines = [f"{info.name} · {info.parameters / 1e9:.2f} B parameters · {row.model.path}"]
+        lines = [f"{info.name} · {_count(info.parameters)} parameters · {row.model.path}"]
         if row.fit is not None:
             lines.append(row.fit.note)
         for role in ("chat", "completion"):

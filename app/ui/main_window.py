@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
         self.backend: dict = {}
         self.model_jobs = None  # the model manager's queue, made when the manager first opens
         self.models_dialog = None
+        self.loaded_models: dict[str, str] = {}  # role -> path of the model its engine serves
         self.chat_engine = EngineController("chat", engine_factory, self)
         self.completion_engine = EngineController("completion", engine_factory, self)
         self.chat_store = ChatStore(app_dirs().ensure().data / "chats.sqlite3")
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_loaded_chat(self, info: dict) -> None:
+        self._note_loaded("chat", info)
         if not info.get("has_chat_template"):
             self.chat_pane.show_notice(
                 f"{info['name']} has no chat template; Fimble lays out its turns from the"
@@ -142,11 +144,18 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_loaded_completion(self, info: dict) -> None:
+        self._note_loaded("completion", info)
         if info.get("fim") is None:
             self.editor_pane.status.setText(f"{info['name']} has no FIM tokens: completions use the text before the cursor")
             self.editor_pane.status.setToolTip(
-                "Assign CodeGemma or Code Llama (File → Load Completion Model…) for fill-in-the-middle"
+                "Assign CodeGemma or Code Llama (Models → Model Manager…) for fill-in-the-middle"
             )
+
+    def _note_loaded(self, role: str, info: dict) -> None:
+        self.loaded_models[role] = info["path"]
+        if self.models_dialog is not None:
+            self.models_dialog.library_panel.in_use = dict(self.loaded_models)
+            self.models_dialog.library_panel.refresh()
 
     def edit_default_system_prompt(self) -> None:
         """Edit the system prompt new chats start with."""
@@ -270,7 +279,7 @@ class MainWindow(QMainWindow):
     def open_models(self) -> None:
         """Show the model manager; its downloads outlive the window."""
         from app.core.library import Library
-        from app.services.hub import HubClient
+        from app.core.hub import HubClient
         from app.services.model_jobs import ModelJobs
         from app.ui.models_dialog import ModelsDialog
 
@@ -281,6 +290,8 @@ class MainWindow(QMainWindow):
             vram = self.backend.get("gpu_free_bytes") if self.backend.get("gpu_offload") else None
             self.models_dialog = ModelsDialog(Library.default(), self.settings, self.model_jobs, HubClient,
                                               vram_bytes=vram, parent=self)
+            self.models_dialog.library_panel.in_use = dict(self.loaded_models)
+            self.models_dialog.library_panel.refresh()
             self.models_dialog.assign_requested.connect(self.set_model)
             self.models_dialog.model_settings_changed.connect(self.set_model_params)
         self.models_dialog.show()

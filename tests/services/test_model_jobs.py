@@ -9,8 +9,8 @@ import pytest
 
 from app.core.model_info import inspect_model
 from app.core.tiny_gguf import write_tiny_gguf
-from app.services.downloader import DownloadError, download_file
-from app.services.hub import HubClient
+from app.core.downloader import DownloadError, download_file
+from app.core.hub import HubClient
 from app.services.model_jobs import ModelJobs
 from app.services.pull import plan_pull
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from app import __version__
 from app.core import quant_types
+from app.core.errors import UserFacingError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_NAME = "fimble"
@@ -30,7 +31,7 @@ _TRUE = {"1", "on", "yes", "true"}
 _SEARCH_FIELDS = ("downloads", "likes", "lastModified", "gated", "tags", "cardData")
 
 
-class HubError(Exception):
+class HubError(UserFacingError):
     """A Hub request that failed, with a one-line message for people.
 
     Attributes:
@@ -38,10 +39,6 @@ class HubError(Exception):
             repository needs an accepted license and a token), ``auth`` (the
             token was refused), ``not_found`` or ``http`` (anything else).
     """
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from typing import Callable, Iterator
 
 from app import __version__
 from app.core import machine
-from app.services.hub import HubClient, HubFile, gated_message, offline_message, short_reason
+from app.core.errors import UserFacingError
+from app.core.hub import HubClient, HubFile, gated_message, offline_message, short_reason
 
 try:
     import httpx2 as httpx  # what huggingface_hub 2.x ships with
@@ -81,7 +82,7 @@ class PartialDownload:
                        quant_types.from_filename(self.filename), self.revision)
 
 
-class DownloadError(Exception):
+class DownloadError(UserFacingError):
     """A download that stopped, with a one-line message.
 
     Attributes:
@@ -89,10 +90,6 @@ class DownloadError(Exception):
             ``gated``, ``auth``, ``offline``, ``http`` or ``changed`` (the
             file on the Hub is not the one that was listed).
     """
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class DownloadPaused(DownloadError):

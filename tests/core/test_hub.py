@@ -12,7 +12,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub import constants as hf_constants
 
-from app.services.hub import HubClient, HubError, delete_token, load_token, save_token
+from app.core.hub import HubClient, HubError, delete_token, load_token, save_token
 from bench.hub_server import HubServer
 
 REPO = "google/codegemma-7b-GGUF"

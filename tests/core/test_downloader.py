@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import app.services.downloader as downloader
+import app.core.downloader as downloader
 from app.core import machine
-from app.services.downloader import (DownloadCancelled, DownloadControl, DownloadError, DownloadPaused,
+from app.core.downloader import (DownloadCancelled, DownloadControl, DownloadError, DownloadPaused,
                                      discard_partial, download_file, partial_downloads)
-from app.services.hub import HubClient, HubError, save_token
+from app.core.hub import HubClient, HubError, save_token
 from bench.hub_server import HubServer
 
 REPO = "someone/codegemma-7b-it-GGUF"
@@ -208,7 +208,7 @@ def test_gated_repo_needs_an_allowed_token(hub, tmp_path):
 def test_gated_errors_from_huggingface_hub_map_to_hub_error(hub):
     import huggingface_hub
 
-    from app.services.hub import to_hub_error
+    from app.core.hub import to_hub_error
 
     repo = "google/codegemma-gated-GGUF"
     hub.add_repo(repo, {"m-Q8_0.gguf": b"GGUF"}, gated=True)
