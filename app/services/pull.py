@@ -43,14 +43,10 @@ class PullPlan:
 
     def output_name(self) -> str:
         """The file name of the model the pull ends with."""
+        from app.engine.quantizer import default_output_path
+
         name = Path(self.file.filename).name
-        if not self.quantize_to:
-            return name
-        stem = name.removesuffix(".gguf")
-        tag = self.file.quant
-        if tag and stem.upper().endswith(tag.upper()):
-            stem = stem[: -len(tag)].rstrip("-_.")
-        return f"{stem}-{self.quantize_to}.gguf"
+        return default_output_path(name, self.quantize_to).name if self.quantize_to else name
 
     def describe(self) -> str:
         """One line: what will be downloaded and what it becomes."""

@@ -62,6 +62,7 @@ class LibraryPanel(QWidget):
     assign_requested = Signal(str, str)  # role, path
     settings_requested = Signal(str)  # path
     import_requested = Signal(str, bool)  # path, copy
+    quantize_requested = Signal(str, str, str, bool)  # source, output, type, force
     status = Signal(str)
 
     def __init__(self, library, settings, parent: QWidget | None = None) -> None:
@@ -92,6 +93,7 @@ class LibraryPanel(QWidget):
         self.completion_button = self._button("Use for Completion", lambda: self._assign("completion"))
         self.settings_button = self._button("Runtime Settings…", self._open_settings)
         self.suggest_button = self._button("Apply Suggestions", self._apply_suggestions)
+        self.quantize_button = self._button("Quantize…", self._quantize)
         self.import_button = self._button("Import…", self._import)
         self.delete_button = self._button("Delete", self._delete)
         self.folder_button = self._button("Show in Folder", self._show_folder)
@@ -99,7 +101,7 @@ class LibraryPanel(QWidget):
         for button in (self.chat_button, self.completion_button, self.settings_button, self.suggest_button):
             row.addWidget(button)
         row.addStretch(1)
-        for button in (self.import_button, self.folder_button, self.delete_button):
+        for button in (self.quantize_button, self.import_button, self.folder_button, self.delete_button):
             row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.suggestion)
@@ -207,7 +209,7 @@ class LibraryPanel(QWidget):
     def _sync_buttons(self) -> None:
         row = self.selected_row()
         usable = row is not None and row.model.info is not None
-        for button in (self.chat_button, self.completion_button, self.settings_button):
+        for button in (self.chat_button, self.completion_button, self.settings_button, self.quantize_button):
             button.setEnabled(usable)
         self.delete_button.setEnabled(row is not None)
         self.folder_button.setEnabled(row is not None)
@@ -236,6 +238,39 @@ class LibraryPanel(QWidget):
         path = self.selected_path()
         if path:
             self.settings_requested.emit(path)
+
+    def _quantize(self) -> None:
+        from app.core.quant_types import is_full_precision, quantize_targets
+        from app.engine.quantizer import default_output_path
+
+        row = self.selected_row()
+        if row is None or row.model.info is None:
+            return
+        model = row.model
+        source_type = model.info.file_type
+        force = False
+        if not is_full_precision(source_type):
+            if not self.confirm("Quantize a quantized model?",
+                                f"{model.name} is already quantized ({source_type}). Quantizing it again loses "
+                                "quality; a full-precision (F16, BF16 or F32) file gives a better result.\n\n"
+                                "Quantize it anyway?"):
+                return
+            force = True
+        qtype = self.choose_type(quantize_targets())
+        if not qtype:
+            return
+        output = default_output_path(model.path, qtype)
+        if model.referenced:  # write into Fimble's folder, not next to the user's file
+            output = self.library.models_dir / output.name
+        self.quantize_requested.emit(str(model.path), str(output), qtype, force)
+
+    def choose_type(self, types: list[str]) -> str | None:
+        """Ask which type to quantize to (tests replace this)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        qtype, ok = QInputDialog.getItem(self, "Quantize", "Quantize to (the first ones keep the most quality):",
+                                         types, types.index("Q4_K_M"), False)
+        return qtype if ok else None
 
     def _import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),

@@ -69,6 +69,7 @@ class ModelsDialog(QDialog):
         self.library_panel.assign_requested.connect(self.assign_requested)
         self.library_panel.settings_requested.connect(self.edit_model_settings)
         self.library_panel.import_requested.connect(self.import_model)
+        self.library_panel.quantize_requested.connect(self.quantize_model)
         self.hub_panel.pull_requested.connect(self.pull)
         self.hub_panel.hub_unreachable.connect(self.show_offline)
         jobs.changed.connect(self._job_changed)
@@ -146,6 +147,16 @@ class ModelsDialog(QDialog):
         """Queue an import of a GGUF file from disk."""
         job = self.jobs.import_file(self.library, Path(path), copy=copy)
         self.status.setText(f"Queued: {job.title}")
+
+    @Slot(str, str, str, bool)
+    def quantize_model(self, source: str, output: str, qtype: str, force: bool) -> None:
+        """Queue a local quantization; its progress shows in Downloads."""
+        if Path(output).exists():
+            self.status.setText(f"{Path(output).name} is already in the library.")
+            return
+        job = self.jobs.quantize(Path(source), Path(output), qtype, force=force)
+        self.status.setText(f"Queued: {job.title}")
+        self.tabs.setCurrentWidget(self.jobs_panel)
 
     @Slot(str)
     def edit_model_settings(self, path: str) -> None:

@@ -173,3 +173,30 @@ def test_a_model_in_a_subfolder_with_the_same_name_is_still_listed(qtbot, librar
     write_tiny_gguf(library.models_dir / "a" / "m.gguf", "codegemma")
     write_tiny_gguf(library.models_dir / "b" / "m.gguf", "codellama")
     assert len(library.models()) == 2
+
+
+def test_quantize_from_the_library_makes_a_new_model_and_offers_to_delete_the_source(
+        qtbot, dialog, library, full_precision_model):
+    source = library.models_dir / "codegemma-tiny-f16.gguf"
+    shutil.copy(full_precision_model, source)
+    panel = dialog.library_panel
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
+    assert panel.select_path(str(source))
+    panel.choose_type = lambda types: "Q8_0"
+    dialog.answers = [False]  # keep the full-precision source
+    finished = []
+    dialog.jobs.finished.connect(finished.append)
+    panel.quantize_button.click()
+    qtbot.waitUntil(lambda: bool(finished), timeout=30_000)
+    assert finished[0].state == "done", finished[0].error
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=10_000)
+    rows = {r[0]: r for r in _rows(panel.table)}
+    assert rows["codegemma-tiny-Q8_0"][3] == "Q8_0" and rows["codegemma-tiny-f16"][3] == "F16"
+    assert source.exists()
+    # A quantized model asks before being quantized again.
+    assert panel.select_path(str(library.models_dir / "codegemma-tiny-Q8_0.gguf"))
+    questions = []
+    panel.confirm = lambda title, text: questions.append(text) or False
+    panel.quantize_button.click()
+    assert "already quantized (Q8_0)" in questions[0]
