@@ -138,7 +138,7 @@ class LibraryPanel(QWidget):
         for index, row in enumerate(rows):
             for column, text in enumerate(self._cells(row)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(str(row.model.path) if column == 0 else text)
+                item.setToolTip(row.model.error or (str(row.model.path) if column == 0 else text))
                 self.table.setItem(index, column, item)
             if str(row.model.path) == selected:
                 self.table.selectRow(index)
@@ -150,8 +150,8 @@ class LibraryPanel(QWidget):
     def _cells(self, row: LibraryRow) -> list[str]:
         model, info, fit = row.model, row.model.info, row.fit
         uses = [role.title() for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
-        if info is None:
-            return [model.name, "?", "", "", human_bytes(model.size_bytes), "", model.error or "", ""]
+        if info is None:  # the reason is in the tooltip and the details line
+            return [model.name, "?", "unreadable", "?", human_bytes(model.size_bytes), "", "", ""]
         memory = ""
         if fit is not None:
             memory = human_bytes(fit.estimate_bytes) + ("" if fit.fits_ram else "  (over RAM)")
