@@ -99,9 +99,11 @@ def gated_message(repo_id: str, web_base: str, token_refused: bool = False) -> s
     url = f"{web_base.rstrip('/')}/{repo_id}"
     if token_refused:
         return (f"{repo_id} is gated and your Hugging Face token was refused: accept the license at {url} "
-                "with the account the token belongs to, or add another Hugging Face token in Fimble")
-    return (f"{repo_id} is gated: accept its license at {url}, "
-            "then add a Hugging Face token in Fimble")
+                "with the account the token belongs to, or store another token" + _TOKEN_HOW)
+    return f"{repo_id} is gated: accept its license at {url}, then store a Hugging Face token" + _TOKEN_HOW
+
+
+_TOKEN_HOW = " (Models → Hugging Face Token…, or `fimble models token`)"
 
 
 def offline_message(reason: str | None = None) -> str:
