@@ -7,14 +7,13 @@ inspecting the library. The callbacks run on the GUI thread, and only while
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fimble-background")
 # Each call's relay stays referenced until its result reaches the GUI thread,
-# so it is never destroyed on a pool thread.
+# so it is never destroyed on a worker thread.
 _running: set = set()
 
 
@@ -58,7 +57,10 @@ class _Receiver(QObject):
 
 def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_error: Callable[[BaseException], None] | None = None) -> None:
-    """Call ``fn()`` on a pool thread; deliver its result or exception to the GUI thread.
+    """Call ``fn()`` on a daemon thread; deliver its result or exception to the GUI thread.
+
+    Daemon threads, so that a Hub request still waiting on the network when
+    the window closes does not hold up the exit.
 
     Args:
         owner: A QObject on the GUI thread; when it is deleted, nothing is delivered.
@@ -72,4 +74,4 @@ def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[
     relay.failed.connect(receiver.failed)
     receiver.entry = relay
     _running.add(relay)
-    _pool.submit(_call, fn, relay)
+    threading.Thread(target=_call, args=(fn, relay), name="fimble-background", daemon=True).start()
