@@ -232,6 +232,21 @@ class EngineWorker(QObject):
         except EngineError as exc:
             self.failed.emit(job_id, exc.kind, exc.message)
 
+    def cancel_load(self) -> None:
+        """Stop a model load; called directly from the GUI thread (thread-safe).
+
+        A switch is abandoned and the model in use stays; a first load is
+        aborted through llama.cpp's progress callback and reported as failed.
+        """
+        if self._pending is not None:
+            self._switch_id += 1  # the loading thread's result is now stale
+            self._abandon_pending()
+            self.load_failed.emit("loading was cancelled; the model in use stays")
+            return
+        engine = self._engine
+        if engine is not None and not self._model_loaded:
+            engine.cancel(None)
+
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel a job; called directly from the GUI thread (thread-safe)."""
         engine = self._engine

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter,
+                               QToolButton)
 
 from app.core.paths import app_dirs
 from app.core.chat_defaults import render_template
@@ -77,8 +78,16 @@ class MainWindow(QMainWindow):
         self.completion_model_label = QLabel("Completion: starting…")
         self.backend_label = QLabel("Backend: …")
         bar = self.statusBar()
-        bar.addWidget(self.chat_model_label)
-        bar.addWidget(self.completion_model_label)
+        self.stop_load_buttons: dict[str, QToolButton] = {}
+        for role, label in (("chat", self.chat_model_label), ("completion", self.completion_model_label)):
+            stop = QToolButton()
+            stop.setText("✕")
+            stop.setAutoRaise(True)
+            stop.setToolTip(f"Stop loading the {role} model")
+            stop.hide()
+            self.stop_load_buttons[role] = stop
+            bar.addWidget(label)
+            bar.addWidget(stop)
         bar.addPermanentWidget(self.backend_label)
 
     def _build_menus(self) -> None:
@@ -116,6 +125,9 @@ class MainWindow(QMainWindow):
         # Worker signals go to slots of QObjects living on this thread, so Qt
         # queues them here; a lambda would run on the worker thread instead.
         status = _ModelStatus(label, role, self)
+        stop = self.stop_load_buttons[role.lower()]
+        stop.clicked.connect(lambda: controller.worker.cancel_load())  # direct: the worker thread may be busy loading
+        status.stop_button = stop
         worker = controller.worker
         worker.backend_ready.connect(self._on_backend)
         worker.load_started.connect(status.on_started)
@@ -339,11 +351,17 @@ class _ModelStatus(QObject):
     def __init__(self, label: QLabel, role: str, parent: QObject) -> None:
         super().__init__(parent)
         self.label, self.role = label, role
+        self.stop_button: QToolButton | None = None
+
+    def _loading(self, on: bool) -> None:
+        if self.stop_button is not None:
+            self.stop_button.setVisible(on)
 
     @Slot(str)
     def on_started(self, path: str) -> None:
         """A load began."""
         self.label.setText(f"{self.role}: loading {Path(path).name}…")
+        self._loading(True)
 
     @Slot(float)
     def on_progress(self, fraction: float) -> None:
@@ -353,10 +371,12 @@ class _ModelStatus(QObject):
     @Slot(dict)
     def on_loaded(self, info: dict) -> None:
         """The model is ready."""
+        self._loading(False)
         self.label.setText(f"{self.role}: {info['name']} ({info['file_type']})")
         self.label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
 
     @Slot(str)
     def on_failed(self, message: str) -> None:
         """Loading failed."""
+        self._loading(False)
         self.label.setText(f"{self.role}: {message}")

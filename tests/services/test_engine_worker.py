@@ -125,3 +125,20 @@ def _alive(pid: int) -> bool:
         return os.waitpid(pid, os.WNOHANG) == (0, 0)
     except ChildProcessError:
         return True
+
+
+def test_a_switch_can_be_cancelled_and_the_old_model_stays(qtbot, controller, tiny_models, starter_model):
+    _load(qtbot, controller, tiny_models["generic"])
+    worker = controller.worker
+    pid = worker.engine.pid
+    loads = []
+    worker.loaded.connect(loads.append)
+    with qtbot.waitSignal(worker.load_started, timeout=5_000):
+        controller.load(str(starter_model), LoadParams(n_ctx=1024))
+    with qtbot.waitSignal(worker.load_failed, timeout=5_000) as failed:
+        worker.cancel_load()
+    assert "cancelled" in failed.args[0]
+    qtbot.wait(300)
+    assert loads == [] and worker.engine.pid == pid
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=2, ignore_eos=True)))
