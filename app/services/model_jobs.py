@@ -23,6 +23,9 @@ from app.core.hub import HubClient
 from app.services.pull import PullCallbacks, PullPlan, run_pull
 
 _ids = itertools.count(1)
+# Queues whose worker thread outlived shutdown(); kept so the QObject it
+# emits from is never destroyed under it.
+_lingering: list = []
 
 
 @dataclass
@@ -212,6 +215,8 @@ class ModelJobs(QObject):
                 current.quantizer.cancel()
         self._queue.put(None)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            _lingering.append(self)
 
     # ---- worker thread -------------------------------------------------------------------
 

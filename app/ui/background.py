@@ -3,56 +3,55 @@
 For short-lived work a dialog starts: a Hub search, a repository listing,
 inspecting the library. The callbacks run on the GUI thread, and only while
 ``owner`` still exists, so a dialog closed mid-call is not touched.
+
+Results travel through one dispatcher QObject that lives on the GUI thread
+for the whole run. No per-call QObject is made, so none can be destroyed on
+a worker thread while the GUI thread still uses it.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
-# Each call's relay stays referenced until its result reaches the GUI thread,
-# so it is never destroyed on a worker thread.
-_running: set = set()
+_ids = itertools.count(1)
 
 
-class _Relay(QObject):
-    done = Signal(object)
-    failed = Signal(object)
+class _Dispatcher(QObject):
+    """Hands each finished call's result to its callbacks on the GUI thread."""
+
+    finished = Signal(int, bool, object)  # call id, ok, result or exception
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[int, tuple[QObject, Callable, Callable | None]] = {}
+        self.finished.connect(self.deliver)  # queued when emitted from a worker thread
+
+    @Slot(int, bool, object)
+    def deliver(self, call_id: int, ok: bool, value) -> None:
+        owner, on_done, on_error = self.calls.pop(call_id, (None, None, None))
+        if owner is None or not shiboken6.isValid(owner):
+            return  # the dialog that asked is gone
+        if ok:
+            on_done(value)
+        elif on_error is not None:
+            on_error(value)
 
 
-def _call(fn: Callable[[], Any], relay: _Relay) -> None:
+_dispatcher: _Dispatcher | None = None
+
+
+def _call(call_id: int, fn: Callable[[], Any], dispatcher: _Dispatcher) -> None:
     try:
         result = fn()
     except Exception as exc:  # noqa: BLE001 - handed to the caller's on_error
-        relay.failed.emit(exc)
+        dispatcher.finished.emit(call_id, False, exc)
     else:
-        relay.done.emit(result)
-
-
-class _Receiver(QObject):
-    """Lives on the GUI thread as a child of ``owner``; dies with it."""
-
-    def __init__(self, owner: QObject, on_done, on_error) -> None:
-        super().__init__(owner)
-        self._on_done, self._on_error = on_done, on_error
-        self.entry: _Relay | None = None
-
-    @Slot(object)
-    def done(self, result) -> None:
-        self._release()
-        self._on_done(result)
-
-    @Slot(object)
-    def failed(self, exc) -> None:
-        self._release()
-        if self._on_error is not None:
-            self._on_error(exc)
-
-    def _release(self) -> None:
-        _running.discard(self.entry)
-        self.deleteLater()
+        dispatcher.finished.emit(call_id, True, result)
 
 
 def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
@@ -60,7 +59,7 @@ def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[
     """Call ``fn()`` on a daemon thread; deliver its result or exception to the GUI thread.
 
     Daemon threads, so that a Hub request still waiting on the network when
-    the window closes does not hold up the exit.
+    the window closes does not hold up the exit. Call this from the GUI thread.
 
     Args:
         owner: A QObject on the GUI thread; when it is deleted, nothing is delivered.
@@ -68,10 +67,9 @@ def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[
         on_done: Called with the result.
         on_error: Called with the exception ``fn`` raised.
     """
-    receiver = _Receiver(owner, on_done, on_error)
-    relay = _Relay()
-    relay.done.connect(receiver.done)
-    relay.failed.connect(receiver.failed)
-    receiver.entry = relay
-    _running.add(relay)
-    threading.Thread(target=_call, args=(fn, relay), name="fimble-background", daemon=True).start()
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+    call_id = next(_ids)
+    _dispatcher.calls[call_id] = (owner, on_done, on_error)
+    threading.Thread(target=_call, args=(call_id, fn, _dispatcher), name="fimble-background", daemon=True).start()
