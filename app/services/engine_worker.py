@@ -56,6 +56,7 @@ class EngineWorker(QObject):
         self._watchdog: QTimer | None = None
         self._switch_id = 0
         self._pending: Engine | None = None  # the host loading the next model
+        self._switch_threads: list[threading.Thread] = []
         self._switch_done.connect(self._finish_switch)
 
     @property
@@ -164,7 +165,9 @@ class EngineWorker(QObject):
                 return
             self._switch_done.emit(switch_id, engine, (path, params), info)
 
-        threading.Thread(target=work, name=f"fimble-{self.role}-switch", daemon=True).start()
+        thread = threading.Thread(target=work, name=f"fimble-{self.role}-switch", daemon=True)
+        self._switch_threads = [t for t in self._switch_threads if t.is_alive()] + [thread]
+        thread.start()
 
     def _abandon_pending(self) -> None:
         pending, self._pending = self._pending, None
@@ -267,6 +270,10 @@ class EngineWorker(QObject):
         engine = self._engine
         if engine is not None:
             engine.close(timeout=0.5)
+        # A switch thread emits this QObject's signals: it must end before the
+        # worker can be destroyed. Its host was told to close, so it ends soon.
+        for thread in self._switch_threads:
+            thread.join(timeout=3.0)
 
 
 def _log_path(role: str) -> str:
