@@ -8,7 +8,6 @@ calls. Answers come back only through signals, each tagged with a job id.
 from __future__ import annotations
 
 import itertools
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -56,7 +55,7 @@ class EngineWorker(QObject):
         self._watchdog: QTimer | None = None
         self._switch_id = 0
         self._pending: Engine | None = None  # the host loading the next model
-        self._switch_threads: list[threading.Thread] = []
+        self._switch_threads: list[QThread] = []
         self._switch_done.connect(self._finish_switch)
 
     @property
@@ -165,8 +164,8 @@ class EngineWorker(QObject):
                 return
             self._switch_done.emit(switch_id, engine, (path, params), info)
 
-        thread = threading.Thread(target=work, name=f"fimble-{self.role}-switch", daemon=True)
-        self._switch_threads = [t for t in self._switch_threads if t.is_alive()] + [thread]
+        thread = _SwitchThread(work)
+        self._switch_threads = [t for t in self._switch_threads if t.isRunning()] + [thread]
         thread.start()
 
     def _abandon_pending(self) -> None:
@@ -273,7 +272,18 @@ class EngineWorker(QObject):
         # A switch thread emits this QObject's signals: it must end before the
         # worker can be destroyed. Its host was told to close, so it ends soon.
         for thread in self._switch_threads:
-            thread.join(timeout=3.0)
+            thread.wait(3000)
+
+
+class _SwitchThread(QThread):
+    """Loads the next model; a QThread so Qt knows the thread its signals come from."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        super().__init__()
+        self._work = work
+
+    def run(self) -> None:  # noqa: D102 - QThread override
+        self._work()
 
 
 def _log_path(role: str) -> str:

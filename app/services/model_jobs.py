@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from app.core.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                      discard_partial, download_file, part_paths, partial_downloads)
@@ -60,7 +60,7 @@ class Job:
 @dataclass
 class _Work:
     job: Job
-    run: Callable[["_Work"], str]
+    run: Callable[["ModelJobs", "_Work"], str]  # takes the queue: no closure holds it
     control: DownloadControl = field(default_factory=DownloadControl)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     quantizer: object | None = None
@@ -81,7 +81,9 @@ class ModelJobs(QObject):
         self._works: dict[int, _Work] = {}
         self._current: _Work | None = None
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="fimble-model-jobs", daemon=True)
+        # A QThread, not a Python thread: Qt then knows the thread these
+        # signals are emitted from for its whole life.
+        self._thread = _LoopThread(self._loop)
         self._thread.start()
 
     # ---- queueing --------------------------------------------------------------
@@ -90,18 +92,18 @@ class ModelJobs(QObject):
         """Queue a download (and local quantization when the plan has one)."""
         title = f"{plan.repo_id} · {plan.output_name()}"
 
-        def run(work: _Work) -> str:
+        def run(jobs: "ModelJobs", work: _Work) -> str:
             from app.engine.quantizer import Quantizer
 
             work.quantizer = Quantizer()
-            callbacks = PullCallbacks(on_download=lambda p: self._download_progress(work, p),
-                                      on_quantize=lambda p: self._quantize_progress(work, p),
-                                      on_stage=lambda s: self._update(work, stage=s, done=0, total=0, detail=""))
-            path = run_pull(plan, self.models_dir, client=self._client_factory(), control=work.control,
+            callbacks = PullCallbacks(on_download=lambda p: jobs._download_progress(work, p),
+                                      on_quantize=lambda p: jobs._quantize_progress(work, p),
+                                      on_stage=lambda s: jobs._update(work, stage=s, done=0, total=0, detail=""))
+            path = run_pull(plan, jobs.models_dir, client=jobs._client_factory(), control=work.control,
                             callbacks=callbacks, quantizer=work.quantizer, keep_source=keep_source)
-            source = plan.folder(self.models_dir) / Path(plan.file.filename).name
+            source = plan.folder(jobs.models_dir) / Path(plan.file.filename).name
             if plan.quantize_to and keep_source and source.exists():
-                self._update(work, source=str(source))
+                jobs._update(work, source=str(source))
             return str(path)
 
         part = part_paths(plan.folder(self.models_dir), Path(plan.file.filename).name)[0]
@@ -117,10 +119,10 @@ class ModelJobs(QObject):
     def _adopt(self, partial: PartialDownload) -> Job:
         hub_file, folder = partial.hub_file(), partial.path.parent
 
-        def run(work: _Work) -> str:
-            self._update(work, stage="download")
-            return str(download_file(hub_file, folder, client=self._client_factory(),
-                                     on_progress=lambda p: self._download_progress(work, p), control=work.control))
+        def run(jobs: "ModelJobs", work: _Work) -> str:
+            jobs._update(work, stage="download")
+            return str(download_file(hub_file, folder, client=jobs._client_factory(),
+                                     on_progress=lambda p: jobs._download_progress(work, p), control=work.control))
 
         job = Job("pull", f"{partial.repo_id} · {Path(partial.filename).name}", state="paused", stage="download",
                   done=partial.done_bytes, total=partial.size, detail="left unfinished by an earlier run")
@@ -133,29 +135,29 @@ class ModelJobs(QObject):
     def quantize(self, source: Path, output: Path, qtype: str, *, force: bool = False,
                  delete_source: bool = False) -> Job:
         """Queue a local quantization of ``source`` into ``output``."""
-        def run(work: _Work) -> str:
+        def run(jobs: "ModelJobs", work: _Work) -> str:
             from app.engine.quantizer import Quantizer, plan_quantize
 
-            self._update(work, stage="quantize")
+            jobs._update(work, stage="quantize")
             plan = plan_quantize(source, output, qtype, force=force)
             work.quantizer = Quantizer()
             if work.cancel_event.is_set():
                 raise _Cancelled()
-            path = work.quantizer.run(plan, on_progress=lambda p: self._quantize_progress(work, p))
+            path = work.quantizer.run(plan, on_progress=lambda p: jobs._quantize_progress(work, p))
             if delete_source:
                 Path(source).unlink(missing_ok=True)
             elif plan.source_type in ("F32", "F16", "BF16"):
-                self._update(work, source=str(source))
+                jobs._update(work, source=str(source))
             return str(path)
 
         return self._submit(_Work(Job("quantize", f"{Path(source).name} → {qtype}"), run))
 
     def import_file(self, library, source: Path, *, copy: bool) -> Job:
         """Queue an import of a GGUF from disk into ``library``."""
-        def run(work: _Work) -> str:
-            self._update(work, stage="copy" if copy else "inspect")
+        def run(jobs: "ModelJobs", work: _Work) -> str:
+            jobs._update(work, stage="copy" if copy else "inspect")
             model = library.import_file(source, copy=copy, cancel=work.cancel_event,
-                                        on_progress=lambda done, total: self._update(work, done=done, total=total))
+                                        on_progress=lambda done, total: jobs._update(work, done=done, total=total))
             return str(model.path)
 
         return self._submit(_Work(Job("import", f"import {Path(source).name}"), run))
@@ -214,8 +216,7 @@ class ModelJobs(QObject):
             if current.quantizer is not None:
                 current.quantizer.cancel()
         self._queue.put(None)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        if not self._thread.wait(int(timeout * 1000)):
             _lingering.append(self)
 
     # ---- worker thread -------------------------------------------------------------------
@@ -237,7 +238,7 @@ class ModelJobs(QObject):
             self._current = work
             self._update(work, state="running")
             try:
-                result = work.run(work)
+                result = work.run(self, work)
             except _Cancelled:
                 self._finish(work, "cancelled", error="cancelled")
             except DownloadError as exc:
@@ -276,6 +277,16 @@ class ModelJobs(QObject):
     def _finish(self, work: _Work, state: str, **changes) -> None:
         self._update(work, state=state, **changes)
         self.finished.emit(replace(work.job))
+
+
+class _LoopThread(QThread):
+    def __init__(self, loop: Callable[[], None]) -> None:
+        super().__init__()
+        self.setObjectName("fimble-model-jobs")
+        self._loop = loop
+
+    def run(self) -> None:  # noqa: D102 - QThread override
+        self._loop()
 
 
 class _Cancelled(Exception):

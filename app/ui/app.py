@@ -16,6 +16,9 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     from app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    from app.ui.main_thread_gc import MainThreadCollector
+
+    collector = MainThreadCollector(app)  # noqa: F841 - lives as long as the application
     app.setApplicationName("Fimble")
     app.setOrganizationName("Fimble")
     icon = resource_path("icons", "fimble.png")

@@ -12,11 +12,10 @@ a worker thread while the GUI thread still uses it.
 from __future__ import annotations
 
 import itertools
-import threading
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 _ids = itertools.count(1)
 
@@ -45,21 +44,27 @@ class _Dispatcher(QObject):
 _dispatcher: _Dispatcher | None = None
 
 
-def _call(call_id: int, fn: Callable[[], Any], dispatcher: _Dispatcher) -> None:
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - handed to the caller's on_error
-        dispatcher.finished.emit(call_id, False, exc)
-    else:
-        dispatcher.finished.emit(call_id, True, result)
+class _Call(QRunnable):
+    """One call on a Qt pool thread; the pool owns and deletes it."""
+
+    def __init__(self, call_id: int, fn: Callable[[], Any], dispatcher: _Dispatcher) -> None:
+        super().__init__()
+        self.call_id, self.fn, self.dispatcher = call_id, fn, dispatcher
+
+    def run(self) -> None:  # noqa: D102 - QRunnable override
+        try:
+            result = self.fn()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's on_error
+            self.dispatcher.finished.emit(self.call_id, False, exc)
+        else:
+            self.dispatcher.finished.emit(self.call_id, True, result)
 
 
 def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_error: Callable[[BaseException], None] | None = None) -> None:
-    """Call ``fn()`` on a daemon thread; deliver its result or exception to the GUI thread.
+    """Call ``fn()`` on a Qt pool thread; deliver its result or exception to the GUI thread.
 
-    Daemon threads, so that a Hub request still waiting on the network when
-    the window closes does not hold up the exit. Call this from the GUI thread.
+    Call this from the GUI thread.
 
     Args:
         owner: A QObject on the GUI thread; when it is deleted, nothing is delivered.
@@ -72,4 +77,4 @@ def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[
         _dispatcher = _Dispatcher()
     call_id = next(_ids)
     _dispatcher.calls[call_id] = (owner, on_done, on_error)
-    threading.Thread(target=_call, args=(call_id, fn, _dispatcher), name="fimble-background", daemon=True).start()
+    QThreadPool.globalInstance().start(_Call(call_id, fn, _dispatcher))

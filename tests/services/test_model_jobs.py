@@ -40,6 +40,7 @@ def _states(jobs, qtbot, job_id, wanted, timeout=20_000):
     return next(j for j in jobs.jobs() if j.id == job_id)
 
 
+@pytest.mark.isolated
 def test_a_pull_can_be_paused_and_resumed_and_ends_verified(hub, jobs, qtbot):
     data = _blob(3 * 1024 * 1024)
     hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
@@ -63,6 +64,7 @@ def test_a_pull_can_be_paused_and_resumed_and_ends_verified(hub, jobs, qtbot):
     assert paused.done <= int(ranges[-1].removeprefix("bytes=").rstrip("-")) < len(data)
 
 
+@pytest.mark.isolated
 def test_cancelling_a_pull_removes_its_partial_file(hub, jobs, qtbot, fimble_home):
     data = _blob(2 * 1024 * 1024)
     hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
