@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+
+from app.core.machine import human_bytes
 from pathlib import Path
 
 EXIT_FAILED = 1
@@ -53,7 +55,7 @@ def add_commands(commands) -> None:
 
 def run(args) -> int:
     """Run a ``models`` or ``quantize`` command; return the exit status."""
-    from app.core.errors import UserFacingError
+    from app.core.errors import UserFacingError, one_line
     from app.services.pull import PullError
 
     handlers = {"list": _list, "search": _search, "files": _files, "pull": _pull, "rm": _remove,
@@ -63,13 +65,8 @@ def run(args) -> int:
             return _quantize(args)
         return handlers[args.models_command](args)
     except (CommandFailed, UserFacingError, PullError, ValueError, OSError) as exc:
-        print(f"fimble: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"fimble: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _library():
@@ -86,8 +83,6 @@ def _list(args) -> int:
     if not models:
         print("no models yet; try: fimble models pull google/codegemma-1.1-2b-GGUF --quant Q4_K_M")
         return 0
-    from app.core.machine import human_bytes
-
     for model in models:
         info = model.info
         if info is None:
@@ -117,7 +112,6 @@ def _search(args) -> int:
 
 
 def _files(args) -> int:
-    from app.core.machine import human_bytes
     from app.core.hub import HubClient
 
     details = HubClient().repo(args.repo)
@@ -138,7 +132,7 @@ def _pull(args) -> int:
     plan = plan_pull(details, filename=args.file, quant=args.quant)
     if details.gated:
         print(f"{args.repo} is gated; its license is at {details.license_url}", file=sys.stderr)
-    print(f"fimble: {plan.describe()} ({_size(plan.file.size)})", file=sys.stderr)
+    print(f"fimble: {plan.describe()} ({human_bytes(plan.file.size)})", file=sys.stderr)
     progress = _Progress()
     callbacks = PullCallbacks(on_download=progress.download, on_quantize=progress.quantize)
     library = _library()
@@ -195,7 +189,7 @@ def _quantize(args) -> int:
 
     plan = plan_quantize(Path(args.input), Path(args.output), args.type, force=args.force)
     print(f"fimble: quantizing {plan.source.name} ({plan.source_type}) to {plan.qtype}, "
-          f"about {_size(plan.estimated_bytes)}", file=sys.stderr)
+          f"about {human_bytes(plan.estimated_bytes)}", file=sys.stderr)
     progress = _Progress()
     quantizer = Quantizer()
     try:
@@ -208,12 +202,6 @@ def _quantize(args) -> int:
     progress.end()
     print(path)
     return 0
-
-
-def _size(count: int) -> str:
-    from app.core.machine import human_bytes
-
-    return human_bytes(count)
 
 
 class _Progress:
@@ -231,7 +219,8 @@ class _Progress:
             return
         eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
         fraction = p.done / p.total if p.total else 0.0
-        self._write(f"downloading {_size(p.done)} of {_size(p.total)} at {_size(p.speed_bps)}/s{eta}", fraction)
+        speed = human_bytes(p.speed_bps)
+        self._write(f"downloading {human_bytes(p.done)} of {human_bytes(p.total)} at {speed}/s{eta}", fraction)
 
     def quantize(self, p) -> None:
         fraction = p.done / p.total if p.total else 0.0

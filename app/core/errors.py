@@ -15,3 +15,9 @@ class UserFacingError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

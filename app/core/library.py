@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from app.core import machine
+from app.core.errors import one_line
 from app.core.gguf_file import GGUFError
 from app.core.model_fit import MemoryFit, assignment_warnings, memory_fit, suggest_assignments
 from app.core.model_info import ModelInfo, inspect_model
@@ -304,9 +305,9 @@ class Library:
         try:
             info = inspect_model(path).info
         except GGUFError as exc:
-            error = _one_line(exc)
+            error = one_line(exc)
         except Exception as exc:  # a malformed value the checks let through
-            error = f"cannot inspect {path.name}: {_one_line(exc)}"
+            error = f"cannot inspect {path.name}: {one_line(exc)}"
         cache[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                       "info": info.to_dict() if info else None, "error": error}
         return LibraryModel(name, path, stat.st_size, referenced, info, error)
@@ -433,8 +434,3 @@ def _real(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return Path(os.path.abspath(path))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from app.core.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                      discard_partial, download_file, part_paths, partial_downloads)
+from app.core.errors import one_line
 from app.core.hub import HubClient
 from app.services.pull import PullCallbacks, PullPlan, run_pull
 
@@ -253,7 +254,7 @@ class ModelJobs(QObject):
                 if work.cancel_event.is_set():
                     self._finish(work, "cancelled", error="cancelled")
                 else:
-                    self._finish(work, "failed", error=_one_line(exc))
+                    self._finish(work, "failed", error=one_line(exc))
             else:
                 self._finish(work, "done", result=result)
             finally:
@@ -291,8 +292,3 @@ class _LoopThread(QThread):
 
 class _Cancelled(Exception):
     pass
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from app.core import quant_types
 from app.core.catalog import CATALOG
+from app.core.errors import one_line
 from app.core.machine import human_bytes
 from app.ui.background import run_in_background
 
@@ -251,7 +252,7 @@ class HubPanel(QWidget):
     def _report(self, exc: BaseException) -> None:
         from app.core.hub import HubError
 
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = one_line(exc)
         if isinstance(exc, HubError) and exc.kind == "offline":
             self.hub_unreachable.emit(message)
         self.status.emit(message)

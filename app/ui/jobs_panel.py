@@ -117,10 +117,6 @@ class JobsPanel(QWidget):
             return
         entry[1].update_job(job)
 
-    def active_count(self) -> int:
-        """Jobs queued, running or paused."""
-        return sum(1 for _, row in self.rows.values() if row.state in ("queued", "running", "paused"))
-
     def _sync_empty(self) -> None:
         self.empty.setVisible(not self.rows)
         self.list.setVisible(bool(self.rows))
