@@ -90,6 +90,7 @@ class HubPanel(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([300, 700])  # the catalog entries fit on one line
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self._sync()
