@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import gui_thread_waits
 from app.core.tiny_gguf import FAMILIES, write_tiny_gguf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+gui_thread_waits.install()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytest
+from gui_thread_waits import SignalLog
 
 from app.core.load_params import LoadParams
 from app.core.requests import ChatMessage, ChatRequest, FimRequest, Sampling
@@ -30,14 +31,13 @@ def _load(qtbot, ctl, path, n_ctx=1024):
 def test_streams_pieces_tagged_with_the_job_id(qtbot, controller, tiny_models):
     info = _load(qtbot, controller, tiny_models["generic"])
     assert info["family"] == "generic"
-    pieces = []
-    controller.worker.piece.connect(lambda job, text: pieces.append((job, text)))
+    pieces = SignalLog(controller.worker.piece)
     with qtbot.waitSignal(controller.worker.finished, timeout=10_000) as done:
         job = controller.generate(ChatRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=12, ignore_eos=True)))
     finished_job, stats = done.args
     assert finished_job == job
     assert stats.generated_tokens == 12 and stats.finish_reason == "length"
-    assert pieces and {j for j, _ in pieces} == {job}
+    assert pieces.calls and {j for j, _ in pieces.calls} == {job}
 
 
 def test_load_failure_is_a_plain_message(qtbot, controller, tmp_path):
@@ -54,13 +54,11 @@ def test_host_killed_mid_answer_is_reported_restarted_and_reloaded(qtbot, contro
     with qtbot.waitSignal(worker.piece, timeout=10_000):
         job = controller.generate(FimRequest("a", allow_prefix_only=True, sampling=LONG))
     old_pid = worker.engine.pid
-    failures, crashes = [], []
-    worker.failed.connect(lambda *args: failures.append(args))
-    worker.host_crashed.connect(crashes.append)
+    failures, crashes = SignalLog(worker.failed), SignalLog(worker.host_crashed)
     with qtbot.waitSignal(worker.host_restarted, timeout=5_000):
         os.kill(old_pid, signal.SIGKILL)
-    assert len(failures) == 1 and len(crashes) == 1
-    failed_job, kind, message = failures[0]
+    assert len(failures.calls) == 1 and len(crashes.calls) == 1
+    failed_job, kind, message = failures.calls[0]
     assert (failed_job, kind) == (job, "crashed") and "SIGKILL" in message
     assert worker.engine.pid != old_pid and worker.engine.is_alive()
     # The next request reloads the model first, then answers.
@@ -87,14 +85,13 @@ def test_switching_models_keeps_the_old_one_serving_until_the_new_one_is_loaded(
     first = _load(qtbot, controller, tiny_models["generic"])
     worker = controller.worker
     old_pid = worker.engine.pid
-    loads = []
-    worker.loaded.connect(loads.append)
+    loads = SignalLog(worker.loaded)
     controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
     # While the second host loads, a request still goes to the first model.
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=3, ignore_eos=True)))
-    qtbot.waitUntil(lambda: bool(loads), timeout=20_000)
-    assert first["family"] == "generic" and loads[0]["family"] == "codegemma"
+    qtbot.waitUntil(lambda: bool(loads.calls), timeout=20_000)
+    assert first["family"] == "generic" and loads.calls[0][0]["family"] == "codegemma"
     assert worker.engine.pid != old_pid
     qtbot.waitUntil(lambda: not _alive(old_pid), timeout=5_000)
     with qtbot.waitSignal(worker.finished, timeout=10_000) as done:
@@ -131,14 +128,13 @@ def test_a_switch_can_be_cancelled_and_the_old_model_stays(qtbot, controller, ti
     _load(qtbot, controller, tiny_models["generic"])
     worker = controller.worker
     pid = worker.engine.pid
-    loads = []
-    worker.loaded.connect(loads.append)
+    loads = SignalLog(worker.loaded)
     with qtbot.waitSignal(worker.load_started, timeout=5_000):
         controller.load(str(starter_model), LoadParams(n_ctx=1024))
     with qtbot.waitSignal(worker.load_failed, timeout=5_000) as failed:
         worker.cancel_load()
     assert "cancelled" in failed.args[0]
     qtbot.wait(300)
-    assert loads == [] and worker.engine.pid == pid
+    assert loads.calls == [] and worker.engine.pid == pid
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=2, ignore_eos=True)))

@@ -6,6 +6,7 @@ import hashlib
 import os
 
 import pytest
+from gui_thread_waits import SignalLog
 
 from app.core.model_info import inspect_model
 from app.core.tiny_gguf import write_tiny_gguf
@@ -40,16 +41,14 @@ def _states(jobs, qtbot, job_id, wanted, timeout=20_000):
     return next(j for j in jobs.jobs() if j.id == job_id)
 
 
-@pytest.mark.isolated
 def test_a_pull_can_be_paused_and_resumed_and_ends_verified(hub, jobs, qtbot):
     data = _blob(3 * 1024 * 1024)
     hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
     hub.throttle(3 * 1024 * 1024)  # about a second for the whole file
     plan = plan_pull(HubClient().repo(REPO), quant="Q8_0")
-    progress = []
-    jobs.changed.connect(lambda job: progress.append((job.state, job.done)))
+    changes = SignalLog(jobs.changed)
     job = jobs.pull(plan)
-    qtbot.waitUntil(lambda: any(state == "running" and done > 0 for state, done in progress), timeout=10_000)
+    qtbot.waitUntil(lambda: any(j.state == "running" and j.done > 0 for (j,) in changes.calls), timeout=10_000)
     jobs.pause(job.id)
     paused = _states(jobs, qtbot, job.id, {"paused"})
     assert 0 < paused.done < len(data)
@@ -64,7 +63,6 @@ def test_a_pull_can_be_paused_and_resumed_and_ends_verified(hub, jobs, qtbot):
     assert paused.done <= int(ranges[-1].removeprefix("bytes=").rstrip("-")) < len(data)
 
 
-@pytest.mark.isolated
 def test_cancelling_a_pull_removes_its_partial_file(hub, jobs, qtbot, fimble_home):
     data = _blob(2 * 1024 * 1024)
     hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
@@ -83,10 +81,9 @@ def test_jobs_queue_and_run_in_order(hub, jobs, qtbot):
     details = HubClient().repo(REPO)
     first = jobs.pull(plan_pull(details, filename="a-Q8_0.gguf"))
     second = jobs.pull(plan_pull(details, filename="b-Q4_0.gguf"))
-    finished = []
-    jobs.finished.connect(lambda job: finished.append(job.id))
-    qtbot.waitUntil(lambda: len(finished) == 2, timeout=10_000)
-    assert finished == [first.id, second.id]
+    finished = SignalLog(jobs.finished)
+    qtbot.waitUntil(lambda: len(finished.calls) == 2, timeout=10_000)
+    assert [job.id for (job,) in finished.calls] == [first.id, second.id]
 
 
 def test_a_gated_pull_fails_with_a_one_line_reason(hub, jobs, qtbot):
@@ -123,10 +120,9 @@ def test_cancelling_a_quantization_ends_it_and_leaves_no_output(jobs, qtbot, tmp
     source = write_tiny_gguf(tmp_path / "big.gguf", "codegemma", n_layers=16, n_embd=256, n_ff=1024,
                              file_type="F16")
     output = tmp_path / "big-IQ3_S.gguf"
-    tensors = []
-    jobs.changed.connect(lambda job: job.stage == "quantize" and job.detail and tensors.append(job.detail))
+    changes = SignalLog(jobs.changed)
     job = jobs.quantize(source, output, "IQ3_S")
-    qtbot.waitUntil(lambda: bool(tensors), timeout=20_000)
+    qtbot.waitUntil(lambda: any(j.stage == "quantize" and j.detail for (j,) in changes.calls), timeout=20_000)
     jobs.cancel(job.id)
     ended = _states(jobs, qtbot, job.id, {"cancelled", "failed", "done"})
     assert ended.state == "cancelled"
