@@ -78,22 +78,3 @@ def full_precision_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("f16-model")
     return write_tiny_gguf(folder / "codegemma-tiny.gguf", "codegemma", n_embd=256, n_ff=512, file_type="F16",
                            name="codegemma-tiny")
-
-
-@pytest.fixture(autouse=True)
-def collect_cycles_on_the_main_thread():
-    """Collect reference cycles on the main thread between tests, as the app's timer does.
-
-    Automatic collection is off for the run (see pytest_configure), so a Qt
-    object in a cycle is never destroyed on a download or engine thread.
-    """
-    yield
-    import gc
-
-    gc.collect()
-
-
-def pytest_configure(config):
-    import gc
-
-    gc.disable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from app.core.app_log import setup_app_log
 from app.core.paths import app_dirs, resource_path
 from app.core.settings import load_settings
 
@@ -14,17 +15,17 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     from PySide6.QtWidgets import QApplication
 
     from app.ui.main_window import MainWindow
+    from app.ui.qt_messages import install_qt_message_log
 
+    dirs = app_dirs().ensure()
+    setup_app_log(dirs.logs)
+    install_qt_message_log()
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
-    from app.ui.main_thread_gc import MainThreadCollector
-
-    collector = MainThreadCollector(app)  # noqa: F841 - lives as long as the application
     app.setApplicationName("Fimble")
     app.setOrganizationName("Fimble")
     icon = resource_path("icons", "fimble.png")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
-    dirs = app_dirs().ensure()
     window = MainWindow(load_settings(dirs.config))
     window.show()
     for path in files or []:
