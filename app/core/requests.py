@@ -106,3 +106,4 @@ class GenerationStats:
     n_ctx: int = 0  # the context length the prompt had to fit
     dropped_turns: int = 0  # turns left out to fit the context
     notice: str | None = None  # one line for the user about the above
+    evaluated_tokens: int = 0  # prompt tokens in the KV cache afterwards (fewer when a cancel cut evaluation short)

@@ -328,6 +328,7 @@ class ModelRunner:
             finish_reason=reason, n_ctx=n_ctx,
             dropped_turns=fitted.dropped if fitted else 0,
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
+            evaluated_tokens=min(llama.n_tokens, len(tokens)),
         )
         return "".join(parts), stats
 

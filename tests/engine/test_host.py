@@ -161,32 +161,34 @@ def test_close_is_quick_and_leaves_no_process(tiny_models, tmp_path):
 
 @pytest.mark.starter
 def test_cancel_during_prompt_evaluation_uses_the_abort_callback(host, starter_model):
-    host.load(str(starter_model), LoadParams(n_ctx=4096, n_batch=64))
+    host.load(str(starter_model), LoadParams(n_ctx=2048, n_batch=16))
     prompt = "def function_number_{}(x):\n    return x * {}\n\n"
-    body = "".join(prompt.format(i, i) for i in range(60))  # ~1200 tokens, 64 per batch
+    body = "".join(prompt.format(i, i) for i in range(14))  # ~260 tokens, 16 per batch
     # How long the first batches take depends on the machine and its load, so
     # the wait before the cancel adapts: longer when no batch had finished,
     # shorter when the whole prompt was already evaluated.
-    delay, outcomes = 0.5, []
-    for attempt in range(8):
-        long_prompt = f"# attempt {attempt}\n{body}"  # a new prompt: nothing cached
+    delay, outcomes = 0.05, []
+    for attempt in range(12):
+        long_prompt = f"# attempt {attempt}\n{body}"  # differs early: little is cached
         stream = host.generate(20 + attempt, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=8)))
         time.sleep(delay)
         host.cancel(20 + attempt)
         _, stats = collect(stream)
         assert stats.finish_reason == "cancelled"
-        if stats.generated_tokens > 0:  # the prompt was done before the cancel arrived
-            outcomes.append("late")
+        if stats.generated_tokens > 0 or stats.evaluated_tokens == stats.prompt_tokens:
+            outcomes.append("late")  # the prompt was done before the cancel arrived
             delay /= 2
-            continue
-        # The batches evaluated before the cancel are reused by the next request.
-        _, again = collect(host.generate(40 + attempt,
-                                         ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=1))))
-        if again.reused_tokens > 1:  # more than BOS: at least one batch had finished
-            return
-        outcomes.append("early")
-        delay *= 2
-    pytest.fail(f"no cancel landed inside prompt evaluation: {outcomes}")
+        elif stats.evaluated_tokens <= stats.reused_tokens:
+            outcomes.append("early")  # no batch had finished yet
+            delay *= 2
+        else:
+            break
+    else:
+        pytest.fail(f"no cancel landed inside prompt evaluation: {outcomes}")
+    assert stats.generated_tokens == 0  # stopped inside prompt evaluation
+    # The batches evaluated before the cancel are reused by the next request.
+    _, again = collect(host.generate(99, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=1))))
+    assert again.reused_tokens == stats.evaluated_tokens > stats.reused_tokens
 
 
 @pytest.mark.starter
