@@ -145,7 +145,10 @@ def held_elsewhere(dest_dir: Path, basename: str) -> bool:
     if not lock_path(dest_dir, basename).exists():
         return False
     probe = PartLock(dest_dir, basename)
-    if probe.try_acquire():
-        probe.release()
+    try:
+        if not probe.try_acquire():
+            return True
+    except OSError:  # a lock file this user cannot open: nobody of ours is writing there
         return False
-    return True
+    probe.release()
+    return False
