@@ -104,6 +104,11 @@ def download_file(
 ) -> Path:
     """Download one Hub file into ``dest_dir``, resuming and verifying it.
 
+    While another download of the same file runs (another Fimble window,
+    or another job), this one waits, reporting state ``elsewhere`` with the
+    size of that download's part; then it finds the file done, or continues
+    from the part that download left.
+
     Args:
         hub_file: The file, as listed by ``HubClient.repo`` (size and sha256 from the Hub).
         dest_dir: Folder for the file; created if missing.
@@ -117,7 +122,8 @@ def download_file(
 
     Raises:
         DownloadPaused: Paused; the part file and sidecar are kept.
-        DownloadCancelled: Cancelled; the part file and sidecar are deleted.
+        DownloadCancelled: Cancelled; the part file and sidecar are deleted
+            (unless another download of the file owned them).
         DownloadError: Anything else, with ``kind`` saying what.
     """
     return _Transfer(hub_file, Path(dest_dir), client, on_progress, control or DownloadControl()).run()
@@ -182,7 +188,6 @@ class _Transfer:
 
     def _wait_for(self, lock: PartLock) -> None:
         """Another window downloads this file: report its part's growth until the lock is ours."""
-        first = True
         while True:
             if self.control.cancelled:
                 raise DownloadCancelled(f"the download of {self.name} was cancelled here; another Fimble "
@@ -197,8 +202,7 @@ class _Transfer:
                 self.done = self.part.stat().st_size
             except OSError:
                 self.done = 0
-            self.speed.update(self.done, "elsewhere", force=first)
-            first = False
+            self.speed.update(self.done, "elsewhere")
             time.sleep(WAIT_POLL_S)
 
     def _run_locked(self) -> Path:
