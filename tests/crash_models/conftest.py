@@ -20,6 +20,7 @@ from crash_procs import children_of, running, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
 
+
 class AppProcess:
     """One driver process: its status file, its children, and a way to kill it."""
 
@@ -64,7 +65,8 @@ class AppProcess:
         return found
 
     def kill(self) -> None:
-        """``kill -9`` the driver and reap it."""
+        """``kill -9`` the driver and reap it; its children are remembered for ``clean_up``."""
+        self.children()
         os.kill(self.pid, signal.SIGKILL)
         self.popen.wait(60)
 
