@@ -286,8 +286,8 @@ class ModelJobs(QObject):
 def download_error_line(exc: DownloadError) -> str:
     """The one line a failed download shows on its job in the window."""
     if isinstance(exc, DiskFullError):
-        where = f"{exc.filename} needs {human_bytes(exc.needed)}{' more' if exc.kept else ''}, " \
-                f"{human_bytes(exc.free)} free in {exc.folder}"
+        more = " more" if exc.kept else ""
+        where = f"{exc.filename} needs {human_bytes(exc.needed)}{more}, {human_bytes(exc.free)} free in {exc.folder}"
         if exc.kept:
             return (f"Disk full: {where}. The {human_bytes(exc.kept)} downloaded so far is kept; "
                     "free some space, then press Resume to continue.")
