@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crash_procs import all_gone, running, wait_for
+from jobs_app import all_gone, crash_app, running, wait_for  # noqa: F401 - crash_app is a fixture
 
 from app.core.tiny_gguf import write_tiny_gguf
 

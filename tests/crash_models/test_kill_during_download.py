@@ -7,6 +7,8 @@ import os
 
 from PySide6.QtCore import Qt
 
+from jobs_app import crash_app  # noqa: F401 - a fixture
+
 from app.core.hub import HubClient
 from app.core.library import Library
 from app.core.settings import Settings

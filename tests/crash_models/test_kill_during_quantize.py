@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from crash_procs import all_gone, wait_for
+from jobs_app import all_gone, crash_app, wait_for  # noqa: F401 - crash_app is a fixture
 
 from app.core.library import Library
 from app.core.model_info import inspect_model

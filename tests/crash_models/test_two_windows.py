@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+from jobs_app import crash_app  # noqa: F401 - a fixture
+
 from app.core.hub import HubClient
 from app.core.library import Library
 from app.core.settings import Settings

@@ -2,9 +2,9 @@
 
 Usage::
 
-    python crash_driver.py STATUS_FILE pull REPO FILENAME
-    python crash_driver.py STATUS_FILE quantize SOURCE OUTPUT QTYPE
-    python crash_driver.py STATUS_FILE children SOURCE OUTPUT QTYPE
+    python jobs_driver.py STATUS_FILE pull REPO FILENAME
+    python jobs_driver.py STATUS_FILE quantize SOURCE OUTPUT QTYPE
+    python jobs_driver.py STATUS_FILE children SOURCE OUTPUT QTYPE
 
 ``pull`` and ``quantize`` queue one job on a real ``ModelJobs`` (models in
 ``FIMBLE_HOME``, the Hub at ``HF_ENDPOINT``) under a Qt event loop, as the

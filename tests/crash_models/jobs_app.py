@@ -1,8 +1,9 @@
-"""Crash tests: run real app code in a process of its own, then ``kill -9`` it.
+"""Crash tests' app process: real job code in a process of its own, which a test can ``kill -9``.
 
-The driver (``crash_driver.py``) is started with the worktree's root on
-``PYTHONPATH`` so it and its spawned children import this checkout's ``app``.
-Process trees are read from ``/proc``, so these tests run on Linux.
+``crash_app(mode, *args)`` starts ``jobs_driver.py`` with the worktree's root
+on ``PYTHONPATH``, so it and its spawned children import this checkout's
+``app``. Process trees are read from ``/proc``, so these tests run on Linux.
+Test modules import the fixture and the helpers from here.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from crash_procs import children_of, running, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
+DRIVER = Path(__file__).resolve().parent / "jobs_driver.py"
 
 
 class AppProcess:
@@ -102,3 +103,42 @@ def crash_app(tmp_path, monkeypatch):
     yield start
     for app in started:
         app.clean_up()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                found.append(int(entry))
+    return found
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until it is true; fail the test naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def all_gone(pids) -> bool:
+    """Whether none of ``pids`` runs any more."""
+    return not any(running(pid) for pid in pids)
