@@ -9,7 +9,8 @@ plain HTTP. Files can be bytes or large files on disk, which are streamed
 with ``sendfile`` and never read whole.
 
 Faults can be injected per file: a connection cut after some bytes, a
-corrupted body, and a global throttle. ``bytes_sent`` and ``requests``
+corrupted body, a body held after some bytes until ``release_holds``, and a
+global throttle. ``bytes_sent`` and ``requests``
 record what went over the wire.
 """
 
@@ -122,6 +123,7 @@ class HubServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._released = threading.Event()
         self.bytes_per_s: float | None = None
         self.ranges = True
         self.bytes_sent: dict[tuple[str, str], int] = defaultdict(int)
@@ -164,6 +166,7 @@ class HubServer:
         """Stop serving and drop every open connection, keep-alive ones included."""
         if self._server is None:
             return
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
         with self._lock:
@@ -246,6 +249,25 @@ class HubServer:
         """Flip bytes in the body of the next GET of a file (same length)."""
         with self._lock:
             self._faults[(repo_id, filename)] = ("corrupt", 0)
+
+    def hold_next(self, repo_id: str, filename: str, after_bytes: int) -> None:
+        """Send ``after_bytes`` of the next GET of a file's body, then send nothing more until ``release_holds``.
+
+        The connection stays open meanwhile, so the client is still in the
+        middle of its transfer.
+        """
+        with self._lock:
+            self._faults[(repo_id, filename)] = ("hold", int(after_bytes))
+            self._released.clear()
+
+    def release_holds(self) -> None:
+        """Let held bodies go on to their end."""
+        self._released.set()
+
+    def total_sent(self, repo_id: str, filename: str) -> int:
+        """File body bytes written to sockets for one file, over every request so far."""
+        with self._lock:
+            return self.bytes_sent.get((repo_id, filename), 0)
 
     def throttle(self, bytes_per_s: float | None) -> None:
         """Limit every file body to about ``bytes_per_s`` (None: no limit)."""
@@ -492,11 +514,18 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault[0] == "cut":
             limit = min(length, fault[1])
         corrupt = fault is not None and fault[0] == "corrupt"
+        hold = fault[1] if fault is not None and fault[0] == "hold" else None
         rate = self.hub.bytes_per_s
-        fast = hub_file.path is not None and hasattr(os, "sendfile") and not corrupt and not rate
+        fast = hub_file.path is not None and hasattr(os, "sendfile") and not corrupt and not rate and hold is None
         try:
             if fast:
                 self._sendfile(hub_file.path, key, start, limit)
+            elif hold is not None and hold < limit:
+                self._write_chunks(hub_file, key, start, hold, False, rate)
+                self.wfile.flush()
+                while not self.hub._released.wait(0.1):
+                    pass
+                self._write_chunks(hub_file, key, start + hold, limit - hold, False, rate)
             else:
                 self._write_chunks(hub_file, key, start, limit, corrupt, rate)
         finally:

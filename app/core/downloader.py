@@ -10,25 +10,28 @@ leave something the next call continues with a ``Range`` request.
 The sha256 is computed on a second thread while the bytes arrive (hashlib
 releases the GIL), checked against the Hub's LFS object id after the last
 byte, and only then is the part renamed to its final name.
+
+Each piece is written as soon as it arrives, so a crash or ``kill -9`` loses
+only what the kernel still buffered. ``NAME.part.lock`` (``download_lock``)
+lets one Fimble window at a time write the part; another window's download of
+the same file waits, reporting the part's growth, and carries on from it.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import os
-import queue
 import re
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from app import __version__
 from app.core import machine
+from app.core.download_lock import PartLock
+from app.core.download_parts import (PartialDownload, discard_partial, part_paths, partial_downloads,
+                                     read_sidecar, write_sidecar)
+from app.core.download_stream import DownloadControl, DownloadProgress, Hasher, Speedometer
 from app.core.errors import UserFacingError
 from app.core.hub import HubClient, HubFile, gated_message, offline_message, short_reason
 
@@ -37,49 +40,18 @@ try:
 except ImportError:  # pragma: no cover - older stacks
     import httpx  # type: ignore[no-redef]
 
-CHUNK_SIZE = 1024 * 1024
 # Kept free beyond the file itself, for the sidecar and the rest of the system.
 DISK_MARGIN = 32 * 1024 * 1024
-PROGRESS_INTERVAL_S = 0.1
-FLUSH_INTERVAL_S = 0.05
-SPEED_WINDOW_S = 3.0
 CONNECT_TIMEOUT_S = 15.0
 READ_TIMEOUT_S = 30.0
-PART_SUFFIX = ".part"
-SIDECAR_SUFFIX = ".part.json"
-_HASH_QUEUE_CHUNKS = 64
+# How often a download waiting for another window looks at the part and the lock.
+WAIT_POLL_S = 0.2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DISK_FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
-
-@dataclass
-class DownloadProgress:
-    """Where a download stands; ``state`` is ``downloading``, ``verifying`` or ``done``."""
-
-    done: int
-    total: int
-    speed_bps: float
-    eta_s: float | None
-    state: str
-
-
-@dataclass(frozen=True)
-class PartialDownload:
-    """An unfinished download found on disk, with what is needed to resume it."""
-
-    repo_id: str
-    filename: str
-    done_bytes: int
-    size: int
-    path: Path
-    revision: str
-    sha256: str | None
-
-    def hub_file(self) -> HubFile:
-        """The ``HubFile`` to pass to ``download_file`` to continue it."""
-        from app.core import quant_types
-
-        return HubFile(self.repo_id, self.filename, self.size, self.sha256,
-                       quant_types.from_filename(self.filename), self.revision)
+__all__ = ["DownloadProgress", "PartialDownload", "DownloadError", "DiskFullError", "DownloadPaused",
+           "DownloadCancelled", "DownloadControl", "download_file", "partial_downloads", "discard_partial",
+           "part_paths"]
 
 
 class DownloadError(UserFacingError):
@@ -92,6 +64,22 @@ class DownloadError(UserFacingError):
     """
 
 
+class DiskFullError(DownloadError):
+    """The disk has no room for the rest of a file; the part downloaded so far is kept.
+
+    Attributes:
+        filename: The file's name.
+        needed: Bytes that must be free to finish (the rest of the file plus a margin).
+        free: Bytes free now.
+        kept: Bytes of the part kept on disk; resuming continues after them.
+        folder: Where the file goes.
+    """
+
+    def __init__(self, message: str, *, filename: str, needed: int, free: int, kept: int, folder: Path) -> None:
+        super().__init__("disk_full", message)
+        self.filename, self.needed, self.free, self.kept, self.folder = filename, needed, free, kept, folder
+
+
 class DownloadPaused(DownloadError):
     """Raised when ``DownloadControl.pause`` stopped a download; the part file is kept."""
 
@@ -100,44 +88,10 @@ class DownloadPaused(DownloadError):
 
 
 class DownloadCancelled(DownloadError):
-    """Raised when ``DownloadControl.cancel`` stopped a download; the part file is gone."""
+    """Raised when ``DownloadControl.cancel`` stopped a download; its part is gone unless another window owns it."""
 
     def __init__(self, message: str) -> None:
         super().__init__("cancelled", message)
-
-
-class DownloadControl:
-    """Pause or cancel a running download from any thread.
-
-    The download checks between chunks; use a new control for each attempt.
-    """
-
-    def __init__(self) -> None:
-        self._paused = threading.Event()
-        self._cancelled = threading.Event()
-
-    def pause(self) -> None:
-        """Stop soon and keep what was downloaded."""
-        self._paused.set()
-
-    def cancel(self) -> None:
-        """Stop soon and delete what was downloaded."""
-        self._cancelled.set()
-
-    @property
-    def paused(self) -> bool:
-        """Whether ``pause`` was called."""
-        return self._paused.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether ``cancel`` was called."""
-        return self._cancelled.is_set()
-
-
-def part_paths(dest_dir: Path, basename: str) -> tuple[Path, Path]:
-    """The ``.part`` file and its sidecar for a file name in a folder."""
-    return dest_dir / (basename + PART_SUFFIX), dest_dir / (basename + SIDECAR_SUFFIX)
 
 
 def download_file(
@@ -149,6 +103,11 @@ def download_file(
     control: DownloadControl | None = None,
 ) -> Path:
     """Download one Hub file into ``dest_dir``, resuming and verifying it.
+
+    While another download of the same file runs (another Fimble window,
+    or another job), this one waits, reporting state ``elsewhere`` with the
+    size of that download's part; then it finds the file done, or continues
+    from the part that download left.
 
     Args:
         hub_file: The file, as listed by ``HubClient.repo`` (size and sha256 from the Hub).
@@ -163,35 +122,11 @@ def download_file(
 
     Raises:
         DownloadPaused: Paused; the part file and sidecar are kept.
-        DownloadCancelled: Cancelled; the part file and sidecar are deleted.
+        DownloadCancelled: Cancelled; the part file and sidecar are deleted
+            (unless another download of the file owned them).
         DownloadError: Anything else, with ``kind`` saying what.
     """
     return _Transfer(hub_file, Path(dest_dir), client, on_progress, control or DownloadControl()).run()
-
-
-def partial_downloads(dest_dir: Path) -> list[PartialDownload]:
-    """Unfinished downloads in a folder, read from their sidecars, by file name."""
-    found = []
-    folder = Path(dest_dir)
-    if not folder.is_dir():
-        return found
-    for sidecar in sorted(folder.glob("*" + SIDECAR_SUFFIX)):
-        meta = _read_sidecar(sidecar)
-        part = sidecar.with_name(sidecar.name[: -len(SIDECAR_SUFFIX)] + PART_SUFFIX)
-        if meta is None or not part.exists():
-            continue
-        found.append(PartialDownload(meta["repo_id"], meta["filename"], part.stat().st_size, int(meta["size"]),
-                                     part, meta.get("revision", "main"), meta.get("sha256")))
-    return found
-
-
-def discard_partial(partial: PartialDownload | Path) -> None:
-    """Delete an unfinished download's part file and sidecar."""
-    part = partial.path if isinstance(partial, PartialDownload) else Path(partial)
-    if part.name.endswith(SIDECAR_SUFFIX):
-        part = part.with_name(part.name[: -len(SIDECAR_SUFFIX)] + PART_SUFFIX)
-    part.unlink(missing_ok=True)
-    part.with_name(part.name + ".json").unlink(missing_ok=True)
 
 
 # -- internals ------------------------------------------------------------------------
@@ -209,22 +144,6 @@ def _write(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _read_sidecar(path: Path) -> dict | None:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or not all(k in meta for k in ("repo_id", "filename", "size")):
-        return None
-    return meta
-
-
-def _write_sidecar(path: Path, meta: dict) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    os.replace(temp, path)
-
-
 def _normalize_etag(value: str | None) -> str | None:
     if not value:
         return None
@@ -236,79 +155,6 @@ def _normalize_etag(value: str | None) -> str | None:
 
 def _percent(done: int, total: int) -> int:
     return int(done * 100 / total) if total else 100
-
-
-class _Hasher:
-    """sha256 on its own thread: first a prefix already on disk, then queued chunks."""
-
-    def __init__(self, prefix: Path | None, prefix_len: int) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_HASH_QUEUE_CHUNKS)
-        self._digest = hashlib.sha256()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(prefix, prefix_len), name="sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self, prefix: Path | None, prefix_len: int) -> None:
-        try:
-            if prefix is not None and prefix_len:
-                with open(prefix, "rb") as handle:
-                    left = prefix_len
-                    while left > 0:
-                        block = handle.read(min(8 * CHUNK_SIZE, left))
-                        if not block:
-                            raise OSError(f"{prefix.name} is shorter than expected")
-                        self._digest.update(block)
-                        left -= len(block)
-        except BaseException as exc:  # noqa: BLE001 - reported by hexdigest()
-            self._error = exc
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                self._digest.update(chunk)
-
-    def feed(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
-
-    def hexdigest(self) -> str:
-        """Wait for every queued chunk and return the digest."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._digest.hexdigest()
-
-    def stop(self) -> None:
-        """End the thread without waiting for a result."""
-        self._queue.put(None)
-
-
-class _Speed:
-    """Progress callbacks, throttled, with a moving-window speed and an ETA."""
-
-    def __init__(self, callback: Callable[[DownloadProgress], None] | None, total: int) -> None:
-        self._callback = callback
-        self._total = total
-        self._samples: deque[tuple[float, int]] = deque()
-        self._last = 0.0
-
-    def update(self, done: int, state: str = "downloading", force: bool = False) -> None:
-        if self._callback is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < PROGRESS_INTERVAL_S:
-            return
-        self._last = now
-        self._samples.append((now, done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > SPEED_WINDOW_S:
-            self._samples.popleft()
-        first_t, first_done = self._samples[0]
-        speed = (done - first_done) / (now - first_t) if now > first_t else 0.0
-        eta = (self._total - done) / speed if speed > 0 and state == "downloading" else None
-        if state == "done":
-            eta = 0.0
-        self._callback(DownloadProgress(done, self._total, max(speed, 0.0), eta, state))
-
-    def reset(self) -> None:
-        self._samples.clear()
 
 
 class _Transfer:
@@ -323,19 +169,48 @@ class _Transfer:
         self.name = hub_file.basename
         self.final = dest_dir / self.name
         self.part, self.sidecar = part_paths(dest_dir, self.name)
-        self.speed = _Speed(on_progress, hub_file.size)
+        self.speed = Speedometer(on_progress, hub_file.size)
         self.done = 0
         self.url = client.file_url(hub_file)
 
     # -- the steps ----------------------------------------------------------------
 
     def run(self) -> Path:
+        self.dest_dir.mkdir(parents=True, exist_ok=True)
+        lock = PartLock(self.dest_dir, self.name)
+        if not lock.try_acquire():
+            self._wait_for(lock)
+        try:
+            return self._run_locked()
+        finally:
+            # Nothing left to guard once the part is gone (renamed, discarded or never made).
+            lock.release(remove_file=not self.part.exists())
+
+    def _wait_for(self, lock: PartLock) -> None:
+        """Another window downloads this file: report its part's growth until the lock is ours."""
+        while True:
+            if self.control.cancelled:
+                raise DownloadCancelled(f"the download of {self.name} was cancelled here; another Fimble "
+                                        "window is still downloading it")
+            if self.control.paused:
+                raise DownloadPaused(f"the download of {self.name} is paused here; another Fimble window is "
+                                     "still downloading it")
+            if lock.try_acquire():
+                self.speed.reset()
+                return
+            try:
+                self.done = self.part.stat().st_size
+            except OSError:
+                self.done = 0
+            self.speed.update(self.done, "elsewhere")
+            time.sleep(WAIT_POLL_S)
+
+    def _run_locked(self) -> Path:
         size = self.file.size
         if self.final.exists() and self.final.stat().st_size == size:
             self._drop_part_if_ours()
             self.speed.update(size, "done", force=True)
             return self.final
-        self.dest_dir.mkdir(parents=True, exist_ok=True)
         self.done = self._resumable_bytes()
         self._check_space(size - self.done)
         self._check_control()
@@ -370,7 +245,7 @@ class _Transfer:
                                         f"{short_reason(exc)}") from None
         return self._finish(digest)
 
-    def _accept(self, response) -> _Hasher | None:
+    def _accept(self, response) -> Hasher | None:
         """Check the answer's status and headers, prepare the part file; return the hasher."""
         status = response.status_code
         if status in (401, 403):
@@ -394,38 +269,47 @@ class _Transfer:
                                            "refresh the file list")
         if status == 206:
             start = self._range_start(response)
-            old = _read_sidecar(self.sidecar) or {}
+            old = read_sidecar(self.sidecar) or {}
             if start != self.done or (old.get("etag") and etag and old["etag"] != etag):
                 raise _Restart()
         elif self.done:  # the server ignored the Range: take the whole body from here
             self.done = 0
             self.speed.reset()
-        _write_sidecar(self.sidecar, {
-            "repo_id": self.file.repo_id, "filename": self.file.filename, "revision": self.file.revision,
-            "size": self.file.size, "sha256": self.file.sha256, "etag": etag, "url": self.url,
-        })
+        try:
+            write_sidecar(self.sidecar, {
+                "repo_id": self.file.repo_id, "filename": self.file.filename, "revision": self.file.revision,
+                "size": self.file.size, "sha256": self.file.sha256, "etag": etag, "url": self.url,
+            })
+        except OSError as exc:
+            if exc.errno in _DISK_FULL_ERRNOS:
+                raise self._disk_filled() from None
+            raise
         if self.file.sha256 is None:
             return None
-        return _Hasher(self.part if self.done else None, self.done)
+        return Hasher(self.part if self.done else None, self.done)
 
-    def _receive(self, response, hasher: _Hasher | None) -> str | None:
-        """Stream the body into the part file; return the sha256 (None when not checked)."""
+    def _receive(self, response, hasher: Hasher | None) -> str | None:
+        """Stream the body into the part file; return the sha256 (None when not checked).
+
+        Every piece goes to the file as soon as it arrives, so a crash loses
+        at most what the kernel still buffers.
+        """
         fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
             os.ftruncate(fd, self.done)
             os.lseek(fd, self.done, os.SEEK_SET)
             self.speed.update(self.done, force=True)
-            for chunk in _chunks(response):
+            for piece in response.iter_raw():
                 try:
-                    _write(fd, chunk)
+                    _write(fd, piece)
                 except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                    if exc.errno in _DISK_FULL_ERRNOS:
                         self.done = os.fstat(fd).st_size
                         raise self._disk_filled() from None
                     raise
                 if hasher is not None:
-                    hasher.feed(chunk)
-                self.done += len(chunk)
+                    hasher.feed(piece)
+                self.done += len(piece)
                 self.speed.update(self.done)
                 if self.control.cancelled or self.control.paused:
                     break
@@ -467,7 +351,7 @@ class _Transfer:
 
     def _resumable_bytes(self) -> int:
         """Bytes of a matching part file on disk; a part that isn't this file's is deleted."""
-        meta = _read_sidecar(self.sidecar) if self.sidecar.exists() else None
+        meta = read_sidecar(self.sidecar) if self.sidecar.exists() else None
         if not self.part.exists():
             self.sidecar.unlink(missing_ok=True)
             return 0
@@ -489,7 +373,7 @@ class _Transfer:
         return same
 
     def _drop_part_if_ours(self) -> None:
-        meta = _read_sidecar(self.sidecar) if self.sidecar.exists() else None
+        meta = read_sidecar(self.sidecar) if self.sidecar.exists() else None
         if meta is not None and self._same_file(meta):
             self._discard()
 
@@ -498,10 +382,17 @@ class _Transfer:
             return
         free = machine.disk_free(self.dest_dir)
         needed = remaining + DISK_MARGIN
-        if free < needed:
-            raise DownloadError("disk_full", f"not enough disk space for {self.name}: needs "
-                                             f"{machine.human_bytes(needed)}, {machine.human_bytes(free)} "
-                                             f"free in {self.dest_dir}")
+        if free >= needed:
+            return
+        have, room = machine.human_bytes(needed), machine.human_bytes(free)
+        if not self.done:
+            message = f"not enough disk space for {self.name}: needs {have}, {room} free in {self.dest_dir}"
+        else:
+            message = (f"not enough disk space to finish {self.name}: needs {have} more, {room} free in "
+                       f"{self.dest_dir}; the {_percent(self.done, self.file.size)}% downloaded so far is kept "
+                       "— free some space and resume to continue")
+        raise DiskFullError(message, filename=self.name, needed=needed, free=free, kept=self.done,
+                            folder=self.dest_dir)
 
     def _check_control(self) -> None:
         if self.control.cancelled:
@@ -515,7 +406,7 @@ class _Transfer:
         if self.file.sha256 is None:
             return None
         self.speed.update(self.done, "verifying", force=True)
-        return _Hasher(self.part, self.done).hexdigest()
+        return Hasher(self.part, self.done).hexdigest()
 
     def _discard(self) -> None:
         self.part.unlink(missing_ok=True)
@@ -528,11 +419,14 @@ class _Transfer:
         return DownloadError("http", f"the download of {self.name} {reason} at "
                                      f"{_percent(self.done, self.file.size)}%; it will resume from there")
 
-    def _disk_filled(self) -> DownloadError:
-        free = machine.human_bytes(machine.disk_free(self.dest_dir))
-        return DownloadError("disk_full", f"the disk filled up while downloading {self.name} ({free} free in "
-                                          f"{self.dest_dir}); free some space and it will resume from "
-                                          f"{_percent(self.done, self.file.size)}%")
+    def _disk_filled(self) -> DiskFullError:
+        free = machine.disk_free(self.dest_dir)
+        needed = self.file.size - self.done + DISK_MARGIN
+        return DiskFullError(
+            f"the disk is full: {self.name} needs {machine.human_bytes(needed)} more, "
+            f"{machine.human_bytes(free)} free in {self.dest_dir}; the {_percent(self.done, self.file.size)}% "
+            "downloaded so far is kept — free some space and resume to continue",
+            filename=self.name, needed=needed, free=free, kept=self.done, folder=self.dest_dir)
 
     def _refused(self, response) -> DownloadError:
         repo = self.file.repo_id
@@ -569,29 +463,3 @@ class _Transfer:
     def _range_start(response) -> int:
         match = re.match(r"\s*bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
         return int(match[1]) if match else -1
-
-
-def _chunks(response) -> Iterator[bytes]:
-    """The response body in pieces of about ``CHUNK_SIZE``, or less on a slow link.
-
-    A piece is handed over once ``CHUNK_SIZE`` bytes have arrived or
-    ``FLUSH_INTERVAL_S`` has passed, so progress and pause stay responsive.
-    When the connection fails, the bytes received so far come out first, so
-    a resume never fetches them again.
-    """
-    pending: list[bytes] = []
-    size = 0
-    last = time.monotonic()
-    try:
-        for piece in response.iter_raw():
-            pending.append(piece)
-            size += len(piece)
-            if size >= CHUNK_SIZE or time.monotonic() - last >= FLUSH_INTERVAL_S:
-                yield pending[0] if len(pending) == 1 else b"".join(pending)
-                pending, size, last = [], 0, time.monotonic()
-    except httpx.TransportError:
-        if pending:
-            yield b"".join(pending)
-        raise
-    if pending:
-        yield b"".join(pending)

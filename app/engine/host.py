@@ -14,6 +14,7 @@ import traceback
 
 from app.core.load_params import LoadParams
 from app.engine import protocol as p
+from app.engine.lifeline import exit_with_parent
 from app.engine.runner import EngineFailure, ModelRunner
 
 
@@ -74,7 +75,12 @@ def _redirect_stderr(log_path: str | None) -> None:
 
 
 def host_main(conn, log_path: str | None = None) -> None:
-    """Entry point of the host process (started with ``spawn``)."""
+    """Entry point of the host process (started with ``spawn``).
+
+    The host ends itself when the window's process dies, even in the middle
+    of a long llama.cpp call: it holds nothing the user made.
+    """
+    exit_with_parent()
     _redirect_stderr(log_path)
     from app.engine.backend import backend_info
 

@@ -24,6 +24,8 @@ import signal
 import sys
 from typing import Callable
 
+from app.engine.lifeline import exit_with_parent
+
 # ggml_log_level values (ggml.h).
 LEVEL_WARN = 3
 LEVEL_ERROR = 4
@@ -111,6 +113,9 @@ def quantize_main(
     # The parent alone decides when to stop; Ctrl+C reaches the whole
     # process group and would otherwise surface inside the log callback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # If the window's process dies, nobody will rename or delete the output:
+    # remove it and end, even in the middle of llama_model_quantize.
+    exit_with_parent(on_orphaned=lambda: os.unlink(output))
     _redirect_stderr(log_path)
     import llama_cpp
 

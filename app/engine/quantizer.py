@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from app.core import machine, quant_types
+from app.core.download_lock import PartLock
 from app.core.errors import UserFacingError
 from app.core.gguf_file import GGUFError
 from app.core.model_info import InspectedModel, inspect_model
@@ -47,6 +48,7 @@ class QuantizeError(UserFacingError):
     Attributes:
         kind: ``"requantize"`` (the input is already quantized), ``"ram"``,
             ``"disk"``, ``"input"`` (bad input, type or output path),
+            ``"busy"`` (another Fimble window is making the same file),
             ``"failed"`` (llama.cpp failed) or ``"cancelled"``.
         message: The line to show.
     """
@@ -281,13 +283,26 @@ class Quantizer:
             on_progress: Called on this thread after each tensor is written.
             threads: Worker threads; None lets llama.cpp use every core.
 
+        A ``.part`` left by a run that was killed is removed first; a lock
+        next to it keeps two windows from writing the same output.
+
         Returns:
             ``plan.output``, complete and checked.
 
         Raises:
-            QuantizeError: ``cancelled``, ``failed``, or ``input`` when the
-                output appeared since the plan was made.
+            QuantizeError: ``cancelled``, ``failed``, ``busy``, or ``input``
+                when the output appeared since the plan was made.
         """
+        lock = PartLock(plan.output.parent, plan.output.name)
+        if not lock.try_acquire():
+            raise QuantizeError("busy", f"another Fimble window is making {plan.output.name} right now; "
+                                        "wait for it to finish")
+        try:
+            return self._run_locked(plan, on_progress, threads)
+        finally:
+            lock.release(remove_file=True)
+
+    def _run_locked(self, plan: QuantizePlan, on_progress, threads: int | None) -> Path:
         part = plan.part_path
         log_path = None
         conn = process = None

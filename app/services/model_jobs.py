@@ -17,10 +17,11 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.core.downloader import (DownloadControl, DownloadError, DownloadProgress, PartialDownload,
-                                     discard_partial, download_file, part_paths, partial_downloads)
+from app.core.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
+                                 discard_partial, download_file, part_paths, partial_downloads)
 from app.core.errors import one_line
 from app.core.hub import HubClient
+from app.core.machine import human_bytes
 from app.services.pull import PullCallbacks, PullPlan, run_pull
 
 _ids = itertools.count(1)
@@ -37,7 +38,7 @@ class Job:
     title: str
     id: int = field(default_factory=lambda: next(_ids))
     state: str = "queued"  # queued, running, paused, done, failed, cancelled
-    stage: str = ""  # download, verifying, quantize, copy
+    stage: str = ""  # download, elsewhere (another window downloads it), verifying, quantize, copy
     done: int = 0
     total: int = 0
     speed_bps: float = 0.0
@@ -111,11 +112,11 @@ class ModelJobs(QObject):
         return self._submit(_Work(Job("pull", title), run, on_cancel=lambda: discard_partial(part)))
 
     def adopt_partials(self) -> list[Job]:
-        """List downloads an earlier run left unfinished as paused jobs; Resume continues them."""
-        adopted = []
-        for partial in self.pending_partials():
-            adopted.append(self._adopt(partial))
-        return adopted
+        """List downloads an earlier run left unfinished as paused jobs; Resume continues them.
+
+        A part another Fimble window is downloading right now is left to it.
+        """
+        return [self._adopt(partial) for partial in self.pending_partials() if not partial.busy]
 
     def _adopt(self, partial: PartialDownload) -> Job:
         hub_file, folder = partial.hub_file(), partial.path.parent
@@ -126,7 +127,8 @@ class ModelJobs(QObject):
                                      on_progress=lambda p: jobs._download_progress(work, p), control=work.control))
 
         job = Job("pull", f"{partial.repo_id} · {Path(partial.filename).name}", state="paused", stage="download",
-                  done=partial.done_bytes, total=partial.size, detail="left unfinished by an earlier run")
+                  done=partial.done_bytes, total=partial.size,
+                  detail="left unfinished by an earlier run; Resume continues it")
         work = _Work(job, run, on_cancel=lambda: discard_partial(partial))
         with self._lock:
             self._works[job.id] = work
@@ -245,11 +247,11 @@ class ModelJobs(QObject):
             except DownloadError as exc:
                 kind = getattr(exc, "kind", "")
                 if kind == "paused":
-                    self._update(work, state="paused", detail="paused; resume continues where it stopped")
+                    self._update(work, state="paused", detail="Resume continues where it stopped")
                 elif kind == "cancelled" or work.cancel_event.is_set():
                     self._finish(work, "cancelled", error="cancelled")
                 else:
-                    self._finish(work, "failed", error=str(exc))
+                    self._finish(work, "failed", error=download_error_line(exc))
             except Exception as exc:  # noqa: BLE001 - every failure becomes the job's one-line error
                 if work.cancel_event.is_set():
                     self._finish(work, "cancelled", error="cancelled")
@@ -261,7 +263,8 @@ class ModelJobs(QObject):
                 self._current = None
 
     def _download_progress(self, work: _Work, progress: DownloadProgress) -> None:
-        self._update(work, stage="verifying" if progress.state == "verifying" else "download",
+        stage = progress.state if progress.state in ("verifying", "elsewhere") else "download"
+        self._update(work, stage=stage,
                      done=progress.done, total=progress.total, speed_bps=progress.speed_bps, eta_s=progress.eta_s)
 
     def _quantize_progress(self, work: _Work, progress) -> None:
@@ -278,6 +281,18 @@ class ModelJobs(QObject):
     def _finish(self, work: _Work, state: str, **changes) -> None:
         self._update(work, state=state, **changes)
         self.finished.emit(replace(work.job))
+
+
+def download_error_line(exc: DownloadError) -> str:
+    """The one line a failed download shows on its job in the window."""
+    if isinstance(exc, DiskFullError):
+        more = " more" if exc.kept else ""
+        where = f"{exc.filename} needs {human_bytes(exc.needed)}{more}, {human_bytes(exc.free)} free in {exc.folder}"
+        if exc.kept:
+            return (f"Disk full: {where}. The {human_bytes(exc.kept)} downloaded so far is kept; "
+                    "free some space, then press Resume to continue.")
+        return f"Disk full: {where}. Free some space, then press Resume to start it."
+    return str(exc)
 
 
 class _LoopThread(QThread):

@@ -19,7 +19,15 @@ def describe_progress(job) -> str:
         return f"done: {job.result}"
     if job.state == "paused":
         done = f"{human_bytes(job.done)} of {human_bytes(job.total)}" if job.total else ""
-        return f"paused {done}".strip()
+        text = f"paused {done}".strip()
+        return f"{text}: {job.detail}" if job.detail else text
+    if job.stage == "elsewhere":
+        text = "being downloaded by another Fimble window"
+        if job.total:
+            text += f": {human_bytes(job.done)} of {human_bytes(job.total)}"
+            if job.speed_bps:
+                text += f" · {human_bytes(job.speed_bps)}/s"
+        return text + "; this one continues from its part if that window stops"
     if job.stage == "verifying":
         return "checking the sha256 against the Hub's…"
     if job.stage == "quantize":
@@ -71,7 +79,7 @@ class JobRow(QWidget):
         elif job.total:
             self.bar.setValue(int(job.fraction * 1000))
         self.bar.setFormat(f"{job.fraction:.0%}" if job.total else "")
-        downloading = job.kind == "pull" and job.stage in ("download", "")
+        downloading = job.kind == "pull" and job.stage in ("download", "elsewhere", "")
         self.pause_button.setVisible(job.kind == "pull")
         self.pause_button.setText("Resume" if job.state in ("paused", "failed") else "Pause")
         self.pause_button.setEnabled(job.state in ("paused", "failed") or (job.state == "running" and downloading))
