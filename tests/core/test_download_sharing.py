@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 
 import pytest
+
+from sample_bytes import pattern_bytes
 
 from app.core.download_lock import PartLock
 from app.core.downloader import DownloadCancelled, DownloadControl, DownloadPaused, download_file
@@ -17,16 +18,9 @@ NAME = "shared-Q8_0.gguf"
 SIZE = 4 * 1024 * 1024 + 321
 
 
-def _blob(size: int) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"share-{counter}".encode()).digest() * 64
-        counter += 1
-    return bytes(out[:size])
 
 
-DATA = _blob(SIZE)
+DATA = pattern_bytes(SIZE, "share")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import threading
 import time
@@ -17,22 +16,16 @@ from app.core.downloader import (DownloadCancelled, DownloadControl, DownloadErr
                                      discard_partial, download_file, partial_downloads)
 from app.core.hub import HubClient, HubError, save_token
 from bench.hub_server import HubServer
+from sample_bytes import pattern_bytes
 
 REPO = "someone/codegemma-7b-it-GGUF"
 NAME = "codegemma-7b-it-Q4_K_M.gguf"
 SIZE = 3 * 1024 * 1024 + 12345
 
 
-def _blob(size: int, seed: int = 7) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}-{counter}".encode()).digest() * 64
-        counter += 1
-    return bytes(out[:size])
 
 
-DATA = _blob(SIZE)
+DATA = pattern_bytes(SIZE)
 
 
 @pytest.fixture

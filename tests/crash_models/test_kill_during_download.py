@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from PySide6.QtCore import Qt
 
 from jobs_app import crash_app  # noqa: F401 - a fixture
+from sample_bytes import file_sha256
 
 from app.core.hub import HubClient
 from app.core.library import Library
@@ -21,12 +21,6 @@ SIZE = 24 * 1024 * 1024 + 4321
 HELD_AT = 9 * 1024 * 1024 + 777  # the server sends this much, then nothing until the app is gone
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def test_a_download_killed_with_the_app_is_offered_again_and_resumes_verified(crash_app, hub, qtbot, tmp_path,
@@ -64,7 +58,7 @@ def test_a_download_killed_with_the_app_is_offered_again_and_resumes_verified(cr
         qtbot.waitUntil(lambda: _job(jobs, adopted.id).state in ("done", "failed"), timeout=120_000)
         done = _job(jobs, adopted.id)
         assert done.state == "done", done.error
-        assert _sha256(done.result) == _sha256(blob)
+        assert file_sha256(done.result) == file_sha256(blob)
         qtbot.waitUntil(lambda: row.text.text().startswith("done"), timeout=10_000)
     finally:
         jobs.shutdown()

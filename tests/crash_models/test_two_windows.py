@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from jobs_app import crash_app  # noqa: F401 - a fixture
+from sample_bytes import file_sha256
 
 from app.core.hub import HubClient
 from app.core.library import Library
@@ -18,12 +18,6 @@ REPO = "someone/shared-GGUF"
 NAME = "shared-Q8_0.gguf"
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _job(jobs, job_id):
@@ -73,7 +67,7 @@ def test_the_second_window_shows_the_first_ones_progress_and_never_downloads_twi
     assert done.state == "done", done.error
     first.wait_until(lambda s: first.job().get("state") == "done", timeout=60, what="the first window to finish")
     assert first.job()["result"] == done.result
-    assert _sha256(done.result) == _sha256(blob)
+    assert file_sha256(done.result) == file_sha256(blob)
     assert _gets(hub) == [None] and size <= hub.total_sent(REPO, NAME) <= size * 1.01
     assert sorted(p.name for p in part.parent.iterdir()) == [NAME]
 
@@ -107,6 +101,6 @@ def test_a_killed_first_window_frees_the_file_and_the_second_resumes_its_part(cr
     finally:
         jobs.shutdown()
     assert done.state == "done", done.error
-    assert _sha256(done.result) == _sha256(blob)
+    assert file_sha256(done.result) == file_sha256(blob)
     assert _gets(hub) == [None, f"bytes={held_at}-"]
     assert size <= hub.total_sent(REPO, NAME) <= size * 1.01

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 
 import pytest
 from PySide6.QtCore import Qt
 
 import app.core.downloader as downloader
+from sample_bytes import pattern_bytes
+
 from app.core import machine
 from app.core.hub import HubClient
 from app.core.library import Library
@@ -24,16 +25,9 @@ SIZE = 3 * 1024 * 1024 + 17
 FREE_WHEN_FULL = 1_500_000
 
 
-def _blob(size: int) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"full-{counter}".encode()).digest() * 64
-        counter += 1
-    return bytes(out[:size])
 
 
-DATA = _blob(SIZE)
+DATA = pattern_bytes(SIZE, "full")
 
 
 @pytest.fixture
