@@ -11,102 +11,32 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.core.chat_schema import MIGRATIONS, FTS_TABLE, FTS_TRIGGERS
+from app.core.chat_records import (DEFAULT_TITLE, ROLES, TITLE_MAX_CHARS, Conversation, NotFoundError,
+                                   StoredMessage, StoreError, StoreFull, StoreUnusable, error_from_sqlite,
+                                   is_damage, title_from_text)
+from app.core.chat_schema import MIGRATIONS
+from app.core.chat_search import lower, search_sql, snippet
+from app.core.chat_store_setup import (check_file, check_header, fts5_available, migrate, sync_search_index,
+                                      transaction)
 
-DEFAULT_TITLE = "New chat"
-TITLE_MAX_CHARS = 60
-ROLES = ("system", "user", "assistant")
-SNIPPET_BEFORE = 30
-SNIPPET_AFTER = 70
-FTS_MIN_TERM = 3  # a trigram index cannot look up anything shorter
+__all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_TITLE", "MEMORY", "MIGRATIONS", "ROLES", "TITLE_MAX_CHARS",
+           "ChatStore", "Conversation", "NotFoundError", "StoredMessage", "StoreError", "StoreFull",
+           "StoreUnusable", "title_from_text"]
+
+BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another window's write to end
+MEMORY = ":memory:"  # the path of a store that lives in memory only
 
 _CONVERSATION_FIELDS = ("id", "title", "system_prompt", "sampling_json", "created_at",
                         "updated_at", "deleted_at")
 _CONVERSATION_COLUMNS = ", ".join(_CONVERSATION_FIELDS)
 _MESSAGE_COLUMNS = ("id, conversation_id, role, content, partial, stop_reason, stats_json,"
                     " position, created_at")
-
-
-class StoreError(Exception):
-    """The chat database cannot be opened or used; the message is one line for the user."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """No conversation or message has the id asked for."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """One conversation's settings; ``deleted_at`` is set while it sits in the bin."""
-
-    id: int
-    title: str
-    system_prompt: str | None
-    sampling: dict
-    created_at: float
-    updated_at: float
-    deleted_at: float | None = None
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One turn; ``partial`` marks an answer that stopped (or is still streaming)."""
-
-    id: int
-    conversation_id: int
-    role: str
-    content: str
-    partial: bool
-    stop_reason: str | None
-    stats: dict | None
-    position: int
-    created_at: float
-
-
-def title_from_text(text: str) -> str:
-    """Make a conversation title from a message.
-
-    Args:
-        text: The message, usually the user's first.
-
-    Returns:
-        Its first non-blank line with whitespace collapsed, cut to
-        ``TITLE_MAX_CHARS`` with an ellipsis; "" when the text is blank.
-    """
-    line = next((" ".join(part.split()) for part in text.splitlines() if part.strip()), "")
-    if len(line) > TITLE_MAX_CHARS:
-        line = line[:TITLE_MAX_CHARS - 1].rstrip() + "…"
-    return line
-
-
-def _like_pattern(term: str) -> str:
-    """Quote LIKE's wildcards so a term matches itself as a substring."""
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _lower(value: str | None) -> str | None:
-    """Lower-case text for LIKE, which folds ASCII letters only."""
-    return value.lower() if isinstance(value, str) else value
-
-
-def _snippet(text: str, terms: Sequence[str]) -> str:
-    """Cut a one-line excerpt of ``text`` around the first term found in it."""
-    found = [m for t in terms if (m := re.search(re.escape(t), text, re.IGNORECASE))]
-    start = min((m.start() for m in found), default=0)
-    begin = max(0, start - SNIPPET_BEFORE)
-    end = min(len(text), start + SNIPPET_AFTER)
-    excerpt = " ".join(text[begin:end].split())
-    return ("…" if begin > 0 else "") + excerpt + ("…" if end < len(text) else "")
 
 
 def _locked(method: Callable) -> Callable:
@@ -119,35 +49,45 @@ def _locked(method: Callable) -> Callable:
             try:
                 return method(self, *args, **kwargs)
             except sqlite3.Error as exc:
-                raise StoreError(f"the chat database failed: {exc}") from exc
+                raise error_from_sqlite(exc, self.path, "use") from exc
     return wrapper
 
 
 class ChatStore:
     """Conversations and messages in one sqlite file, safe to share between threads.
 
+    Several processes may use the same file at once: it is kept in WAL mode,
+    and a write waits up to ``BUSY_TIMEOUT_MS`` for another one to end.
+
     Args:
         path: The database file; it and its folder are created if missing.
+            ``MEMORY`` keeps the store in memory (nothing outlives it).
         full_text: Use the FTS5 index for search: None detects whether this
             sqlite build has FTS5 with the trigram tokenizer, False forces the
             ``LIKE`` fallback.
         clock: Returns the current time in seconds (tests replace it).
 
     Raises:
-        StoreError: If the file is not a usable chat database, or was written
-            by a newer Fimble.
+        StoreUnusable: If the file is not a sound chat database (damaged,
+            another program's database, or written by a newer Fimble); it was
+            not written to.
+        StoreError: If the file cannot be opened (no permission, a folder…).
     """
 
-    def __init__(self, path: Path, *, full_text: bool | None = None,
+    def __init__(self, path: Path | str, *, full_text: bool | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.in_memory = str(path) == MEMORY
         self._clock = clock
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False,
-                                         isolation_level=None)
+            if not self.in_memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                check_header(self.path)
+            self._conn = sqlite3.connect(MEMORY if self.in_memory else self.path,
+                                         check_same_thread=False, isolation_level=None,
+                                         timeout=BUSY_TIMEOUT_MS / 1000)
             self._open(full_text)
         except (sqlite3.Error, OSError, StoreError) as exc:
             if self._conn is not None:
@@ -156,7 +96,22 @@ class ChatStore:
             if isinstance(exc, StoreError):
                 raise
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, sqlite3.Error) and is_damage(exc):
+                raise StoreUnusable(f"the chat database {self.path} is damaged: {reason}",
+                                    "damaged") from exc
             raise StoreError(f"cannot open the chat database {self.path}: {reason}") from exc
+
+    @classmethod
+    def in_memory_store(cls, **kwargs) -> ChatStore:
+        """Open an empty store kept in memory, for when no file can be used.
+
+        Args:
+            **kwargs: ``full_text`` and ``clock``, as for the constructor.
+
+        Returns:
+            The store; its conversations end with it.
+        """
+        return cls(MEMORY, **kwargs)
 
     @property
     def full_text(self) -> bool:
@@ -164,63 +119,21 @@ class ChatStore:
         return self._fts
 
     def _open(self, full_text: bool | None) -> None:
-        """Check the version, set the pragmas, migrate, and set up search."""
+        """Check the file without writing to it, then set the pragmas, migrate, and set up search."""
         conn = self._conn
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError("the chat database was written by a newer Fimble"
-                             f" (schema v{version})")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        check_file(conn, self.path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.create_function("fimble_lower", 1, _lower, deterministic=True)
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            self._run_script(MIGRATIONS[number - 1] + f"\nPRAGMA user_version = {number};")
-        self._fts = self._fts5_available() if full_text is None else full_text
-        self._sync_search_index()
+        conn.create_function("fimble_lower", 1, lower, deterministic=True)
+        migrate(conn)
+        self._fts = fts5_available(conn) if full_text is None else full_text
+        sync_search_index(conn, self._fts)
 
-    def _run_script(self, sql: str) -> None:
-        """Run several statements as one transaction."""
-        try:
-            self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
-
-    def _fts5_available(self) -> bool:
-        """Whether this sqlite build can make an FTS5 trigram table."""
-        try:
-            self._conn.execute("CREATE VIRTUAL TABLE temp.fimble_probe"
-                               " USING fts5(x, tokenize='trigram')")
-        except sqlite3.OperationalError:
-            return False
-        self._conn.execute("DROP TABLE temp.fimble_probe")
-        return True
-
-    def _sync_search_index(self) -> None:
-        """Create and fill the FTS index, or drop its triggers when FTS is off."""
-        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                  " AND name LIKE 'messages\\_fts\\_%' ESCAPE '\\'").fetchall()
-        triggers = {name for (name,) in rows}
-        if self._fts and triggers != set(FTS_TRIGGERS):
-            # New, or stale after a build without FTS5 wrote here: rebuild from messages.
-            drops = "".join(f"DROP TRIGGER {name};\n" for name in triggers)
-            self._run_script(drops + FTS_TABLE + "".join(FTS_TRIGGERS.values())
-                             + "\nINSERT INTO messages_fts(messages_fts) VALUES ('rebuild');")
-        elif not self._fts and triggers:
-            self._run_script("".join(f"DROP TRIGGER {name};\n" for name in triggers))
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """Group statements into one immediate transaction."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _transaction(self):
+        """Group statements into one immediate transaction (a context manager)."""
+        return transaction(self._conn)
 
     def close(self) -> None:
         """Close the database; later calls raise StoreError. Closing twice is fine."""
@@ -604,31 +517,11 @@ class ChatStore:
         terms = query.split()
         if not terms or limit < 1:
             return []
-        # FTS5 query strings end at a NUL, so such terms go through LIKE too.
-        long_terms = [t for t in terms
-                      if self._fts and len(t) >= FTS_MIN_TERM and "\x00" not in t]
-        likes = [t for t in terms if t not in long_terms]
-        like_sql = "".join(" AND fimble_lower(m.content) LIKE ? ESCAPE '\\'" for _ in likes)
-        params: list = [_like_pattern(t) for t in likes]
-        if long_terms:
-            source = "messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
-            where = "messages_fts MATCH ?" + like_sql
-            params.insert(0, " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-        else:
-            source, where = "messages AS m", "1" + like_sql
-        title_sql = " AND ".join("fimble_lower(c.title) LIKE ? ESCAPE '\\'" for _ in terms)
-        params += [_like_pattern(t) for t in terms] + [limit]
         columns = ", ".join(f"c.{name}" for name in _CONVERSATION_FIELDS)
-        rows = self._conn.execute(
-            f"WITH hits AS (SELECT m.conversation_id AS cid, MIN(m.position), m.content AS text"
-            f" FROM {source} WHERE {where} GROUP BY m.conversation_id)"
-            f" SELECT {columns}, hits.text FROM conversations AS c"
-            " LEFT JOIN hits ON hits.cid = c.id"
-            f" WHERE c.deleted_at IS NULL AND (hits.cid IS NOT NULL OR ({title_sql}))"
-            " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", params).fetchall()
+        rows = self._conn.execute(*search_sql(terms, self._fts, columns, limit)).fetchall()
         results = []
         for row in rows:
             conversation = self._conversation(row[:-1])
             text = row[-1] if row[-1] is not None else conversation.title
-            results.append((conversation, _snippet(text, terms)))
+            results.append((conversation, snippet(text, terms)))
         return results
