@@ -364,12 +364,40 @@ class ChatStore:
         with self._transaction():
             message_id = self._insert_message(conversation_id, role, content, partial,
                                               None, None, self._clock())
-            title = title_from_text(content) if role == "user" else ""
-            if title and conversation.title == DEFAULT_TITLE:
-                self._update_conversation(conversation_id, title=title)
-            else:
-                self._update_conversation(conversation_id)
+            self._touch_after(conversation, role, content)
         return self._get_message(message_id)
+
+    def _touch_after(self, conversation: Conversation, role: str, content: str) -> None:
+        """Title a conversation from its first user message, and touch ``updated_at``."""
+        title = title_from_text(content) if role == "user" else ""
+        if title and conversation.title == DEFAULT_TITLE:
+            self._update_conversation(conversation.id, title=title)
+        else:
+            self._update_conversation(conversation.id)
+
+    @_locked
+    def add_exchange(self, conversation_id: int, text: str) -> tuple[StoredMessage, StoredMessage]:
+        """Add a user message and the empty, partial answer to it, both or neither.
+
+        Args:
+            conversation_id: The conversation.
+            text: What the user sent.
+
+        Returns:
+            The user message and the answer to stream into.
+
+        Raises:
+            NotFoundError: If there is no such conversation.
+            StoreFull: If the disk is full; nothing was added.
+        """
+        conversation = self._get_conversation(conversation_id)
+        with self._transaction():
+            user_id = self._insert_message(conversation_id, "user", text, False, None, None,
+                                           self._clock())
+            answer_id = self._insert_message(conversation_id, "assistant", "", True, None, None,
+                                             self._clock())
+            self._touch_after(conversation, "user", text)
+        return self._get_message(user_id), self._get_message(answer_id)
 
     @_locked
     def append_to_message(self, message_id: int, text: str) -> None:
