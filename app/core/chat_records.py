@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +133,24 @@ def error_from_sqlite(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
         return StoreError(f"the chat database {path} is damaged ({reason}); Fimble sets it aside"
                           " at the next start")
     return StoreError(f"cannot {doing} the chat database {path}: {reason}")
+
+
+def locked(method: Callable) -> Callable:
+    """Run a ChatStore method under its lock and turn sqlite errors into StoreError.
+
+    Args:
+        method: A method of ``ChatStore`` (or of a class it inherits from).
+
+    Returns:
+        The wrapped method.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the chat store is closed")
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise error_from_sqlite(exc, self.path, "use") from exc
+    return wrapper
