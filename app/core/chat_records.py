@@ -1,6 +1,6 @@
 """What the chat store holds and how it fails: records, titles, and errors.
 
-``chat_store`` re-exports every name here, so callers import them from there.
+``chat_store`` re-exports the records, the titles and the errors, so callers import them from there.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.core.errors import one_line
 
 DEFAULT_TITLE = "New chat"
 TITLE_MAX_CHARS = 60
@@ -126,7 +128,7 @@ def error_from_sqlite(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
     Returns:
         StoreFull when the disk is full, else a plain StoreError.
     """
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = one_line(exc)
     if _primary_code(exc) == _FULL:
         return StoreFull(f"disk full: cannot save to the chat database {path} ({reason})")
     if is_damage(exc):

@@ -31,6 +31,7 @@ from app.core.chat_schema import MIGRATIONS
 from app.core.chat_search import lower, search_sql, snippet
 from app.core.chat_store_setup import (check_file, check_header, fts5_available, migrate, sync_search_index,
                                       transaction)
+from app.core.errors import one_line
 
 __all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_TITLE", "MEMORY", "MIGRATIONS", "ROLES", "TITLE_MAX_CHARS",
            "ChatStore", "Conversation", "NotFoundError", "StoredMessage", "StoreError", "StoreFull",
@@ -86,7 +87,7 @@ class ChatStore(MessageMethods):
                 self._conn = None
             if isinstance(exc, StoreError):
                 raise
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = one_line(exc)
             if isinstance(exc, sqlite3.Error) and is_damage(exc):
                 raise StoreUnusable(f"the chat database {self.path} is damaged: {reason}",
                                     "damaged") from exc
