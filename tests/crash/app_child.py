@@ -59,7 +59,7 @@ class Driver(QObject):
             return
         self.done = True
         self.timer.stop()
-        say("ready", hosts=self._hosts(), pid_of_app=QApplication.applicationPid())
+        say("ready", hosts=self._hosts())
         if self.mode == "chat":
             self.chat()
         else:
