@@ -41,6 +41,12 @@ CREATE INDEX conversations_by_deleted ON conversations(deleted_at) WHERE deleted
 # Schema version N is reached by running MIGRATIONS[N - 1]; never edit a released step.
 MIGRATIONS = [_V1, _V2]
 
+# Columns every version has: a file at version 1 or later without them is not Fimble's.
+REQUIRED_COLUMNS = {
+    "conversations": {"id", "title", "created_at", "updated_at"},
+    "messages": {"id", "conversation_id", "role", "content", "created_at"},
+}
+
 # The search index is not a migration: whether it can exist depends on the sqlite build.
 FTS_TABLE = """
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(

@@ -3,6 +3,11 @@
 The user's message is committed before generation starts; the answer is
 created as a partial message and appended to as it streams, so Stop, a host
 crash or a killed app all leave it saved and marked partial.
+
+A store that cannot be written (a full disk) never raises out of here: the
+service emits ``store_failed`` with one line, a message that was not saved is
+not sent (the caller keeps its text), and a streaming answer is stopped with
+what was saved so far kept.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import asdict
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core.chat_defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
-from app.core.chat_store import ChatStore, Conversation, StoredMessage
+from app.core.chat_store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
 from app.core.requests import ChatMessage, ChatRequest, GenerationStats, Sampling
 from app.services.engine_worker import EngineController
 
@@ -29,6 +34,7 @@ class ChatService(QObject):
     answer_finished = Signal(int, object)  # job id, GenerationStats
     answer_failed = Signal(int, str)
     notice = Signal(str)
+    store_failed = Signal(str)  # one line: what could not be saved, and what that means
 
     def __init__(self, engine: EngineController, store: ChatStore, parent=None) -> None:
         super().__init__(parent)
@@ -44,6 +50,7 @@ class ChatService(QObject):
         self._answer_id: int | None = None
         self._text: list[str] = []
         self._unflushed: list[str] = []
+        self._unsaved: StoreError | None = None  # why the streaming answer can no longer be saved
         self._flush = QTimer(self)
         self._flush.setInterval(FLUSH_MS)
         self._flush.timeout.connect(self._flush_to_store)
@@ -59,9 +66,13 @@ class ChatService(QObject):
         """Whether an answer is streaming."""
         return self._job is not None
 
-    def new_conversation(self) -> Conversation:
-        """Start an empty conversation and show it."""
-        conversation = self.store.create_conversation(system_prompt=None)
+    def new_conversation(self) -> Conversation | None:
+        """Start an empty conversation and show it; None if it could not be saved."""
+        try:
+            conversation = self.store.create_conversation(system_prompt=None)
+        except StoreError as exc:
+            self._report(exc, "no new chat was started")
+            return None
         self.select(conversation.id)
         self.conversations_changed.emit()
         return conversation
@@ -99,7 +110,13 @@ class ChatService(QObject):
     # ---- sending --------------------------------------------------------------------
 
     def send(self, text: str) -> int | None:
-        """Commit a user message and ask for an answer; return the job id."""
+        """Commit a user message and ask for an answer.
+
+        Returns:
+            The job id; None when nothing was sent (busy, blank, not a chat
+            model, or the message could not be saved), so the caller keeps
+            the text.
+        """
         text = text.strip()
         if not text or self.busy:
             return None
@@ -109,34 +126,53 @@ class ChatService(QObject):
                 " family): pick an instruction-tuned model with File → Load Chat Model…"
             )
             return None
-        if self.current_id is None:
-            self.new_conversation()
-        self.store.add_message(self.current_id, "user", text)  # saved before generating
+        if self.current_id is None and self.new_conversation() is None:
+            return None
+        try:
+            _user, answer = self.store.add_exchange(self.current_id, text)  # saved before generating
+        except StoreError as exc:
+            self._report(exc, "the message was not sent")
+            return None
         self.conversations_changed.emit()
-        return self._generate()
+        return self._generate(answer)
 
     def regenerate(self) -> int | None:
         """Answer the last user message again, replacing the answers after it."""
         users = [m for m in self.messages() if m.role == "user"]
         if self.busy or not users:
             return None
-        self.store.truncate_after(users[-1].id)
+        try:
+            self.store.truncate_after(users[-1].id)
+        except StoreError as exc:
+            self._report(exc, "nothing was regenerated")
+            return None
         return self._generate()  # answer_started re-renders the shortened conversation
 
     def edit_and_resend(self, message_id: int, text: str) -> int | None:
         """Replace a user message, drop everything after it, and answer again."""
         if self.busy or not text.strip():
             return None
-        self.store.update_message_content(message_id, text.strip())
-        self.store.truncate_after(message_id)
+        try:
+            self.store.update_message_content(message_id, text.strip())
+            self.store.truncate_after(message_id)
+        except StoreError as exc:
+            self._report(exc, "the edited message was not sent")
+            return None
         return self._generate()  # answer_started re-renders the shortened conversation
 
-    def _generate(self) -> int:
+    def _generate(self, answer: StoredMessage | None = None) -> int | None:
+        """Ask for an answer to the conversation, streaming into ``answer`` (made if None)."""
         history = [ChatMessage(m.role, m.content) for m in self.messages() if m.content]
         system = self.system_prompt()
         turns = ((ChatMessage("system", system),) if system else ()) + tuple(history)
-        answer = self.store.add_message(self.current_id, "assistant", "", partial=True)
-        self._answer_id, self._text, self._unflushed = answer.id, [], []
+        if answer is None:
+            try:
+                answer = self.store.add_message(self.current_id, "assistant", "", partial=True)
+            except StoreError as exc:
+                self._report(exc, "no answer was asked for")
+                self.conversation_changed.emit(self.current_id)
+                return None
+        self._answer_id, self._text, self._unflushed, self._unsaved = answer.id, [], [], None
         self._job = self.engine.generate(ChatRequest(turns, self.sampling(), overflow=self.overflow))
         self._flush.start()
         self.answer_started.emit(self._job, answer.id)
@@ -155,11 +191,40 @@ class ChatService(QObject):
 
     # ---- answers --------------------------------------------------------------------
 
+    def _report(self, exc: StoreError, consequence: str) -> None:
+        """Tell the window, in one line, what could not be saved and what that means."""
+        self.store_failed.emit(f"{exc}; {consequence}")
+
     @Slot()
     def _flush_to_store(self) -> None:
-        if self._unflushed and self._answer_id is not None:
+        if not self._unflushed or self._answer_id is None or self._unsaved is not None:
+            return
+        try:
             self.store.append_to_message(self._answer_id, "".join(self._unflushed))
-            self._unflushed = []
+        except StoreError as exc:
+            # Text that cannot be saved is not worth generating: stop, keep what was saved.
+            self._unsaved = exc
+            self._flush.stop()
+            if self._job is not None:
+                self.engine.cancel(self._job)
+            self._report(exc, "the answer was stopped; the part saved before is kept")
+            return
+        self._unflushed = []
+
+    def _finish_saved(self, answer_id: int, **values) -> None:
+        """Record how an answer ended; when that cannot be saved, keep what was saved before."""
+        if self._unsaved is None:
+            try:
+                self.store.finish_message(answer_id, **values)
+                return
+            except StoreError as exc:
+                self._unsaved = exc
+                self._report(exc, "the end of the answer was not saved")
+        reason = "not saved: disk full" if isinstance(self._unsaved, StoreFull) else "not saved"
+        try:
+            self.store.finish_message(answer_id, partial=True, stop_reason=reason)
+        except StoreError:
+            pass  # the answer stays as last saved: marked partial, as it was made
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -180,8 +245,8 @@ class ChatService(QObject):
             return
         answer_id = self._end()
         partial = stats.finish_reason in ("cancelled", "time", "repetition")
-        self.store.finish_message(answer_id, content="".join(self._text), partial=partial,
-                                  stop_reason=stats.finish_reason, stats=asdict(stats))
+        self._finish_saved(answer_id, content="".join(self._text), partial=partial,
+                           stop_reason=stats.finish_reason, stats=asdict(stats))
         if stats.notice:
             self.notice.emit(stats.notice)
         self.answer_finished.emit(job_id, stats)
@@ -191,10 +256,13 @@ class ChatService(QObject):
         if job_id != self._job:
             return
         answer_id = self._end()
-        if self._text:
-            self.store.finish_message(answer_id, content="".join(self._text), partial=True, stop_reason=kind)
+        if self._text or self._unsaved is not None:
+            self._finish_saved(answer_id, content="".join(self._text), partial=True, stop_reason=kind)
         else:
-            self.store.truncate_after(self._message_before(answer_id))
+            try:
+                self.store.truncate_after(self._message_before(answer_id))
+            except StoreError as exc:
+                self._report(exc, "the empty answer was left in the chat")
         self.answer_failed.emit(job_id, message)
 
     def _message_before(self, message_id: int) -> int:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.chat_budget import context_usage
 from app.core.chat_export import export_json, export_markdown
+from app.core.chat_store import StoreError
 from app.core.requests import GenerationStats
 from app.services.chat_service import ChatService
 from app.ui.chat_view import ChatView, stats_line
@@ -78,6 +79,19 @@ class ChatPane(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.new_button, self.search, self.list, self.undo_button):
             side_layout.addWidget(widget)
+        # A line about the chat database (a file set aside, a full disk), until dismissed.
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setStyleSheet("background:#fff3cd; color:#664d03; padding:4px;")
+        self.banner_close = QPushButton("Dismiss")
+        self.banner_close.clicked.connect(self.hide_banner)
+        self.banner_bar = QWidget()
+        banner_layout = QHBoxLayout(self.banner_bar)
+        banner_layout.setContentsMargins(0, 0, 0, 0)
+        banner_layout.addWidget(self.banner, 1)
+        banner_layout.addWidget(self.banner_close)
+        self.banner_bar.hide()
         # Transcript and input.
         self.view = ChatView()
         self.view.action.connect(self._on_message_action)
@@ -106,6 +120,7 @@ class ChatPane(QWidget):
         main = QWidget()
         main_layout = QVBoxLayout(main)
         main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.addWidget(self.banner_bar)
         main_layout.addWidget(self.view, 1)
         main_layout.addWidget(self.context)
         main_layout.addWidget(self.input)
@@ -130,6 +145,7 @@ class ChatPane(QWidget):
         service.answer_finished.connect(self._on_finished)
         service.answer_failed.connect(self._on_failed)
         service.notice.connect(self.show_notice)
+        service.store_failed.connect(self.show_banner)
         self.refresh_list()
         first = service.store.conversations()
         if first:
@@ -173,13 +189,13 @@ class ChatPane(QWidget):
         """Ask for a new title."""
         current = self.service.store.conversation(conversation_id).title
         title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
-        if ok and title.strip():
-            self.service.store.rename(conversation_id, title.strip())
+        if ok and title.strip() and self._saved(self.service.store.rename, conversation_id, title.strip()):
             self.refresh_list()
 
     def delete(self, conversation_id: int) -> None:
         """Delete a chat; Undo brings it back."""
-        self.service.store.delete(conversation_id)
+        if not self._saved(self.service.store.delete, conversation_id):
+            return
         self._deleted = conversation_id
         self.undo_button.show()
         if self.service.current_id == conversation_id:
@@ -190,8 +206,7 @@ class ChatPane(QWidget):
     @Slot()
     def undo_delete(self) -> None:
         """Restore the last deleted chat."""
-        if self._deleted is not None:
-            self.service.store.undelete(self._deleted)
+        if self._deleted is not None and self._saved(self.service.store.undelete, self._deleted):
             self.service.select(self._deleted)
             self._deleted = None
         self.undo_button.hide()
@@ -204,27 +219,39 @@ class ChatPane(QWidget):
         if path:
             messages = self.service.store.messages(conversation_id)
             text = export_markdown(conversation, messages) if kind == "md" else export_json(conversation, messages)
-            Path(path).write_text(text, encoding="utf-8")
+            try:
+                Path(path).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self.show_banner(f"the chat was not exported to {path}: {exc.strerror or exc}")
 
     def edit_system_prompt(self) -> None:
         """Edit the shown conversation's system prompt."""
-        if self.service.current_id is None:
-            self.service.new_conversation()
+        if self.service.current_id is None and self.service.new_conversation() is None:
+            return
         text, ok = QInputDialog.getMultiLineText(self, "System prompt", "For this chat:",
                                                  self.service.system_prompt())
         if ok:
-            self.service.store.set_system_prompt(self.service.current_id, text)
+            self._saved(self.service.store.set_system_prompt, self.service.current_id, text)
 
     def edit_settings(self) -> None:
         """Edit the shown conversation's sampling and the overflow policy."""
         from app.ui.chat_settings import SamplingDialog
 
-        if self.service.current_id is None:
-            self.service.new_conversation()
+        if self.service.current_id is None and self.service.new_conversation() is None:
+            return
         dialog = SamplingDialog(self.service.sampling(), self.service.overflow, self)
         if dialog.exec():
             sampling, self.service.overflow = dialog.values()
-            self.service.store.set_sampling(self.service.current_id, sampling)
+            self._saved(self.service.store.set_sampling, self.service.current_id, sampling)
+
+    def _saved(self, change, *args) -> bool:
+        """Make one change to the store; show why it failed instead of raising."""
+        try:
+            change(*args)
+        except StoreError as exc:
+            self.show_banner(f"{exc}; the change was not saved")
+            return False
+        return True
 
     # ---- sending and streaming ---------------------------------------------------------
 
@@ -273,6 +300,18 @@ class ChatPane(QWidget):
     def show_notice(self, text: str) -> None:
         """Add a notice to the transcript."""
         self.view.add_note(text)
+
+    @Slot(str)
+    def show_banner(self, text: str) -> None:
+        """Show one line above the transcript until dismissed (the chat database's state)."""
+        self.banner.setText(text)
+        self.banner.setToolTip(text)
+        self.banner_bar.show()
+
+    @Slot()
+    def hide_banner(self) -> None:
+        """Dismiss the banner."""
+        self.banner_bar.hide()
 
     def _idle(self) -> None:
         self.send_button.setEnabled(True)

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMainWindow, Q
 
 from app.core.paths import app_dirs
 from app.core.chat_defaults import render_template
-from app.core.chat_store import ChatStore
+from app.core.chat_store_rescue import open_chat_store
 from app.core.recovery import RecoveryStore
-from app.core.settings import Settings, save_settings
+from app.core.settings import RECENT_FILES_MAX, Settings, save_settings
 from app.core.backend_text import describe_backend
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
@@ -36,14 +36,31 @@ class MainWindow(QMainWindow):
         self.model_jobs = None  # the model manager's queue, made when the manager first opens
         self.models_dialog = None
         self.loaded_models: dict[str, str] = {}  # role -> path of the model its engine serves
+        # The store opens before any thread starts; a bad file is set aside, never fatal.
+        opened = open_chat_store(app_dirs().ensure().data / "chats.sqlite3")
+        self.chat_store = opened.store
+        self.chat_store_notice = opened.notice
+        self.chat_engine = self.completion_engine = None
+        try:
+            self._build(engine_factory)
+        except BaseException:
+            self._stop_after_failed_start()
+            raise
+        # Load once the event loop runs: the window paints first.
+        QTimer.singleShot(0, self._load_models)
+
+    def _build(self, engine_factory) -> None:
+        """Make the engines, services and panes; runs once, from ``__init__``."""
+        settings = self.settings
         self.chat_engine = EngineController("chat", engine_factory, self)
         self.completion_engine = EngineController("completion", engine_factory, self)
-        self.chat_store = ChatStore(app_dirs().ensure().data / "chats.sqlite3")
         self.chat_service = ChatService(self.chat_engine, self.chat_store, self)
         if settings.system_prompt is not None:
             self.chat_service.default_system_prompt = settings.system_prompt
         self.completion_service = CompletionService(self.completion_engine, self)
         self.chat_pane = ChatPane(self.chat_service)
+        if self.chat_store_notice:
+            self.chat_pane.show_banner(self.chat_store_notice)
         self.recovery = RecoveryStore(app_dirs().cache / "recovery")
         crashed = self.recovery.crashed_last_time()
         self.editor_pane = EditorPane(self.completion_service, self.recovery)
@@ -63,8 +80,15 @@ class MainWindow(QMainWindow):
         self._offer_recovery(crashed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
-        # Load once the event loop runs: the window paints first.
-        QTimer.singleShot(0, self._load_models)
+
+    def _stop_after_failed_start(self) -> None:
+        """Stop the threads and hosts a failed ``__init__`` had started, and close the store."""
+        controllers = [c for c in (self.chat_engine, self.completion_engine) if c is not None]
+        for controller in controllers:
+            controller.worker.begin_close()
+        for controller in controllers:
+            controller.shutdown(1800)
+        self.chat_store.close()
 
     def _load_models(self) -> None:
         settings = self.settings
@@ -176,7 +200,7 @@ class MainWindow(QMainWindow):
         if ok:
             self.settings.system_prompt = text
             self.chat_service.default_system_prompt = text
-            save_settings(app_dirs().ensure().config, self.settings)
+            self._save_settings()
 
     def edit_prompt_templates(self) -> None:
         """Edit the Explain / Write Tests / Fix / … templates."""
@@ -185,7 +209,7 @@ class MainWindow(QMainWindow):
         changed = edit_templates(self, self.settings.chat_templates)
         if changed is not None:
             self.settings.chat_templates = changed
-            save_settings(app_dirs().ensure().config, self.settings)
+            self._save_settings()
 
     @Slot(str, dict)
     def _ask_about_code(self, key: str, selection: dict) -> None:
@@ -226,8 +250,15 @@ class MainWindow(QMainWindow):
 
     def _remember_recent(self, path: str) -> None:
         recent = [p for p in self.settings.recent_files if p != path]
-        self.settings.recent_files = [path, *recent][:10]
-        save_settings(app_dirs().ensure().config, self.settings)
+        self.settings.recent_files = [path, *recent][:RECENT_FILES_MAX]
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        """Save this window's changes to the settings; a failure is one line in the status bar."""
+        try:
+            save_settings(app_dirs().ensure().config, self.settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"settings not saved: {exc.strerror or exc}", 15000)
 
     @Slot()
     def _fill_recent(self) -> None:
@@ -284,7 +315,7 @@ class MainWindow(QMainWindow):
             self.settings.chat_model = path
         else:
             self.settings.completion_model = path
-        save_settings(app_dirs().ensure().config, self.settings)
+        self._save_settings()
         controller = self.chat_engine if role == "chat" else self.completion_engine
         controller.load(path, self.settings.load_params(role))
 
@@ -313,7 +344,7 @@ class MainWindow(QMainWindow):
     def set_model_params(self, path: str, params) -> None:
         """Remember a model's runtime settings; reload it if a role uses it."""
         self.settings.set_model_params(path, params)
-        save_settings(app_dirs().ensure().config, self.settings)
+        self._save_settings()
         for role, controller in (("chat", self.chat_engine), ("completion", self.completion_engine)):
             if self.settings.model_for(role) == path:
                 controller.load(path, self.settings.load_params(role))

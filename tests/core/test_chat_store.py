@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import chat_store
+from app.core import chat_store_setup
 from app.core.chat_store import (DEFAULT_TITLE, MIGRATIONS, ChatStore, Conversation, NotFoundError,
                                  StoredMessage, StoreError, title_from_text)
 from app.core.paths import app_dirs
@@ -135,13 +135,13 @@ def test_migrates_v1_database_keeping_data(db_path, clock):
 def test_failed_migration_rolls_back(db_path, monkeypatch):
     make_v1_database(db_path)
     broken = "CREATE TABLE extra (x);\nINSERT INTO no_such_table VALUES (1);"
-    monkeypatch.setattr(chat_store, "MIGRATIONS", [*MIGRATIONS, broken])
+    monkeypatch.setattr(chat_store_setup, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(StoreError, match="no such table"):
         ChatStore(db_path)
     with sqlite3.connect(db_path) as conn:  # v2 committed, v3 left no trace
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
-    monkeypatch.setattr(chat_store, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(chat_store_setup, "MIGRATIONS", MIGRATIONS)
     store = ChatStore(db_path)
     assert len(store.messages(1)) == 3
     store.close()

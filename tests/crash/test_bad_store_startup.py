@@ -1,0 +1,103 @@
+"""The window starts whatever the chat database holds, and a failed start stops its threads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from store_damage import KINDS, damage
+
+from app.core.chat_store import ChatStore
+from app.core.paths import app_dirs
+from app.core.recovery import RecoveryStore
+from app.ui import main_window
+from app.ui.main_window import MainWindow
+
+
+def _db() -> Path:
+    return app_dirs().data / "chats.sqlite3"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_window_starts_on_a_bad_chat_database(qtbot, crash_settings, kind):
+    written = damage(_db(), kind)
+    window = MainWindow(crash_settings)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        pane = window.chat_pane
+        assert pane.banner_bar.isVisible()
+        notice = pane.banner.text()
+        moved = [p for p in _db().parent.iterdir() if p.name.startswith(f"chats.sqlite3.{KINDS[kind]}-")
+                 and not p.name.endswith(("-wal", "-shm"))]
+        assert len(moved) == 1 and str(moved[0]) in notice and "\n" not in notice
+        assert notice == window.chat_store_notice
+        for suffix, data in written.items():
+            assert Path(f"{moved[0]}{suffix}").read_bytes() == data
+        assert window.chat_store.path == _db() and not window.chat_store.in_memory
+        assert pane.list.count() == 0
+        qtbot.mouseClick(pane.banner_close, Qt.MouseButton.LeftButton)
+        assert not pane.banner_bar.isVisible()
+        assert window.chat_engine.thread.isRunning() and window.completion_engine.thread.isRunning()
+    finally:
+        window.close()
+    assert not window.chat_engine.thread.isRunning()
+    reopened = ChatStore(_db())  # the new store is sound
+    reopened.close()
+
+
+def test_a_new_store_after_a_bad_one_chats(qtbot, crash_settings):
+    damage(_db(), "random-with-wal")
+    window = MainWindow(crash_settings)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitUntil(lambda: "chat" in window.loaded_models, timeout=120_000)
+        conversation = window.chat_service.new_conversation()
+        window.chat_store.set_sampling(conversation.id, {"max_tokens": 8, "ignore_eos": True, "temperature": 0.0})
+        window.chat_pane.input.setPlainText("hello after the rescue")
+        with qtbot.waitSignal(window.chat_service.answer_finished, timeout=60_000):
+            window.chat_pane.send()
+        assert [m.role for m in window.chat_service.messages()] == ["user", "assistant"]
+    finally:
+        window.close()
+    store = ChatStore(_db())
+    assert [c.title for c in store.conversations()] == ["hello after the rescue"]
+    store.close()
+
+
+def test_a_chat_database_that_cannot_be_opened_keeps_chats_in_memory(qtbot, crash_settings):
+    _db().parent.mkdir(parents=True, exist_ok=True)
+    _db().mkdir()  # sqlite cannot open a folder; moving it aside would not help
+    window = MainWindow(crash_settings)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        assert window.chat_store.in_memory
+        notice = window.chat_pane.banner.text()
+        assert notice.startswith("Cannot open the chat database") and "in memory only" in notice
+        assert window.chat_service.new_conversation() is not None
+    finally:
+        window.close()
+    assert _db().is_dir()
+
+
+def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monkeypatch):
+    made = []
+
+    class Recorded(main_window.EngineController):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def refuse(_self) -> None:
+        raise PermissionError(13, "Permission denied", "session.lock")
+
+    monkeypatch.setattr(main_window, "EngineController", Recorded)
+    monkeypatch.setattr(RecoveryStore, "begin_session", refuse)
+    with pytest.raises(PermissionError):
+        MainWindow(crash_settings)
+    assert len(made) == 2
+    for controller in made:
+        assert controller.thread.wait(5000) and not controller.thread.isRunning()
