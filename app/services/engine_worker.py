@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from app.core.load_params import LoadParams
 from app.core.paths import app_dirs
@@ -328,7 +328,30 @@ class EngineController(QObject):
         self.worker.cancel(job_id)
 
     def shutdown(self, wait_ms: int = 1500) -> bool:
-        """Stop the host and the thread; return True if the thread ended in time."""
+        """Stop the host and the thread; return True if the thread ended in time.
+
+        A thread still running after ``wait_ms`` (a host being restarted on a
+        busy machine) is kept, with its worker, until ``wait_for_lingering``:
+        Qt aborts the process if a running QThread is destroyed.
+        """
         self.worker.close()
         self.thread.quit()
-        return self.thread.wait(wait_ms)
+        if self.thread.wait(wait_ms):
+            return True
+        _lingering.append((self.thread, self.worker))
+        return False
+
+
+# Worker threads that had not ended when their controller shut down.
+_lingering: list[tuple[QThread, EngineWorker]] = []
+
+
+def wait_for_lingering(wait_ms: int = 10_000) -> bool:
+    """Wait up to ``wait_ms`` for worker threads that outlived their controllers; True when all ended."""
+    deadline = QDeadlineTimer(wait_ms)
+    while _lingering:
+        thread, _worker = _lingering[0]
+        if not thread.wait(deadline):
+            return False
+        _lingering.pop(0)
+    return True

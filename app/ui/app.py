@@ -14,6 +14,7 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from app.services.engine_worker import wait_for_lingering
     from app.ui.main_window import MainWindow
     from app.ui.qt_messages import install_qt_message_log
 
@@ -30,4 +31,6 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     window.show()
     for path in files or []:
         window.open_path(path)
-    return app.exec()
+    code = app.exec()
+    wait_for_lingering()  # a worker thread still ending must not be destroyed while it runs
+    return code

@@ -33,7 +33,7 @@ def make_chat(qtbot, tiny_models, tmp_path):
     yield make
     for service, controller, store in made:
         service.shutdown()
-        assert controller.shutdown(2000)
+        assert controller.shutdown(10_000)
         store.close()
 
 

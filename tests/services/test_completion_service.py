@@ -21,7 +21,7 @@ def service(qtbot, tiny_models):
         controller.load(str(tiny_models["codellama"]), LoadParams(n_ctx=2048))
     qtbot.waitUntil(lambda: svc.model_id != "", timeout=5_000)  # the GUI-thread slot has run
     yield svc
-    assert controller.shutdown(2000)
+    assert controller.shutdown(10_000)
 
 
 def _snap(prefix=PREFIX, suffix=SUFFIX) -> EditorSnapshot:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 from gui_thread_waits import SignalLog
 
 from app.core.load_params import LoadParams
 from app.core.requests import ChatMessage, ChatRequest, FimRequest, Sampling
-from app.services.engine_worker import EngineController
+from app.engine.client import EngineError
+from app.services.engine_worker import EngineController, wait_for_lingering
 
 LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
 
@@ -19,7 +21,7 @@ LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
 def controller(qtbot):
     ctl = EngineController("chat")
     yield ctl
-    assert ctl.shutdown(2000)
+    assert ctl.shutdown(10_000)
 
 
 def _load(qtbot, ctl, path, n_ctx=1024):
@@ -138,3 +140,37 @@ def test_a_switch_can_be_cancelled_and_the_old_model_stays(qtbot, controller, ti
     assert loads.calls == [] and worker.engine.pid == pid
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=2, ignore_eos=True)))
+
+
+class _SlowToStart:
+    """An engine whose host takes seconds to start, as on a busy machine, then fails."""
+
+    def __init__(self, _role: str) -> None:
+        self.backend = {}
+
+    def start(self) -> dict:
+        time.sleep(2.0)
+        raise EngineError("start_failed", "the host did not start")
+
+    def is_alive(self) -> bool:
+        return False
+
+    def request_close(self) -> None:
+        pass
+
+    def close(self, timeout: float = 1.0) -> None:
+        pass
+
+    def cancel(self, job_id=None) -> None:
+        pass
+
+
+def test_a_worker_thread_still_busy_at_shutdown_is_kept_until_it_ends(qtbot):
+    ctl = EngineController("chat", engine_factory=_SlowToStart)
+    failed = SignalLog(ctl.worker.load_failed)
+    ctl.load("/nowhere/model.gguf", LoadParams())
+    qtbot.wait(300)  # the worker thread is now inside start()
+    assert not ctl.shutdown(50)  # still running: kept, not destroyed
+    del ctl  # the window that owned it is gone; Qt would abort if the running thread were destroyed
+    assert wait_for_lingering(20_000)
+    assert failed.calls == []  # a closing worker reports nothing
