@@ -27,7 +27,7 @@ def make_chat(qtbot, tiny_models, tmp_path):
         made.append((service, controller, store))
         with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
             controller.load(str(tiny_models[family]), LoadParams(n_ctx=n_ctx))
-        qtbot.waitUntil(lambda: service.model_name != "", timeout=5_000)
+        qtbot.waitUntil(lambda: service.model_name != "", timeout=20_000)
         return service
 
     yield make
@@ -67,7 +67,7 @@ def test_stop_keeps_the_partial_answer_and_marks_it(qtbot, chat):
     with qtbot.waitSignal(chat.answer_piece, timeout=10_000):
         chat.send("tell me everything")
     qtbot.wait(100)
-    with qtbot.waitSignal(chat.answer_finished, timeout=2_000) as done:
+    with qtbot.waitSignal(chat.answer_finished, timeout=10_000) as done:
         chat.stop()
     assert done.args[1].finish_reason == "cancelled"
     answer = chat.messages()[-1]
@@ -80,7 +80,7 @@ def test_a_killed_host_leaves_a_saved_partial_answer(qtbot, chat):
     with qtbot.waitSignal(chat.answer_piece, timeout=10_000):
         chat.send("go on")
     qtbot.wait(400)  # at least one flush to the store
-    with qtbot.waitSignal(chat.answer_failed, timeout=5_000):
+    with qtbot.waitSignal(chat.answer_failed, timeout=30_000):
         os.kill(chat.engine.worker.engine.pid, signal.SIGKILL)
     answer = chat.messages()[-1]
     assert answer.role == "assistant" and answer.partial and answer.content

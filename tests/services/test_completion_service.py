@@ -19,7 +19,7 @@ def service(qtbot, tiny_models):
     svc = CompletionService(controller)
     with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
         controller.load(str(tiny_models["codellama"]), LoadParams(n_ctx=2048))
-    qtbot.waitUntil(lambda: svc.model_id != "", timeout=5_000)  # the GUI-thread slot has run
+    qtbot.waitUntil(lambda: svc.model_id != "", timeout=20_000)  # the GUI-thread slot has run
     yield svc
     assert controller.shutdown(10_000)
 
@@ -45,12 +45,12 @@ def test_backspace_and_retype_hits_the_cache(qtbot, service):
     assert first.args[2] is not None  # computed by the engine
     if not text:
         pytest.skip("the random-weight model suggested nothing to cache")
-    with qtbot.waitSignal(service.suggestion, timeout=1_000) as again:
+    with qtbot.waitSignal(service.suggestion, timeout=10_000) as again:
         service.request(_snap())
     assert again.args[1] == text and again.args[2] is None  # no engine involved
     # Typing the suggestion's first character finds the rest without a request.
     if len(text) > 1:
-        with qtbot.waitSignal(service.suggestion, timeout=1_000) as typed:
+        with qtbot.waitSignal(service.suggestion, timeout=10_000) as typed:
             service.request(_snap(PREFIX + text[0]))
         assert typed.args[1] == text[1:] and typed.args[2] is None
     assert service.cache.hits >= 1
