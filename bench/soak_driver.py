@@ -2,7 +2,7 @@
 
 Run as ``python -m bench.soak_driver CONFIG.json`` (``bench.soak`` starts it).
 The window is made by ``app.ui.app.run_gui``, the same start the app uses;
-a timer on the GUI thread then finds it and drives it (``bench.soak_actions``).
+a timer on the GUI thread then finds it and drives it (``bench.soak_session``, ``bench.soak_actions``).
 
 Everything worth knowing is appended to an event log, one JSON object a
 line, flushed at once, so the parent can read it even after a crash:
@@ -220,13 +220,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.core.paths import app_dirs
     from app.ui.app import run_gui
-    from bench.soak_actions import SoakDriver
+    from bench.soak_session import SoakSession
 
     app = QApplication([sys.argv[0]])
     _write_settings(config)
     log.write(store=str(app_dirs().data / "chats.sqlite3"), child=os.getpid())
     pids = PidWatcher(log)
-    driver = SoakDriver(app, config, log, messages, pids)
+    driver = SoakSession(app, config, log, messages, pids)
     QTimer.singleShot(0, driver.attach)  # runs inside run_gui's event loop, once the window exists
     pids.start()
     status = run_gui([sys.argv[0]])

@@ -110,10 +110,16 @@ def ghost_flow(window, editor, accept: bool) -> Generator[Condition, None, str]:
     from PySide6.QtWidgets import QApplication
 
     status = window.editor_pane.status
-    if QApplication.activeWindow() is not window:
-        window.activateWindow()
+
+    def active() -> bool:
+        if QApplication.activeWindow() is window:
+            return True
+        window.activateWindow()  # again: another step may have raised the model manager meanwhile
+        return False
+
+    if not active():
         deadline = time.monotonic() + GHOST_WAIT_S
-        yield lambda: QApplication.activeWindow() is window or time.monotonic() > deadline
+        yield lambda: active() or time.monotonic() > deadline
     if not shiboken6.isValid(editor) or QApplication.activeWindow() is not window:
         raise Skip("the main window did not become active")
     editor.setFocus()

@@ -60,6 +60,7 @@ def read_events(path: Path) -> ChildEvents:
 def _take(events: ChildEvents, event: dict) -> None:
     if "action" in event:
         events.steps = max(events.steps, int(event["step"]))
+        events.actions[event["action"]] += 1  # attempts; the summary has what was done
         events.last_step = {"step": event["step"], "action": event["action"]}
     elif "sent" in event:
         events.sent.append(event["sent"])
