@@ -41,6 +41,7 @@ STARTUP_LIMIT_S = 240.0  # spawn, imports and both model loads, under load
 HANG_S = 30.0  # no heartbeat for this long: the child stopped responding
 CLOSE_LIMIT_S = 90.0  # from the end of the actions to the child's exit
 ABORT_GRACE_S = 5.0  # after SIGABRT (faulthandler prints every thread's stack), SIGKILL
+BASELINE_TICK_S = 0.005
 DOWNLOAD_SECONDS = 12.0  # the throttle makes one download last about this long
 HUB_REPO = "fimble-soak/tiny-soak-GGUF"
 HUB_FILE = "tiny-soak-F16.gguf"
@@ -186,26 +187,40 @@ def _start_child(folder: Path, config: dict, endpoint: str) -> subprocess.Popen:
 
 
 def _watch(child: subprocess.Popen, events: Path, minutes: float, hang_s: float) -> dict:
-    """Wait for the child; stop it if it stops beating or overruns. Return how it ended."""
+    """Wait for the child; stop it if it stops beating or overruns. Return how it ended.
+
+    Meanwhile the parent, idle apart from this, sleeps 5 ms at a time and
+    records how late it wakes: what the CPU load alone does to a thread
+    that wants to run (``baseline_late_ms``), to set the child's stalls against.
+    """
     began = time.monotonic()
-    offset, started_at, last_beat = 0, None, None
+    offset, started_at, last_beat, last_look = 0, None, None, 0.0
+    late: list[float] = []
     while child.poll() is None:
-        time.sleep(0.2)
-        offset, lines = _new_lines(events, offset)
+        before = time.perf_counter()
+        time.sleep(BASELINE_TICK_S)
+        if started_at is not None:
+            late.append(max(0.0, (time.perf_counter() - before - BASELINE_TICK_S) * 1000))
         now = time.monotonic()
+        if now - last_look < 0.2:
+            continue
+        last_look = now
+        offset, lines = _new_lines(events, offset)
         for line in lines:
             if '"beat"' in line:
                 last_beat = now
             if '"started"' in line and started_at is None:
                 started_at = now
+        hung = None
         if started_at is None and now - began > STARTUP_LIMIT_S:
-            return {"hung": f"the window did not start within {STARTUP_LIMIT_S:.0f} s", **_stop_child(child)}
-        if last_beat is not None and now - last_beat > hang_s:
-            return {"hung": f"no heartbeat for {hang_s:.0f} s (the GUI thread stopped responding)",
-                    **_stop_child(child)}
-        if started_at is not None and now - started_at > minutes * 60 + CLOSE_LIMIT_S:
-            return {"hung": f"still running {CLOSE_LIMIT_S:.0f} s after its last action", **_stop_child(child)}
-    return {}
+            hung = f"the window did not start within {STARTUP_LIMIT_S:.0f} s"
+        elif last_beat is not None and now - last_beat > hang_s:
+            hung = f"no heartbeat for {hang_s:.0f} s (the GUI thread stopped responding)"
+        elif started_at is not None and now - started_at > minutes * 60 + CLOSE_LIMIT_S:
+            hung = f"still running {CLOSE_LIMIT_S:.0f} s after its last action"
+        if hung:
+            return {"hung": hung, "baseline_late_ms": late, **_stop_child(child)}
+    return {"baseline_late_ms": late}
 
 
 def _new_lines(path: Path, offset: int) -> tuple[int, list[str]]:
@@ -274,6 +289,10 @@ def _figures(folder: Path, config: dict, child: subprocess.Popen, watched: dict,
         "leaked_processes": len(leftovers),
         "max_stall_ms": summary.get("max_stall_ms", events.max_stall_seen_ms),
         "p99_stall_ms": summary.get("p99_stall_ms"),
+        "worst_stalls": report.worst_stalls(events),
+        "stalls_over_100ms": sum(1 for e in events.stalls if e["stall_ms"] > 100),
+        "baseline_max_late_ms": report.percentile(watched.get("baseline_late_ms", []), 1.0),
+        "baseline_p99_late_ms": report.percentile(watched.get("baseline_late_ms", []), 0.99),
         "seed": seed,
         "minutes": minutes,
         "load": load,

@@ -41,6 +41,8 @@ class ChildEvents:
     last_step: dict | None = None
     max_stall_seen_ms: float | None = None
     killed_hosts: int = 0
+    stalls: list[dict] = field(default_factory=list)  # ticks over 50 ms, with the step before them
+    started_t: float | None = None
 
 
 def read_events(path: Path) -> ChildEvents:
@@ -82,12 +84,31 @@ def _take(events: ChildEvents, event: dict) -> None:
         events.store = event["store"]
     elif "started" in event:
         events.started = True
+        events.started_t = event.get("t")
+    elif "stall_ms" in event:
+        events.stalls.append(event)
     elif "error" in event:
         events.error = event["error"]
     elif "beat" in event:
         events.max_stall_seen_ms = event.get("max_stall_ms")
     elif "killed" in event:
         events.killed_hosts += 1
+
+
+def worst_stalls(events: ChildEvents, count: int = 5) -> list[dict]:
+    """The longest stalls, each with the step that ran last before it and its time into the soak."""
+    worst = sorted(events.stalls, key=lambda e: -e["stall_ms"])[:count]
+    began = events.started_t or 0.0
+    return [{"ms": e["stall_ms"], "after_step": e.get("after_step"), "after_action": e.get("after_action"),
+             "at_s": round(e["t"] - began, 1)} for e in worst]
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The value below which ``fraction`` of ``values`` lie (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
 
 
 def thread_warnings(events: ChildEvents, stderr_text: str) -> list[str]:
@@ -161,13 +182,16 @@ def leaked(pids: dict[tuple[int, int | None], str], grace_s: float = LEAK_GRACE_
         time.sleep(0.1)
 
 
-def kill_all(pids: dict[int, str]) -> None:
-    """SIGKILL every process listed (leftovers the soak found)."""
+def kill_all(pids: dict[int, str], wait_s: float = 5.0) -> None:
+    """SIGKILL every process listed (leftovers the soak found) and wait until they are gone."""
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    deadline = time.monotonic() + wait_s
+    while any(is_alive(pid, None) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def exit_description(returncode: int | None) -> str:
