@@ -17,6 +17,12 @@ Afterwards the parent counts:
 * ``leaked_processes``: engine hosts, quantizers and other children of the
   child still alive a few seconds after it exited (they are then killed);
 * ``max_stall_ms`` and ``p99_stall_ms``: how late a 5 ms GUI-thread timer fired.
+
+To tell the app's own work from the load's, ``worst_stalls`` gives each long
+stall's GUI-thread CPU time and the step before it, ``max_stall_cpu_ms`` the
+most CPU the GUI thread used within one stall, and ``baseline_max_late_ms``
+how late the idle parent's own 5 ms sleeps woke meanwhile. The event log
+also holds every thread's Python stack, sampled during long stalls.
 """
 
 from __future__ import annotations
@@ -291,6 +297,7 @@ def _figures(folder: Path, config: dict, child: subprocess.Popen, watched: dict,
         "p99_stall_ms": summary.get("p99_stall_ms"),
         "worst_stalls": report.worst_stalls(events),
         "stalls_over_100ms": sum(1 for e in events.stalls if e["stall_ms"] > 100),
+        "max_stall_cpu_ms": max((e.get("cpu_ms") or 0.0 for e in events.stalls), default=None),
         "baseline_max_late_ms": report.percentile(watched.get("baseline_late_ms", []), 1.0),
         "baseline_p99_late_ms": report.percentile(watched.get("baseline_late_ms", []), 0.99),
         "seed": seed,

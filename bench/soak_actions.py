@@ -25,7 +25,7 @@ from bench.soak_flows import Flow, Skip, download_flow, ghost_flow, quantize_flo
 
 # Action name -> weight.
 ACTIONS = {
-    "type": 20, "delete": 8, "move_cursor": 4, "ghost": 10,
+    "type": 20, "delete": 8, "move_cursor": 4, "ghost": 6,
     "open_file": 4, "close_tab": 3, "new_tab": 2,
     "send": 8, "stop": 4, "regenerate": 3, "edit_resend": 2, "switch_conversation": 4,
     "open_manager": 2, "close_manager": 2,
@@ -107,7 +107,9 @@ class SoakActions:
 
     def act_open_file(self, r: random.Random) -> str:
         self._editor_free()
-        self.window.open_path(str(r.choice(self.project)))
+        path = r.choice(self.project)
+        self.log.write(step=self.steps, file=path.name)
+        self.window.open_path(str(path))
         return "open_file"
 
     def act_close_tab(self, r: random.Random) -> str:

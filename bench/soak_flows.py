@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 WAIT_LIMIT_S = 60.0
-GHOST_WAIT_S = 8.0
+GHOST_WAIT_S = 4.0
 
 Condition = Callable[[], bool]
 

@@ -96,11 +96,11 @@ def _take(events: ChildEvents, event: dict) -> None:
 
 
 def worst_stalls(events: ChildEvents, count: int = 5) -> list[dict]:
-    """The longest stalls, each with the step that ran last before it and its time into the soak."""
+    """The longest stalls: their GUI-thread CPU time, the step that ran last before them, when."""
     worst = sorted(events.stalls, key=lambda e: -e["stall_ms"])[:count]
     began = events.started_t or 0.0
-    return [{"ms": e["stall_ms"], "after_step": e.get("after_step"), "after_action": e.get("after_action"),
-             "at_s": round(e["t"] - began, 1)} for e in worst]
+    return [{"ms": e["stall_ms"], "cpu_ms": e.get("cpu_ms"), "after_step": e.get("after_step"),
+             "after_action": e.get("after_action"), "at_s": round(e["t"] - began, 1)} for e in worst]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 
 from bench.soak_actions import ACTIONS, SoakActions
 from bench.soak_flows import Flow, FlowFailed, Skip
-from bench.soak_stalls import StallMeter
+from bench.soak_stalls import StallMeter, StallSampler
 
 STEP_MS = 100
 BEAT_MS = 1000
@@ -59,7 +59,8 @@ class SoakSession(QObject, SoakActions):
         self._attach_began = 0.0
         self._closing = False
         self.stalls = StallMeter(self, on_stall=self._on_stall)
-        self.slowest: list[tuple[float, int, str]] = []  # (ms, step, action) of the slowest steps
+        self.sampler = StallSampler(self.stalls, log)
+        self.slowest: list[tuple[float, int, str, float]] = []  # (ms, step, action, cpu ms) of the slowest
         self._last_step: tuple[int, str] = (0, "")
         self._step_timer = QTimer(self)
         self._step_timer.setInterval(STEP_MS)
@@ -125,6 +126,7 @@ class SoakSession(QObject, SoakActions):
             self.ran = True
             self._started = time.monotonic()
             self.stalls.start(after_s=WARMUP_S)
+            self.sampler.start()
             self._step_timer.start()
         elif time.monotonic() - self._attach_began > STARTUP_TIMEOUT_S:
             self._give_up(f"the models did not load within {STARTUP_TIMEOUT_S:.0f} s: "
@@ -140,6 +142,7 @@ class SoakSession(QObject, SoakActions):
         self._closing = True
         self._step_timer.stop()
         self.stalls.stop()
+        self.sampler.stop()
         self.flows.clear()
         if self.window is None:
             self.app.quit()
@@ -160,7 +163,8 @@ class SoakSession(QObject, SoakActions):
     def summary(self) -> dict:
         """What the driver saw, for the parent's report."""
         stalls = self.stalls.figures()
-        slowest = [{"ms": ms, "step": step, "action": name} for ms, step, name in reversed(self.slowest)]
+        slowest = [{"ms": ms, "cpu_ms": cpu, "step": step, "action": name}
+                   for ms, step, name, cpu in reversed(self.slowest)]
         return {"steps": self.steps, "actions": dict(sorted(self.counts.items())),
                 "skipped": dict(sorted(self.skipped.items())), "sent": self.sent,
                 "flow_timeouts": dict(self.flow_timeouts), "outcomes": dict(sorted(self.outcomes.items())),
@@ -190,7 +194,7 @@ class SoakSession(QObject, SoakActions):
         self.log.write(step=index, action=name)
         self._last_step = (index, name)
         self._fault(index)
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.thread_time()
         try:
             done = getattr(self, f"act_{name}")(detail_rng) or name
         except Skip as skip:
@@ -201,24 +205,25 @@ class SoakSession(QObject, SoakActions):
             self._driver_error(f"step {index} {name}", exc)
             return
         finally:
-            self._note_duration(index, name, (time.perf_counter() - began) * 1000)
+            self._note_duration(index, name, (time.perf_counter() - began) * 1000,
+                                (time.thread_time() - began_cpu) * 1000)
         self.counts[done] += 1
         self._note_engines()
 
-    def _note_duration(self, index: int, name: str, ms: float) -> None:
+    def _note_duration(self, index: int, name: str, ms: float, cpu_ms: float) -> None:
         """Keep the slowest steps: an action that blocks the GUI thread shows here."""
         if len(self.slowest) < 5 or ms > self.slowest[0][0]:
-            self.slowest = sorted([*self.slowest, (round(ms, 1), index, name)])[-5:]
+            self.slowest = sorted([*self.slowest, (round(ms, 1), index, name, round(cpu_ms, 1))])[-5:]
         if ms > 50:
-            self.log.write(step=index, slow_ms=round(ms, 1))
+            self.log.write(step=index, slow_ms=round(ms, 1), cpu_ms=round(cpu_ms, 1))
 
-    def _on_stall(self, late_ms: float) -> None:
+    def _on_stall(self, late_ms: float, cpu_ms: float) -> None:
         index, name = self._last_step
-        self.log.write(stall_ms=round(late_ms, 1), after_step=index, after_action=name)
+        self.log.write(stall_ms=round(late_ms, 1), cpu_ms=round(cpu_ms, 1), after_step=index, after_action=name)
 
     def _advance_flows(self) -> None:
         for flow in list(self.flows):
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.thread_time()
             try:
                 finished = flow.advance()
             except FlowFailed as failed:
@@ -232,7 +237,8 @@ class SoakSession(QObject, SoakActions):
             except Exception as exc:  # noqa: BLE001 - logged and counted; the soak goes on
                 self._driver_error(f"flow {flow.name}", exc)
                 finished = True
-            self._note_duration(self.steps, f"{flow.name} flow", (time.perf_counter() - began) * 1000)
+            self._note_duration(self.steps, f"{flow.name} flow", (time.perf_counter() - began) * 1000,
+                                (time.thread_time() - began_cpu) * 1000)
             if finished:
                 self.flows.remove(flow)
                 if flow.completed:
