@@ -42,6 +42,7 @@ class ChatService(QObject):
         self.current_id: int | None = None
         self._job: int | None = None
         self._answer_id: int | None = None
+        self._answer_conversation: int | None = None  # where the answer goes, whichever chat is shown
         self._text: list[str] = []
         self._unflushed: list[str] = []
         self._flush = QTimer(self)
@@ -137,6 +138,7 @@ class ChatService(QObject):
         turns = ((ChatMessage("system", system),) if system else ()) + tuple(history)
         answer = self.store.add_message(self.current_id, "assistant", "", partial=True)
         self._answer_id, self._text, self._unflushed = answer.id, [], []
+        self._answer_conversation = self.current_id
         self._job = self.engine.generate(ChatRequest(turns, self.sampling(), overflow=self.overflow))
         self._flush.start()
         self.answer_started.emit(self._job, answer.id)
@@ -198,7 +200,7 @@ class ChatService(QObject):
         self.answer_failed.emit(job_id, message)
 
     def _message_before(self, message_id: int) -> int:
-        ids = [m.id for m in self.messages()]
+        ids = [m.id for m in self.store.messages(self._answer_conversation)]
         return ids[ids.index(message_id) - 1]
 
     @Slot(dict)
