@@ -325,6 +325,8 @@ def _figures(folder: Path, config: dict, child: subprocess.Popen, watched: dict,
         result["store_error"] = store_error
     if leftovers:
         result["leaked"] = {str(pid): kind for pid, kind in leftovers.items()}
+    if events.job_failures:
+        result["job_failures"] = events.job_failures[:5]
     if events.exceptions:
         result["exception_tails"] = [text.strip().splitlines()[-1] for text in events.exceptions[:5]]
     failures = events.driver_errors + events.flow_failures

@@ -34,6 +34,7 @@ class ChildEvents:
     exceptions: list[str] = field(default_factory=list)
     driver_errors: list[str] = field(default_factory=list)
     flow_failures: list[str] = field(default_factory=list)
+    job_failures: list[str] = field(default_factory=list)
     summary: dict | None = None
     store: str | None = None
     started: bool = False
@@ -76,6 +77,8 @@ def _take(events: ChildEvents, event: dict) -> None:
         events.exceptions.append(event["exception"])
     elif "driver_error" in event:
         events.driver_errors.append(event["driver_error"])
+    elif "job_failed" in event:
+        events.job_failures.append(f"{event['job_failed']}: {event.get('error')}")
     elif "flow" in event and "failed" in event:
         events.flow_failures.append(f"{event['flow']}: {event['failed']}")
     elif "summary" in event:

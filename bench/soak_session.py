@@ -115,6 +115,8 @@ class SoakSession(QObject, SoakActions):
     @Slot(object)
     def _on_job_finished(self, job) -> None:
         self.outcomes[f"{job.kind}_{job.state}"] += 1
+        if job.state == "failed":
+            self.log.write(job_failed=job.title, error=job.error)
 
     @Slot()
     def _wait_for_models(self) -> None:
