@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def run(quick: bool, *, minutes: float | None = None, seed: int | None = None, l
 
     Raises:
         SoakError: Setting up failed (the models or the Hub server).
+        ValueError: ``minutes`` is not positive or ``load`` is negative.
     """
     minutes = float(minutes if minutes is not None else (QUICK_MINUTES if quick else DEFAULT_MINUTES))
     seed = int(seed if seed is not None else random.SystemRandom().randrange(1, 2**31))
@@ -118,7 +120,9 @@ def _run_in(folder: Path, minutes: float, seed: int, load: int, fault: dict | No
     busy: list[subprocess.Popen] = []
     child: subprocess.Popen | None = None
     watched: dict = {}
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM ends the soak like Ctrl+C: the busy loops and the child are still cleaned up.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
         hub_size = Path(config["hub_source"]).stat().st_size
         hub.add_repo(HUB_REPO, {HUB_FILE: Path(config["hub_source"])})
@@ -134,7 +138,8 @@ def _run_in(folder: Path, minutes: float, seed: int, load: int, fault: dict | No
         for process in busy:
             _kill_group(process)
         hub.stop()
-        signal.signal(signal.SIGTERM, previous_term)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous_term)
     return _figures(folder, config, child, watched, minutes, seed, load)
 
 
