@@ -48,6 +48,7 @@ class ChatService(QObject):
         self.current_id: int | None = None
         self._job: int | None = None
         self._answer_id: int | None = None
+        self._answer_conversation: int | None = None  # where the answer goes, whichever chat is shown
         self._text: list[str] = []
         self._unflushed: list[str] = []
         self._unsaved: StoreError | None = None  # why the streaming answer can no longer be saved
@@ -173,6 +174,7 @@ class ChatService(QObject):
                 self.conversation_changed.emit(self.current_id)
                 return None
         self._answer_id, self._text, self._unflushed, self._unsaved = answer.id, [], [], None
+        self._answer_conversation = self.current_id
         self._job = self.engine.generate(ChatRequest(turns, self.sampling(), overflow=self.overflow))
         self._flush.start()
         self.answer_started.emit(self._job, answer.id)
@@ -266,7 +268,7 @@ class ChatService(QObject):
         self.answer_failed.emit(job_id, message)
 
     def _message_before(self, message_id: int) -> int:
-        ids = [m.id for m in self.messages()]
+        ids = [m.id for m in self.store.messages(self._answer_conversation)]
         return ids[ids.index(message_id) - 1]
 
     @Slot(dict)

@@ -82,6 +82,7 @@ class ModelJobs(QObject):
         self._queue: "queue.Queue[_Work | None]" = queue.Queue()
         self._works: dict[int, _Work] = {}
         self._current: _Work | None = None
+        self._stopping = False  # set by shutdown: no queued job starts after it
         self._lock = threading.Lock()
         # A QThread, not a Python thread: Qt then knows the thread these
         # signals are emitted from for its whole life.
@@ -212,8 +213,14 @@ class ModelJobs(QObject):
             return [replace(w.job) for w in self._works.values()]
 
     def shutdown(self, timeout: float = 2.0) -> None:
-        """Stop the worker: a running download pauses (resumable), a quantization is cancelled."""
-        current = self._current
+        """Stop the worker: a running download pauses (resumable), a quantization is cancelled.
+
+        Jobs still queued do not start; a download among them is offered
+        again next time from its partial file.
+        """
+        with self._lock:  # the loop either sees _stopping or has set _current for us to stop
+            self._stopping = True
+            current = self._current
         if current is not None:
             current.control.pause()
             if current.quantizer is not None:
@@ -234,11 +241,12 @@ class ModelJobs(QObject):
     def _loop(self) -> None:
         while True:
             work = self._queue.get()
-            if work is None:
-                return
-            if work.job.state != "queued":
-                continue  # cancelled while waiting
-            self._current = work
+            with self._lock:
+                if work is None or self._stopping:
+                    return
+                if work.job.state != "queued":
+                    continue  # cancelled while waiting
+                self._current = work
             self._update(work, state="running")
             try:
                 result = work.run(self, work)

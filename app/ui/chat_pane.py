@@ -59,6 +59,7 @@ class ChatPane(QWidget):
         super().__init__(parent)
         self.service = service
         self._deleted: int | None = None
+        self._answer_id: int | None = None  # the message being streamed
         # Sidebar.
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search chats…")
@@ -268,6 +269,7 @@ class ChatPane(QWidget):
 
     @Slot(int, int)
     def _on_started(self, _job: int, message_id: int) -> None:
+        self._answer_id = message_id
         self.view.show_messages(self.service.messages()[:-1])
         self.view.begin_answer(message_id)
         self.send_button.setEnabled(False)
@@ -282,7 +284,9 @@ class ChatPane(QWidget):
     @Slot(int, object)
     def _on_finished(self, _job: int, stats: GenerationStats) -> None:
         self._idle()
-        answer = self.service.messages()[-1]
+        answer = next((m for m in reversed(self.service.messages()) if m.id == self._answer_id), None)
+        if answer is None:
+            return  # another chat is shown now; the answer was saved in its own
         self.view.end_answer(answer)
         self.stats.setText(stats_line(answer))
         usage = context_usage(stats.prompt_tokens + stats.generated_tokens, stats.n_ctx) if stats.n_ctx else 0

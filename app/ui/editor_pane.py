@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QDir, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -178,6 +179,8 @@ class EditorPane(QWidget):
     @Slot(object)
     def _on_editor_changed(self, editor: CodeEditor | None) -> None:
         previous = self._request[0] if self._request else None
+        if previous is not None and not shiboken6.isValid(previous):
+            previous = None  # its tab was closed and deleted: nothing to remember from it
         if previous is not None and previous is not editor:
             cursor = previous.textCursor()
             tab = previous.parent()

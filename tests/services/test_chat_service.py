@@ -130,3 +130,21 @@ def test_a_base_model_is_refused_with_a_message(make_chat):
     assert service.send("hello") is None
     assert notices and "not a chat model" in notices[0]
     assert service.messages() == []
+
+
+def test_an_answer_that_fails_after_switching_chats_is_removed_from_its_own(qtbot, tmp_path):
+    controller = EngineController("chat")  # no model loaded: the worker answers that it has none
+    store = ChatStore(tmp_path / "chats.sqlite3")
+    service = ChatService(controller, store)
+    try:
+        with qtbot.captureExceptions() as exceptions:
+            with qtbot.waitSignal(service.answer_failed, timeout=10_000):
+                service.send("How do I reverse a list?")
+                first = service.current_id
+                service.new_conversation()  # the failure arrives while another chat is shown
+        assert exceptions == []
+        assert [(m.role, m.content) for m in store.messages(first)] == [("user", "How do I reverse a list?")]
+        assert service.messages() == [] and not service.busy
+    finally:
+        assert controller.shutdown(2000)
+        store.close()

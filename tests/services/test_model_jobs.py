@@ -136,3 +136,19 @@ def test_a_quantization_job_reports_tensors_and_offers_its_source(jobs, qtbot, t
     assert done.state == "done", done.error
     assert inspect_model(output).info.file_type == "Q4_K_M"
     assert done.source == str(full_precision_model) and done.total > 0 and done.done == done.total
+
+
+def test_shutdown_does_not_start_the_jobs_queued_behind_the_running_one(hub, qtbot, fimble_home):
+    jobs = ModelJobs(fimble_home / "models")
+    hub.add_repo(REPO, {"first-Q8_0.gguf": _blob(2 * 1024 * 1024), "second-Q4_0.gguf": _blob(2 * 1024 * 1024)})
+    hub.throttle(256 * 1024)  # each file takes several seconds
+    details = HubClient().repo(REPO)
+    first = jobs.pull(plan_pull(details, quant="Q8_0"))
+    second = jobs.pull(plan_pull(details, quant="Q4_0"))
+    qtbot.waitUntil(lambda: next(j for j in jobs.jobs() if j.id == first.id).done > 0, timeout=10_000)
+    jobs.shutdown(timeout=5.0)  # the window closes: the running download pauses
+    qtbot.wait(1500)  # time enough for the queue to have started the next job, had it wanted to
+    states = {j.id: j.state for j in jobs.jobs()}
+    assert states[second.id] == "queued"
+    assert not [path for method, path, _range in hub.requests if method == "GET" and "second-Q4_0" in path]
+    assert (fimble_home / "models" / REPO.replace("/", "__") / "first-Q8_0.gguf.part").exists()  # resumable

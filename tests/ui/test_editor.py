@@ -194,3 +194,24 @@ def test_restored_buffers_replace_an_untouched_empty_tab_even_when_not_current(q
     assert tabs.current_tab() is typed and blank in tabs.tabs()
     tabs.restore([RecoveredBuffer("b1", None, "untitled", "utf-8", "saved text", 0.0)])
     assert [t.editor.toPlainText() for t in tabs.tabs()] == ["draft", "saved text"]
+
+
+def test_a_new_tab_after_the_last_one_was_closed_and_deleted(qtbot, tmp_path):
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.services.completion_service import CompletionService
+    from app.services.engine_worker import EngineController
+    from app.ui.editor_pane import EditorPane
+
+    controller = EngineController("completion")
+    pane = EditorPane(CompletionService(controller), RecoveryStore(tmp_path / "recovery"))
+    qtbot.addWidget(pane)
+    try:
+        with qtbot.captureExceptions() as exceptions:
+            assert pane.tabs.close_tab(0)
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the closed editor is gone
+            tab = pane.tabs.new_tab("x = 1\n")
+        assert exceptions == []
+        assert pane.tabs.current_editor() is tab.editor
+    finally:
+        controller.shutdown()

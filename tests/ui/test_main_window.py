@@ -105,3 +105,19 @@ def test_loading_another_model_is_remembered(qtbot, window, tiny_models, fimble_
     assert loaded.args[0]["family"] == "codegemma"
     assert "tiny-codegemma-fixture" in window.chat_model_label.text()
     assert load_settings(app_dirs().config).chat_model == str(tiny_models["codegemma"])
+
+
+def test_an_answer_that_ends_after_switching_to_an_empty_chat_stays_in_its_own(qtbot, window):
+    _chat_sampling(window, max_tokens=100_000, temperature=0.8, ignore_eos=True)
+    first = window.chat_service.current_id
+    window.chat_pane.input.setPlainText("Write a long story")
+    with qtbot.waitSignal(window.chat_service.answer_piece, timeout=10_000):
+        window.chat_pane.send()
+    with qtbot.captureExceptions() as exceptions:
+        with qtbot.waitSignal(window.chat_service.answer_finished, timeout=10_000):
+            window.chat_pane.new_button.click()  # stops the answer; it ends while the new chat is shown
+    assert exceptions == []
+    assert window.chat_pane.send_button.isEnabled() and not window.chat_pane.stop_button.isEnabled()
+    assert window.chat_service.messages() == [] and "Fimble" not in window.chat_pane.view.toPlainText()
+    answer = window.chat_store.messages(first)[-1]
+    assert answer.role == "assistant" and answer.partial and answer.stop_reason == "cancelled"
