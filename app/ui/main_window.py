@@ -21,7 +21,11 @@ from app.services.engine_worker import EngineController
 from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
+from app.ui.prewarm import prewarm_in_background
 from app.ui.theme import current_theme
+
+
+PREWARM_DELAY_MS = 1000
 
 
 class MainWindow(QMainWindow):
@@ -46,8 +50,10 @@ class MainWindow(QMainWindow):
         except BaseException:
             self._stop_after_failed_start()
             raise
-        # Load once the event loop runs: the window paints first.
+        # Load once the event loop runs: the window paints first. A moment later the
+        # manager's modules and the lexers are made ready off the GUI thread.
         QTimer.singleShot(0, self._load_models)
+        QTimer.singleShot(PREWARM_DELAY_MS, prewarm_in_background)
 
     def _build(self, engine_factory) -> None:
         """Make the engines, services and panes; runs once, from ``__init__``."""
