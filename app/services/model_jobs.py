@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal
 
 from app.core.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                  discard_partial, download_file, part_paths, partial_downloads)
@@ -301,6 +301,16 @@ def download_error_line(exc: DownloadError) -> str:
                     "free some space, then press Resume to continue.")
         return f"Disk full: {where}. Free some space, then press Resume to start it."
     return str(exc)
+
+
+def wait_for_lingering_jobs(wait_ms: int = 35_000) -> bool:
+    """Wait for job threads that outlived shutdown (a read stuck until its timeout); True when all ended."""
+    deadline = QDeadlineTimer(wait_ms)
+    while _lingering:
+        if not _lingering[0]._thread.wait(deadline):
+            return False
+        _lingering.pop(0)
+    return True
 
 
 class _LoopThread(QThread):

@@ -15,6 +15,7 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     from PySide6.QtWidgets import QApplication
 
     from app.services.engine_worker import wait_for_lingering
+    from app.services.model_jobs import wait_for_lingering_jobs
     from app.ui.main_window import MainWindow
     from app.ui.qt_messages import install_qt_message_log
 
@@ -32,5 +33,7 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     for path in files or []:
         window.open_path(path)
     code = app.exec()
-    wait_for_lingering()  # a worker thread still ending must not be destroyed while it runs
+    # A thread still ending must not be destroyed while it runs: Qt would abort.
+    wait_for_lingering()
+    wait_for_lingering_jobs()
     return code

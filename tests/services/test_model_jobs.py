@@ -152,3 +152,20 @@ def test_shutdown_does_not_start_the_jobs_queued_behind_the_running_one(hub, qtb
     assert states[second.id] == "queued"
     assert not [path for method, path, _range in hub.requests if method == "GET" and "second-Q4_0" in path]
     assert (fimble_home / "models" / REPO.replace("/", "__") / "first-Q8_0.gguf.part").exists()  # resumable
+
+
+def test_a_job_thread_stuck_in_a_read_at_shutdown_is_kept_until_it_ends(hub, qtbot, fimble_home):
+    from app.services.model_jobs import wait_for_lingering_jobs
+
+    data = _blob(2 * 1024 * 1024)
+    hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
+    hub.hold_next(REPO, "blob-Q8_0.gguf", 256 * 1024)  # then nothing: the download sits in a read
+    queue = ModelJobs(fimble_home / "models")
+    plan = plan_pull(HubClient().repo(REPO), quant="Q8_0")
+    part = plan.folder(fimble_home / "models") / "blob-Q8_0.gguf.part"
+    queue.pull(plan)
+    qtbot.waitUntil(lambda: part.exists() and part.stat().st_size == 256 * 1024, timeout=30_000)
+    queue.shutdown(timeout=0.1)  # the pause cannot land inside the read
+    del queue  # Qt would abort if the running thread were destroyed with it
+    hub.release_holds()
+    assert wait_for_lingering_jobs(60_000)
