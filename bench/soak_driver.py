@@ -65,6 +65,7 @@ class QtMessages:
         self.log = log
         self.count = 0
         self._previous = None
+        self._inside = threading.local()
 
     def install(self) -> None:
         """Install (or re-install) the handler; a handler the app set meanwhile still runs."""
@@ -82,6 +83,15 @@ class QtMessages:
         print(HANDLER_REMOVED, file=sys.stderr, flush=True)
 
     def _handle(self, mode, context, message: str) -> None:
+        if getattr(self._inside, "active", False):
+            return  # reached again through a handler that chains back to this one
+        self._inside.active = True
+        try:
+            self._record(mode, context, message)
+        finally:
+            self._inside.active = False
+
+    def _record(self, mode, context, message: str) -> None:
         self.count += 1
         level = getattr(mode, "name", str(mode))
         self.log.write(qt=level, text=message, thread=threading.current_thread().name)

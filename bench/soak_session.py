@@ -79,7 +79,8 @@ class SoakSession(QObject, SoakActions):
         """Find the main window run_gui made, answer its dialogs, and wait for both models."""
         from app.ui.main_window import MainWindow
 
-        self.messages.install()  # again, after the app's own start: both handlers run
+        # run_gui's own Qt message log chains to the handler installed before it,
+        # so both already run; installing again would make the two call each other.
         windows = [w for w in self.app.topLevelWidgets() if isinstance(w, MainWindow)]
         self._beat_timer.start()
         if not windows:
