@@ -10,12 +10,11 @@ import argparse
 import json
 import multiprocessing
 import sys
-import tempfile
 from pathlib import Path
 
 from app import __version__
-from app.core.load_params import LoadParams
-from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 
 EXIT_USAGE = 2
 COMMANDS = ("inspect", "complete", "chat", "models", "quantize")
@@ -88,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.self_test:
+            from app.selftest.run import self_test
+
             return self_test()
         if args.command is None:
             from app.ui.app import run_gui
@@ -136,8 +137,8 @@ def cmd_inspect(args) -> int:
 
 
 def _inspect(path: str):
-    from app.core.gguf_file import GGUFError  # gguf and numpy: not on the GUI's start path
-    from app.core.model_info import inspect_model
+    from app.core.models.gguf_file import GGUFError  # gguf and numpy: not on the GUI's start path
+    from app.core.models.info import inspect_model
 
     try:
         return inspect_model(path)
@@ -229,65 +230,6 @@ def _log_file() -> str:
     logs = app_dirs().logs
     logs.mkdir(parents=True, exist_ok=True)
     return str(logs / "engine-cli.log")
-
-
-def self_test() -> int:
-    """Check an install: Qt draws a window, and an engine host generates tokens.
-
-    A tiny random-weight model is written to a temporary folder, loaded in a
-    spawned engine host, and asked for 8 tokens. Qt runs on the offscreen
-    platform unless another one is set, so the check works without a screen.
-    """
-    try:
-        qt = _self_test_qt()
-        engine = _self_test_engine(tokens=8)
-    except RuntimeError as exc:
-        print(f"fimble: self-test failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"fimble self-test ok: {qt}; {engine}")
-    return 0
-
-
-def _self_test_qt() -> str:
-    import os
-
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import qVersion
-    from PySide6.QtWidgets import QApplication, QLabel
-
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    label = QLabel("Fimble self-test")
-    label.show()
-    app.processEvents()
-    shown = label.isVisible()
-    label.close()
-    if not shown:
-        raise RuntimeError("Qt could not show a window")
-    return f"Qt {qVersion()} on {app.platformName()}"
-
-
-def _self_test_engine(tokens: int) -> str:
-    from app.core.tiny_gguf import write_tiny_gguf
-    from app.engine.client import EngineError
-    from app.engine.host_client import HostEngine
-
-    with tempfile.TemporaryDirectory(prefix="fimble-self-test-") as folder:
-        model = write_tiny_gguf(Path(folder) / "self-test.gguf", "codegemma")
-        engine = HostEngine("self-test", log_path=str(Path(folder) / "engine.log"))
-        try:
-            backend = engine.start()
-            engine.load(str(model), LoadParams(n_ctx=512))
-            sampling = Sampling(max_tokens=tokens, temperature=0.0, ignore_eos=True)
-            request = FimRequest("def add(a, b):\n    ", "\n", sampling=sampling)
-            stats = [s for s in engine.generate(1, request) if isinstance(s, GenerationStats)][0]
-        except EngineError as exc:
-            raise RuntimeError(exc.message) from None
-        finally:
-            engine.close()
-    if stats.generated_tokens != tokens:
-        raise RuntimeError(f"the engine generated {stats.generated_tokens} of {tokens} tokens")
-    return (f"engine host on {backend['backend']} generated {stats.generated_tokens} tokens"
-            f" at {stats.tokens_per_s:.0f} tok/s")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def add_commands(commands) -> None:
 def run(args) -> int:
     """Run a ``models`` or ``quantize`` command; return the exit status."""
     from app.core.errors import UserFacingError, one_line
-    from app.services.pull import PullError
+    from app.core.hub.pull_plan import PullError
 
     handlers = {"list": _list, "search": _search, "files": _files, "pull": _pull, "rm": _remove,
                 "token": _token, "catalog": _catalog}
@@ -70,7 +70,7 @@ def run(args) -> int:
 
 
 def _library():
-    from app.core.library import Library
+    from app.core.models.library import Library
 
     return Library.default()
 
@@ -94,7 +94,7 @@ def _list(args) -> int:
 
 
 def _search(args) -> int:
-    from app.core.hub import HubClient
+    from app.core.hub.client import HubClient
 
     if args.limit < 1:
         raise CommandFailed("--limit must be at least 1")
@@ -112,7 +112,7 @@ def _search(args) -> int:
 
 
 def _files(args) -> int:
-    from app.core.hub import HubClient
+    from app.core.hub.client import HubClient
 
     details = HubClient().repo(args.repo)
     if details.gated:
@@ -123,9 +123,10 @@ def _files(args) -> int:
 
 
 def _pull(args) -> int:
-    from app.core.downloader import DownloadControl
-    from app.core.hub import HubClient
-    from app.services.pull import PullCallbacks, plan_pull, run_pull
+    from app.core.hub.downloader import DownloadControl
+    from app.core.hub.client import HubClient
+    from app.core.hub.pull_plan import plan_pull
+    from app.services.pull import PullCallbacks, run_pull
 
     client = HubClient()
     details = client.repo(args.repo)
@@ -158,7 +159,7 @@ def _remove(args) -> int:
 
 
 def _token(args) -> int:
-    from app.core.hub import delete_token, save_token
+    from app.core.hub.client import delete_token, save_token
 
     line = sys.stdin.readline().strip()
     if not line:
@@ -173,7 +174,7 @@ def _token(args) -> int:
 def _catalog(args) -> int:
     from dataclasses import asdict
 
-    from app.core.catalog import CATALOG
+    from app.core.models.catalog import CATALOG
 
     if args.json:
         print(json.dumps([asdict(e) for e in CATALOG], indent=2))
@@ -185,7 +186,8 @@ def _catalog(args) -> int:
 
 
 def _quantize(args) -> int:
-    from app.engine.quantizer import Quantizer, plan_quantize
+    from app.core.models.quantize_plan import plan_quantize
+    from app.engine.quantizer import Quantizer
 
     plan = plan_quantize(Path(args.input), Path(args.output), args.type, force=args.force)
     print(f"fimble: quantizing {plan.source.name} ({plan.source_type}) to {plan.qtype}, "

@@ -53,10 +53,10 @@ def run(quick: bool) -> dict:
     import llama_cpp
     from PySide6.QtWidgets import QApplication
 
-    from app.core.chat_store import ChatStore
-    from app.core.load_params import LoadParams
-    from app.core.requests import ChatMessage, ChatRequest
-    from app.core.starter import starter_model_path
+    from app.core.chat.store import ChatStore
+    from app.core.models.load_params import LoadParams
+    from app.core.generation.contracts import ChatMessage, ChatRequest
+    from app.core.models.starter import starter_model_path
     from app.engine.host_client import HostEngine
     from app.services.chat_service import ChatService
     from app.services.engine_worker import EngineController

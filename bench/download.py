@@ -1,6 +1,6 @@
 """``bench download``: Fimble's resumable downloader vs plain ``hf_hub_download``.
 
-A random file is served by a local Hub look-alike (``bench.hub_server``) on
+A random file is served by a local Hub look-alike (``tests.support.hub_server``) on
 127.0.0.1. Rounds alternate which side goes first: ``hf_hub_download`` into a
 fresh cache folder, and ``download_file`` (which also computes and checks the
 sha256). Then a resume run: the server cuts the connection at half the file,
@@ -48,9 +48,9 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars
 
-    from app.core.downloader import DownloadError, download_file
-    from app.core.hub import HubClient
-    from bench.hub_server import HubServer
+    from app.core.hub.downloader import DownloadError, download_file
+    from app.core.hub.client import HubClient
+    from tests.support.hub_server import HubServer
 
     size_mb = size_mb or (QUICK_SIZE_MB if quick else DEFAULT_SIZE_MB)
     rounds = 2 if quick else 4

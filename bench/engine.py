@@ -17,7 +17,7 @@ PROMPT = "def quicksort(items):\n    "
 
 
 def _fimble_round(engine, job: int, n: int) -> float:
-    from app.core.requests import FimRequest, GenerationStats, Sampling
+    from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 
     sampling = Sampling(max_tokens=n, temperature=0.0, ignore_eos=True)
     request = FimRequest(PROMPT, allow_prefix_only=True, sampling=sampling)
@@ -30,8 +30,8 @@ def run(quick: bool) -> dict:
     """Measure both sides; return medians and their ratio."""
     import llama_cpp
 
-    from app.core.load_params import LoadParams
-    from app.core.starter import starter_model_path
+    from app.core.models.load_params import LoadParams
+    from app.core.models.starter import starter_model_path
     from app.engine.host_client import HostEngine
 
     rounds, n_tokens = (2, 48) if quick else (5, 128)
@@ -63,6 +63,6 @@ def run(quick: bool) -> dict:
 
 
 def _fim(prefix: str):
-    from app.core.requests import FimRequest
+    from app.core.generation.contracts import FimRequest
 
     return FimRequest(prefix, allow_prefix_only=True)

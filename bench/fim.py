@@ -45,7 +45,7 @@ class _Session:
     """One CompletionService over its own engine host, recording timings."""
 
     def __init__(self, app, model: str, folder: Path, reuse: bool, order: str, name: str) -> None:
-        from app.core.load_params import LoadParams
+        from app.core.models.load_params import LoadParams
         from app.engine.host_client import HostEngine
         from app.services.completion_service import CompletionService
         from app.services.engine_worker import EngineController
@@ -127,7 +127,7 @@ def run(quick: bool) -> dict:
     """Run both modes, alternating request by request; return the figures."""
     from PySide6.QtCore import QCoreApplication
 
-    from app.core.starter import starter_model_path
+    from app.core.models.starter import starter_model_path
 
     app = QCoreApplication.instance() or QCoreApplication([])
     edits = EDITS[:3] if quick else EDITS
@@ -168,7 +168,7 @@ def run(quick: bool) -> dict:
 
 def _order_comparison(app, folder: Path, source: str, edits) -> dict:
     """Prompt tokens evaluated per request with PSM vs SPM on a FIM model."""
-    from app.core.tiny_gguf import write_tiny_gguf
+    from app.selftest.tiny_gguf import write_tiny_gguf
 
     model = str(write_tiny_gguf(folder / "fim-model.gguf", "codegemma", context_length=8192))
     result = {}

@@ -113,7 +113,7 @@ def run(quick: bool, *, minutes: float | None = None, seed: int | None = None, l
 
 
 def _run_in(folder: Path, minutes: float, seed: int, load: int, fault: dict | None, hang_s: float) -> dict:
-    from bench.hub_server import HubServer
+    from tests.support.hub_server import HubServer
 
     config = _prepare(folder, minutes, seed, fault)
     hub = HubServer().start()
@@ -150,7 +150,7 @@ def _raise_interrupt(_signum, _frame) -> None:
 def _prepare(folder: Path, minutes: float, seed: int, fault: dict | None) -> dict:
     """Write the models, the project and the child's config; return the config."""
     from app.core.paths import app_dirs
-    from app.core.tiny_gguf import write_tiny_gguf
+    from app.selftest.tiny_gguf import write_tiny_gguf
 
     home = folder / "home"
     models_dir = app_dirs(home).ensure().models
@@ -221,7 +221,8 @@ def _watch(child: subprocess.Popen, events: Path, minutes: float, hang_s: float)
             if '"beat"' in line:
                 last_beat = now
             if '"started"' in line and started_at is None:
-                started_at = now
+                # the first beat may come after a fault stopped the GUI thread
+                started_at = last_beat = last_beat or now
         hung = None
         if started_at is None and now - began > STARTUP_LIMIT_S:
             hung = f"the window did not start within {STARTUP_LIMIT_S:.0f} s"

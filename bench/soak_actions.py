@@ -261,7 +261,7 @@ class SoakActions:
         return self._cancel_job("pull", r)
 
     def act_quantize_start(self, r: random.Random) -> str:
-        from app.engine.quantizer import default_output_path
+        from app.core.models.quantize_plan import default_output_path
 
         if self._jobs("quantize") or self._flow_running("quantize"):
             raise Skip("a quantization is under way")

@@ -143,7 +143,7 @@ def lost_markers(store_path: str | os.PathLike[str] | None, markers: list[str]) 
         return [], None
     if store_path is None or not Path(store_path).exists():
         return list(markers), "the chat store was not found"
-    from app.core.chat_store import ChatStore, StoreError
+    from app.core.chat.store import ChatStore, StoreError
 
     try:
         store = ChatStore(Path(store_path))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import gui_thread_waits
-from app.core.tiny_gguf import FAMILIES, write_tiny_gguf
+from tests.support import gui_thread_waits
+from app.selftest.tiny_gguf import FAMILIES, write_tiny_gguf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 gui_thread_waits.install()
@@ -32,7 +32,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def starter_model(tmp_path_factory) -> Path:
     """The real Gemma 3 270M Q4_K_M from the ``starter`` extra."""
-    from app.core.starter import starter_available, starter_model_path
+    from app.core.models.starter import starter_available, starter_model_path
 
     if not starter_available():
         pytest.skip("the starter extra is not installed")
@@ -58,7 +58,7 @@ def hub(tmp_path, monkeypatch):
     """A Hub-compatible server on 127.0.0.1, with HF_ENDPOINT and the token file pointed at it."""
     import huggingface_hub.constants as hf_constants
 
-    from bench.hub_server import HubServer
+    from tests.support.hub_server import HubServer
 
     token_dir = tmp_path / "hf-home"
     token_dir.mkdir()

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from app import __version__
-from app.core.tiny_gguf import special_token_ids
+from app.selftest.tiny_gguf import special_token_ids
 
 
 def fimble(*args, timeout=120):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from app.cli import main
-from app.core.model_info import inspect_model
-from app.core.tiny_gguf import write_tiny_gguf
+from app.core.models.info import inspect_model
+from app.selftest.tiny_gguf import write_tiny_gguf
 
 
 def _run(capsys, *argv):

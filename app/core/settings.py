@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 
 SETTINGS_FILE = "settings.json"
 LOCK_FILE = "settings.json.lock"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Callable, Iterator
 
-from app.core.load_params import LoadParams
-from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
 
 
 class EngineError(Exception):

@@ -12,7 +12,7 @@ import queue
 import threading
 import traceback
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 from app.engine import protocol as p
 from app.engine.lifeline import exit_with_parent
 from app.engine.runner import EngineFailure, ModelRunner
@@ -133,7 +133,7 @@ def _handle(message, runner: ModelRunner, inbox: _Inbox, conn) -> None:
 
 
 def _generate(message: p.Generate, runner: ModelRunner, inbox: _Inbox, conn) -> None:
-    from app.core.requests import GenerationStats
+    from app.core.generation.contracts import GenerationStats
 
     job = message.job_id
     if not inbox.start_job(job):

@@ -8,8 +8,8 @@ import threading
 from multiprocessing.connection import wait
 from typing import Callable, Iterator
 
-from app.core.load_params import LoadParams
-from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
 from app.engine import protocol as p
 from app.engine.client import Engine, EngineCrashed, EngineError
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.core.requests import ChatRequest, FimRequest, GenerationStats
+from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
 
 # ---- parent -> host ---------------------------------------------------------
 

@@ -8,16 +8,16 @@ import time
 from contextlib import contextmanager
 from typing import Callable
 
-from app.core.families import PromptError
-from app.core.families.base import with_bos
-from app.core.chat_budget import BudgetResult, fit_conversation
-from app.core.fim_budget import fit_request
-from app.core.gguf_file import GGUFError
-from app.core.load_params import GPU_LAYERS_AUTO, LoadParams
-from app.core.model_info import GGUFVocab, InspectedModel, inspect_model
-from app.core.requests import ChatRequest, FimRequest, GenerationStats
-from app.core.runaway import RepetitionGuard
-from app.core.vocab import text_tokens
+from app.core.generation.families import PromptError
+from app.core.generation.families.base import with_bos
+from app.core.chat.budget import BudgetResult, fit_conversation
+from app.core.fim.budget import fit_request
+from app.core.models.gguf_file import GGUFError
+from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
+from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
+from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.generation.repetition import RepetitionGuard
+from app.core.generation.vocab import text_tokens
 
 
 class EngineFailure(Exception):
@@ -355,7 +355,7 @@ def _gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
     if params.n_gpu_layers != GPU_LAYERS_AUTO:
         return params.n_gpu_layers
     from app.core import machine
-    from app.core.model_fit import memory_fit
+    from app.core.models.fit import memory_fit
     from app.engine.backend import backend_info
 
     backend = backend_info()

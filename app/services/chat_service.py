@@ -16,9 +16,9 @@ from dataclasses import asdict
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.chat_defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
-from app.core.chat_store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
-from app.core.requests import ChatMessage, ChatRequest, GenerationStats, Sampling
+from app.core.chat.defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
+from app.core.chat.store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
+from app.core.generation.contracts import ChatMessage, ChatRequest, GenerationStats, Sampling
 from app.services.engine_worker import EngineController
 
 FLUSH_MS = 250  # how often streamed text is written to the store

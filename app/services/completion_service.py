@@ -13,11 +13,11 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.core.completion_cache import CompletionCache
-from app.core.fim_context import ChunkRing
-from app.core.fim_post import postprocess, wants_multiline
-from app.core.fim_timing import adaptive_debounce_ms
-from app.core.requests import FimRequest, GenerationStats, Sampling
+from app.core.fim.cache import CompletionCache
+from app.core.fim.context import ChunkRing
+from app.core.fim.post import postprocess, wants_multiline
+from app.core.fim.timing import adaptive_debounce_ms
+from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.services.engine_worker import EngineController, next_job_id
 
 

@@ -13,10 +13,10 @@ from typing import Callable
 
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 from app.core.paths import app_dirs
-from app.core.requests import ChatRequest, FimRequest, GenerationStats
-from app.core.starter import StarterMissing, starter_model_path
+from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.models.starter import StarterMissing, starter_model_path
 from app.engine.client import Engine, EngineCrashed, EngineError
 from app.engine.host_client import HostEngine
 

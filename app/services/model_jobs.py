@@ -17,12 +17,13 @@ from typing import Callable
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal
 
-from app.core.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
+from app.core.hub.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                  discard_partial, download_file, part_paths, partial_downloads)
 from app.core.errors import one_line
-from app.core.hub import HubClient
+from app.core.hub.client import HubClient
 from app.core.machine import human_bytes
-from app.services.pull import PullCallbacks, PullPlan, run_pull
+from app.core.hub.pull_plan import PullPlan
+from app.services.pull import PullCallbacks, run_pull
 
 _ids = itertools.count(1)
 # Queues whose worker thread outlived shutdown(); kept so the QObject it
@@ -140,7 +141,8 @@ class ModelJobs(QObject):
                  delete_source: bool = False) -> Job:
         """Queue a local quantization of ``source`` into ``output``."""
         def run(jobs: "ModelJobs", work: _Work) -> str:
-            from app.engine.quantizer import Quantizer, plan_quantize
+            from app.core.models.quantize_plan import plan_quantize
+            from app.engine.quantizer import Quantizer
 
             jobs._update(work, stage="quantize")
             plan = plan_quantize(source, output, qtype, force=force)

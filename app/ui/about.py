@@ -7,7 +7,7 @@ from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
-from app.core.backend_text import describe_backend
+from app.core.generation.backend_info import describe_backend
 
 
 def about_text(backend: dict) -> str:

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat_budget import context_usage
-from app.core.chat_export import export_json, export_markdown
-from app.core.chat_store import StoreError
-from app.core.requests import GenerationStats
+from app.core.chat.budget import context_usage
+from app.core.chat.export import export_json, export_markdown
+from app.core.chat.store import StoreError
+from app.core.generation.contracts import GenerationStats
 from app.services.chat_service import ChatService
 from app.ui.chat_view import ChatView, stats_line
 

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat_defaults import TEMPLATE_LABELS, TEMPLATES
-from app.core.requests import Sampling
+from app.core.chat.defaults import TEMPLATE_LABELS, TEMPLATES
+from app.core.generation.contracts import Sampling
 
 POLICIES = (("drop_oldest", "Leave out the oldest turns (keep the system prompt)"),
             ("stop", "Stop and say the conversation is full"))

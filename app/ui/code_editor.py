@@ -6,7 +6,7 @@ from PySide6.QtCore import QRect, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFontDatabase, QKeyEvent, QPainter, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
-from app.core.languages import Language, language_by_id, next_line_indent
+from app.core.editor.languages import Language, language_by_id, next_line_indent
 from app.ui.ghost_text import GhostText
 from app.ui.highlighter import PygmentsHighlighter
 from app.ui.theme import Theme, current_theme

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.fim_context import imported_paths, region_around
-from app.core.recovery import RecoveryStore
-from app.core.requests import GenerationStats
+from app.core.fim.context import imported_paths, region_around
+from app.core.editor.recovery import RecoveryStore
+from app.core.generation.contracts import GenerationStats
 from app.services.completion_service import CompletionService, EditorSnapshot
 from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
@@ -220,7 +220,7 @@ class EditorPane(QWidget):
 
     def open_in_new_tab(self, language: str, code: str) -> None:
         """Open code from the chat in a new, unsaved tab."""
-        from app.core.languages import language_by_id
+        from app.core.editor.languages import language_by_id
 
         tab = self.tabs.new_tab(code)
         tab.editor.set_language(language_by_id(language or "plaintext"))

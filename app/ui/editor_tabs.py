@@ -9,9 +9,9 @@ from pathlib import Path
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from app.core.languages import language_for_path
-from app.core.recovery import RecoveredBuffer, RecoveryStore
-from app.core.text_files import EncodingMismatch, FileRefused, read_text_file, write_text_file
+from app.core.editor.languages import language_for_path
+from app.core.editor.recovery import RecoveredBuffer, RecoveryStore
+from app.core.editor.text_files import EncodingMismatch, FileRefused, read_text_file, write_text_file
 from app.ui.code_editor import CodeEditor
 
 AUTOSAVE_MS = 3000

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QPlainTextEdit
 
-from app.core.fim_post import accept_line, accept_word, consume_typed
+from app.core.fim.post import accept_line, accept_word, consume_typed
 
 
 class GhostText:

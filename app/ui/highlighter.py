@@ -29,7 +29,7 @@ from pygments.token import Comment, Error, Keyword, Name, Whitespace, _TokenType
 from pygments.util import ClassNotFound
 from PySide6.QtGui import QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
-from app.core.languages import Language
+from app.core.editor.languages import Language
 from app.ui.theme import Theme, format_for
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QListWidget, QListWidgetItem, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from app.core import quant_types
-from app.core.catalog import CATALOG
+from app.core.models import quant_types
+from app.core.models.catalog import CATALOG
 from app.core.errors import one_line
 from app.core.machine import human_bytes
 from app.ui.background import run_in_background
@@ -220,7 +220,7 @@ class HubPanel(QWidget):
 
     def plan(self):
         """The pull the Download button would queue, or None with the reason in the label."""
-        from app.services.pull import PullError, plan_pull
+        from app.core.hub.pull_plan import PullError, plan_pull
 
         if self.details is None:
             return None
@@ -251,7 +251,7 @@ class HubPanel(QWidget):
             self.pull_requested.emit(plan)
 
     def _report(self, exc: BaseException) -> None:
-        from app.core.hub import HubError
+        from app.core.hub.client import HubError
 
         message = one_line(exc)
         if isinstance(exc, HubError) and exc.kind == "offline":

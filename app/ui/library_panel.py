@@ -28,8 +28,8 @@ class LibraryRow:
 def list_library(library, settings, vram_bytes: int | None) -> list[LibraryRow]:
     """Inspect every local model and its memory fit; runs on a pool thread."""
     from app.core import machine
-    from app.core.library import memory_fit
-    from app.core.model_info import inspect_model
+    from app.core.models.library import memory_fit
+    from app.core.models.info import inspect_model
 
     ram = machine.memory().available
     rows = []
@@ -160,7 +160,7 @@ class LibraryPanel(QWidget):
 
     def _show_suggestions(self) -> None:
         from app.core import machine
-        from app.core.library import suggest_assignments
+        from app.core.models.library import suggest_assignments
 
         models = [r.model for r in self.rows if r.model.info is not None]
         self._suggested = suggest_assignments(models, ram_bytes=machine.memory().available,
@@ -187,7 +187,7 @@ class LibraryPanel(QWidget):
         return False
 
     def _show_details(self) -> None:
-        from app.core.library import assignment_warnings
+        from app.core.models.library import assignment_warnings
 
         row = self.selected_row()
         self._sync_buttons()
@@ -218,7 +218,7 @@ class LibraryPanel(QWidget):
     # ---- actions -----------------------------------------------------------------------
 
     def _assign(self, role: str) -> None:
-        from app.core.library import assignment_warnings
+        from app.core.models.library import assignment_warnings
 
         row = self.selected_row()
         if row is None or row.model.info is None:
@@ -240,8 +240,8 @@ class LibraryPanel(QWidget):
             self.settings_requested.emit(path)
 
     def _quantize(self) -> None:
-        from app.core.quant_types import is_full_precision, quantize_targets
-        from app.engine.quantizer import default_output_path
+        from app.core.models.quant_types import is_full_precision, quantize_targets
+        from app.core.models.quantize_plan import default_output_path
 
         row = self.selected_row()
         if row is None or row.model.info is None:

@@ -10,11 +10,11 @@ from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMainWindow, Q
                                QToolButton)
 
 from app.core.paths import app_dirs
-from app.core.chat_defaults import render_template
-from app.core.chat_store_rescue import open_chat_store
-from app.core.recovery import RecoveryStore
+from app.core.chat.defaults import render_template
+from app.core.chat.store_rescue import open_chat_store
+from app.core.editor.recovery import RecoveryStore
 from app.core.settings import RECENT_FILES_MAX, Settings, save_settings
-from app.core.backend_text import describe_backend
+from app.core.generation.backend_info import describe_backend
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
 from app.services.engine_worker import EngineController
@@ -327,8 +327,8 @@ class MainWindow(QMainWindow):
 
     def open_models(self) -> None:
         """Show the model manager; its downloads outlive the window."""
-        from app.core.library import Library
-        from app.core.hub import HubClient
+        from app.core.models.library import Library
+        from app.core.hub.client import HubClient
         from app.services.model_jobs import ModelJobs
         from app.ui.models_dialog import ModelsDialog
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
 
-from app.core.load_params import CACHE_TYPES, GPU_LAYERS_ALL, GPU_LAYERS_AUTO, LoadParams
+from app.core.models.load_params import CACHE_TYPES, GPU_LAYERS_ALL, GPU_LAYERS_AUTO, LoadParams
 
 _GPU_MODES = (("Auto (as many as fit)", GPU_LAYERS_AUTO), ("All layers", GPU_LAYERS_ALL), ("CPU only", 0),
               ("A number of layers", 1))

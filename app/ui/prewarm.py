@@ -15,13 +15,13 @@ import importlib
 import logging
 import threading
 
-from app.core.languages import LANGUAGES
+from app.core.editor.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
 # What the model manager and its panels import when they first open.
-MODULES = ("app.core.library", "app.core.hub", "app.core.downloader", "app.core.catalog",
-           "app.engine.quantizer", "app.services.pull", "app.services.model_jobs", "app.ui.models_dialog")
+MODULES = ("app.core.models.library", "app.core.hub.client", "app.core.hub.downloader", "app.core.models.catalog",
+           "app.engine.quantizer", "app.core.hub.pull_plan", "app.services.model_jobs", "app.ui.models_dialog")
 
 
 def _warm() -> None:

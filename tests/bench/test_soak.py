@@ -101,7 +101,7 @@ def test_a_process_left_running_after_the_window_closed_is_counted_and_ended(kep
 
 
 def test_lost_markers_are_the_ones_no_user_message_holds(tmp_path):
-    from app.core.chat_store import ChatStore
+    from app.core.chat.store import ChatStore
 
     store = ChatStore(tmp_path / "chats.sqlite3")
     chat = store.create_conversation()

@@ -1,6 +1,6 @@
 """Settings: per-model runtime settings override the role's defaults, and survive a restart."""
 
-from app.core.load_params import GPU_LAYERS_AUTO, LoadParams
+from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
 from app.core.settings import Settings, load_settings, save_settings
 
 

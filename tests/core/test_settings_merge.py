@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 from app.core.settings import RECENT_FILES_MAX, SETTINGS_FILE, Settings, load_settings, save_settings
 
 ROOT = Path(__file__).resolve().parents[2]

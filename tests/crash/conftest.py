@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_process import AppChild
+from tests.crash.app_process import AppChild
 
 from app.core.paths import app_dirs
 from app.core.settings import Settings, save_settings

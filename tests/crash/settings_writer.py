@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 from app.core.settings import load_settings, save_settings
 
 

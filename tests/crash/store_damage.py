@@ -9,7 +9,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-from app.core.chat_store import ChatStore
+from app.core.chat.store import ChatStore
 
 # kind -> the tag the file is set aside under
 KINDS = {

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.core.chat_store import ChatStore, StoreError
+from app.core.chat.store import ChatStore, StoreError
 
 PIECES = 5
 

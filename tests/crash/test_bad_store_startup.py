@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from store_damage import KINDS, damage
+from tests.crash.store_damage import KINDS, damage
 
-from app.core.chat_store import ChatStore
+from app.core.chat.store import ChatStore
 from app.core.paths import app_dirs
-from app.core.recovery import RecoveryStore
+from app.core.editor.recovery import RecoveryStore
 from app.ui import main_window
 from app.ui.main_window import MainWindow
 

@@ -8,10 +8,10 @@ SQLITE_FULL exactly as on a full disk.
 from __future__ import annotations
 
 import pytest
-from store_damage import integrity
+from tests.crash.store_damage import integrity
 
-from app.core.chat_store import ChatStore, StoreFull
-from app.core.chat_store_rescue import open_chat_store
+from app.core.chat.store import ChatStore, StoreFull
+from app.core.chat.store_rescue import open_chat_store
 from app.ui.main_window import MainWindow
 
 FOREVER = {"max_tokens": 1_000_000, "temperature": 0.8, "ignore_eos": True}

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from app_process import process_alive
+from tests.crash.app_process import process_alive
 
 from app.core.paths import app_dirs
-from app.core.recovery import RecoveryStore
+from app.core.editor.recovery import RecoveryStore
 from app.core.settings import load_settings
 from app.ui.main_window import MainWindow
 

@@ -58,10 +58,10 @@ def run_jobs(status: Status, mode: str, args: list[str]) -> int:
     """Queue one job on a real ModelJobs and run the event loop until it ends."""
     from PySide6.QtCore import QCoreApplication, QObject, Slot
 
-    from app.core.hub import HubClient
+    from app.core.hub.client import HubClient
     from app.core.paths import app_dirs
     from app.services.model_jobs import ModelJobs
-    from app.services.pull import plan_pull
+    from app.core.hub.pull_plan import plan_pull
 
     app = QCoreApplication([])
     jobs = ModelJobs(app_dirs().ensure().models, HubClient)
@@ -96,7 +96,8 @@ def run_jobs(status: Status, mode: str, args: list[str]) -> int:
 def run_children(status: Status, source: str, output: str, qtype: str) -> int:
     """Start an engine host and a quantization, report their pids, and wait to be killed."""
     from app.engine.host_client import HostEngine
-    from app.engine.quantizer import Quantizer, plan_quantize
+    from app.core.models.quantize_plan import plan_quantize
+    from app.engine.quantizer import Quantizer
 
     host = HostEngine("crash-test")
     host.start()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jobs_app import all_gone, crash_app, running, wait_for  # noqa: F401 - crash_app is a fixture
+from tests.crash_models.jobs_app import all_gone, crash_app, running, wait_for  # noqa: F401 - crash_app is a fixture
 
-from app.core.tiny_gguf import write_tiny_gguf
+from app.selftest.tiny_gguf import write_tiny_gguf
 
 
 def test_engine_host_and_quantizer_exit_when_their_parent_is_killed(crash_app, tmp_path):

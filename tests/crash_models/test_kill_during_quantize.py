@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from jobs_app import all_gone, crash_app, wait_for  # noqa: F401 - crash_app is a fixture
+from tests.crash_models.jobs_app import all_gone, crash_app, wait_for  # noqa: F401 - crash_app is a fixture
 
-from app.core.library import Library
-from app.core.model_info import inspect_model
-from app.core.tiny_gguf import write_tiny_gguf
+from app.core.models.library import Library
+from app.core.models.info import inspect_model
+from app.selftest.tiny_gguf import write_tiny_gguf
 from app.services.model_jobs import ModelJobs
 
 

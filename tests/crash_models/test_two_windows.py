@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 
-from jobs_app import crash_app  # noqa: F401 - a fixture
-from sample_bytes import file_sha256
+from tests.crash_models.jobs_app import crash_app  # noqa: F401 - a fixture
+from tests.support.sample_bytes import file_sha256
 
-from app.core.hub import HubClient
-from app.core.library import Library
+from app.core.hub.client import HubClient
+from app.core.models.library import Library
 from app.core.settings import Settings
 from app.services.model_jobs import ModelJobs
-from app.services.pull import plan_pull
+from app.core.hub.pull_plan import plan_pull
 from app.ui.models_dialog import ModelsDialog
 
 REPO = "someone/shared-GGUF"

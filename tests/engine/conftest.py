@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from app.core.load_params import LoadParams
+from app.core.models.load_params import LoadParams
 from app.engine.host_client import HostEngine
 from app.engine.runner import ModelRunner
 

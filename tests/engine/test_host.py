@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from app.core.load_params import LoadParams
-from app.core.requests import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 from app.engine.client import EngineCrashed, EngineError
 
 DEADLINE_S = 10.0  # generous: the assertions are about events, not this machine's speed

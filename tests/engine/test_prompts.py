@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.requests import ChatMessage, ChatRequest, ContextChunk, FimRequest
-from app.core.tiny_gguf import special_token_ids
+from app.core.generation.contracts import ChatMessage, ChatRequest, ContextChunk, FimRequest
+from app.selftest.tiny_gguf import special_token_ids
 from app.engine.runner import EngineFailure
 
 CG = special_token_ids("codegemma")
@@ -80,7 +80,7 @@ def test_codegemma_chat_folds_the_system_prompt_into_the_first_user_turn(runners
 
 
 def test_codellama_inst_chat_with_sys_block(tiny_models, tmp_path):
-    from app.core.tiny_gguf import write_tiny_gguf
+    from app.selftest.tiny_gguf import write_tiny_gguf
     from tests.engine.conftest import vocab_runner
 
     path = write_tiny_gguf(tmp_path / "instruct.gguf", "codellama", name="CodeLlama 7B Instruct")
@@ -170,7 +170,7 @@ def test_codegemma_spm_puts_the_suffix_first(runners):
 
 
 def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):
-    from app.core.fim_budget import SNAP_LINES, fit_request
+    from app.core.fim.budget import SNAP_LINES, fit_request
 
     vocab = runners["codegemma"].vocab
     lines = [f"value_{i} = compute({i}, {i * 7})" for i in range(300)]
@@ -189,7 +189,7 @@ def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):
 
 
 def test_budget_leaves_short_texts_alone(runners):
-    from app.core.fim_budget import fit_request
+    from app.core.fim.budget import fit_request
 
     request = FimRequest(prefix="x = 1\n", suffix="y = 2\n")
     assert fit_request(runners["codegemma"].vocab, request) is request

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from app.core import machine
-from app.core.model_info import inspect_model
-from app.core.tiny_gguf import write_tiny_gguf
+from app.core.models.info import inspect_model
+from app.selftest.tiny_gguf import write_tiny_gguf
 from app.engine.quantize_child import LEVEL_CONT, LogLines, parse_progress
-from app.engine.quantizer import (
+from app.core.models.quantize_plan import (
     QuantizeError,
     QuantizePlan,
     QuantizeProgress,
-    Quantizer,
     default_output_path,
     plan_quantize,
     source_is_full_precision,
 )
+from app.engine.quantizer import Quantizer
 
 # Rows of 256 and 512 values fill whole k-quant blocks, so Q4_K_M really applies.
 SHAPE = dict(n_embd=256, n_ff=512, n_head=4, n_head_kv=2)

@@ -6,9 +6,10 @@ import hashlib
 
 import pytest
 
-from app.core.download_lock import PartLock
-from app.core.model_info import inspect_model
-from app.engine.quantizer import QuantizeError, Quantizer, plan_quantize
+from app.core.hub.download_lock import PartLock
+from app.core.models.info import inspect_model
+from app.core.models.quantize_plan import QuantizeError, plan_quantize
+from app.engine.quantizer import Quantizer
 
 
 def test_a_stale_part_from_a_killed_run_is_replaced_by_the_next_run(full_precision_model, tmp_path):

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from app.core.chat_store import ChatStore
-from app.core.load_params import LoadParams
+from app.core.chat.store import ChatStore
+from app.core.models.load_params import LoadParams
 from app.services.chat_service import ChatService
 from app.services.engine_worker import EngineController
 

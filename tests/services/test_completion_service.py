@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.fim_timing import MAX_DEBOUNCE_MS, MIN_DEBOUNCE_MS, adaptive_debounce_ms
-from app.core.load_params import LoadParams
+from app.core.fim.timing import MAX_DEBOUNCE_MS, MIN_DEBOUNCE_MS, adaptive_debounce_ms
+from app.core.models.load_params import LoadParams
 from app.services.completion_service import CompletionService, EditorSnapshot
 from app.services.engine_worker import EngineController
 

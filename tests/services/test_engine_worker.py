@@ -7,10 +7,10 @@ import signal
 import time
 
 import pytest
-from gui_thread_waits import SignalLog
+from tests.support.gui_thread_waits import SignalLog
 
-from app.core.load_params import LoadParams
-from app.core.requests import ChatMessage, ChatRequest, FimRequest, Sampling
+from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, Sampling
 from app.engine.client import EngineError
 from app.services.engine_worker import EngineController, wait_for_lingering
 

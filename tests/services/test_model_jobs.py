@@ -6,14 +6,14 @@ import hashlib
 import os
 
 import pytest
-from gui_thread_waits import SignalLog
+from tests.support.gui_thread_waits import SignalLog
 
-from app.core.model_info import inspect_model
-from app.core.tiny_gguf import write_tiny_gguf
-from app.core.downloader import DownloadError, download_file
-from app.core.hub import HubClient
+from app.core.models.info import inspect_model
+from app.selftest.tiny_gguf import write_tiny_gguf
+from app.core.hub.downloader import DownloadError, download_file
+from app.core.hub.client import HubClient
 from app.services.model_jobs import ModelJobs
-from app.services.pull import plan_pull
+from app.core.hub.pull_plan import plan_pull
 
 REPO = "someone/blob-GGUF"
 

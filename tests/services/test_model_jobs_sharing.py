@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from app.core.download_lock import PartLock
-from app.core.downloader import DownloadError, download_file
-from app.core.hub import HubClient
+from app.core.hub.download_lock import PartLock
+from app.core.hub.downloader import DownloadError, download_file
+from app.core.hub.client import HubClient
 from app.services.model_jobs import ModelJobs
-from app.services.pull import plan_pull
+from app.core.hub.pull_plan import plan_pull
 
 REPO = "someone/blob-GGUF"
 NAME = "blob-Q8_0.gguf"

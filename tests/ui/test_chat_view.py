@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.chat_store import StoredMessage
+from app.core.chat.store import StoredMessage
 from app.ui.chat_view import ChatView
 
 
@@ -40,7 +40,7 @@ def test_partial_answers_say_why_they_stopped(qtbot):
 
 
 def test_sampling_dialog_returns_valid_settings(qtbot):
-    from app.core.requests import Sampling
+    from app.core.generation.contracts import Sampling
     from app.ui.chat_settings import SamplingDialog
 
     dialog = SamplingDialog(Sampling(temperature=0.3, max_tokens=512, seed=None), "stop")

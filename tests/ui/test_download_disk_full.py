@@ -7,16 +7,16 @@ import errno
 import pytest
 from PySide6.QtCore import Qt
 
-import app.core.downloader as downloader
-from sample_bytes import pattern_bytes
+import app.core.hub.downloader as downloader
+from tests.support.sample_bytes import pattern_bytes
 
 from app.core import machine
-from app.core.hub import HubClient
-from app.core.library import Library
+from app.core.hub.client import HubClient
+from app.core.models.library import Library
 from app.core.machine import human_bytes
 from app.core.settings import Settings
 from app.services.model_jobs import ModelJobs
-from app.services.pull import plan_pull
+from app.core.hub.pull_plan import plan_pull
 from app.ui.models_dialog import ModelsDialog
 
 REPO = "someone/full-GGUF"

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 
-from app.core.recovery import RecoveryStore
+from app.core.editor.recovery import RecoveryStore
 from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
 
@@ -83,7 +83,7 @@ def test_moving_the_cursor_dismisses(qtbot, editor):
 
 
 def test_enter_keeps_the_indent_of_the_language(qtbot, tmp_path):
-    from app.core.languages import language_for_path
+    from app.core.editor.languages import language_for_path
 
     widget = CodeEditor(language_for_path("x.py"))
     qtbot.addWidget(widget)
@@ -184,7 +184,7 @@ def test_dark_theme_recolours_the_editor(qtbot):
 
 
 def test_restored_buffers_replace_an_untouched_empty_tab_even_when_not_current(qtbot, tmp_path):
-    from app.core.recovery import RecoveredBuffer
+    from app.core.editor.recovery import RecoveredBuffer
 
     tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
     qtbot.addWidget(tabs)

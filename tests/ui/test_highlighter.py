@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
-from app.core.languages import LANGUAGES
+from app.core.editor.languages import LANGUAGES
 from app.ui.highlighter import PygmentsHighlighter
 from app.ui.theme import DARK, LIGHT, Theme, current_theme, editor_palette, format_for
 

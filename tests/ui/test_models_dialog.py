@@ -7,11 +7,11 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from app.core.library import Library
-from app.core.load_params import GPU_LAYERS_ALL, LoadParams
+from app.core.models.library import Library
+from app.core.models.load_params import GPU_LAYERS_ALL, LoadParams
 from app.core.settings import Settings
-from app.core.tiny_gguf import write_tiny_gguf
-from app.core.hub import HubClient
+from app.selftest.tiny_gguf import write_tiny_gguf
+from app.core.hub.client import HubClient
 from app.services.model_jobs import ModelJobs
 from app.ui.model_settings import ModelSettingsDialog
 from app.ui.models_dialog import ModelsDialog

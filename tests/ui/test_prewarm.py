@@ -7,7 +7,7 @@ import sys
 from pygments.lexer import RegexLexer
 from pygments.lexers import find_lexer_class_by_name
 
-from app.core.languages import LANGUAGES
+from app.core.editor.languages import LANGUAGES
 from app.ui.prewarm import MODULES, prewarm_in_background
 
 

@@ -1,0 +1,1 @@
+"""Chats: the sqlite store, its schema and rescue, export, search, and the context budget."""

@@ -1,0 +1,1 @@
+"""The editor's files: reading and writing text, languages, crash recovery."""

@@ -1,0 +1,1 @@
+"""The Hugging Face Hub: the API client, the token, the downloader and pulling a model by name."""

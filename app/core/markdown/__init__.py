@@ -1,0 +1,1 @@
+"""Markdown to the HTML subset Qt's rich text shows."""
