@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from filelock import FileLock
 
+from app.core.files import write_text_atomic
 from app.core.models.load_params import LoadParams
 
 SETTINGS_FILE = "settings.json"
@@ -166,13 +165,7 @@ def save_settings(config_dir: Path, settings: Settings) -> None:
         merged = dict(disk)
         for name, mine in asdict(settings).items():
             merged[name] = _merge(name, base.get(name), mine, disk)
-        temp = config_dir / f".{SETTINGS_FILE}.{secrets.token_hex(4)}.tmp"
-        try:
-            temp.write_text(json.dumps(merged, indent=2), encoding="utf-8")
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_text_atomic(target, json.dumps(merged, indent=2))
     for f in fields(Settings):
         if isinstance(merged[f.name], (dict, list)):
             setattr(settings, f.name, copy.deepcopy(merged[f.name]))

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.files import write_text_atomic
 from app.core.editor.text_files import FileRefused, read_text_file
 
 MARKER_FILE = "session.lock"
@@ -187,17 +187,7 @@ class RecoveryStore:
 
     def _write(self, target: Path, content: str) -> None:
         """Write content atomically: a temp file beside target, then os.replace."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            with open(temp, "w", encoding="utf-8") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_text_atomic(target, content)
 
 
 def _parse(file: Path) -> RecoveredBuffer | None:

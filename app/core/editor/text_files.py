@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import codecs
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.core.files import write_bytes_atomic
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 SNIFF_BYTES = 8 * 1024
@@ -232,25 +233,6 @@ def _encode(text: str, encoding: str, newline: str, bom: bool) -> bytes:
 
 
 def _replace_atomically(target: Path, data: bytes, info: os.stat_result | None) -> None:
-    """Write data to a temp file beside target, then move it over target."""
-    while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            # 0o666 lets the umask pick the mode of a brand-new file.
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if info is not None:
-            os.chmod(temp, stat.S_IMODE(info.st_mode))
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    """Write data beside target, then move it over target, keeping target's permissions."""
+    write_bytes_atomic(target, data, keep_mode=info is not None)
 

@@ -8,10 +8,10 @@ full disk, can find the part, offer it, and continue it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.files import write_text_atomic
 from app.core.hub.download_lock import PartLock, held_elsewhere
 from app.core.hub.client import HubFile
 
@@ -98,6 +98,4 @@ def read_sidecar(path: Path) -> dict | None:
 
 def write_sidecar(path: Path, meta: dict) -> None:
     """Replace the sidecar atomically (through a temporary file)."""
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(meta, indent=1))

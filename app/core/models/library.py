@@ -6,9 +6,9 @@ elsewhere can be referenced instead of copied; their absolute paths are kept
 in ``library.json`` in the config folder, and removing one only forgets it
 unless the caller asks for the file to be deleted too.
 
-Anything still being written (downloads, quantizations, copies) carries a
-``.part`` suffix until it is complete, and hidden files and folders are
-skipped, so a listing never shows a half-written model.
+Anything still being written carries a ``.part`` suffix (downloads,
+quantizations) or is a hidden temporary file (copies) until it is complete,
+and both are skipped, so a listing never shows a half-written model.
 
 Inspection results are cached in ``library-cache.json`` in the cache folder,
 keyed by path, size and modification time, because parsing a large vocabulary
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from app.core import machine
 from app.core.errors import one_line
+from app.core.files import atomic_writer, write_text_atomic
 from app.core.models.gguf_file import GGUFError
 from app.core.models.fit import MemoryFit, assignment_warnings, memory_fit, suggest_assignments
 from app.core.models.info import ModelInfo, inspect_model
@@ -41,7 +42,6 @@ __all__ = [
 
 REFERENCES_FILE = "library.json"
 CACHE_FILE = "library-cache.json"
-PART_SUFFIX = ".part"
 _CACHE_VERSION = 1
 _CHUNK = 4 * 1024 * 1024
 
@@ -201,7 +201,7 @@ class Library:
 
         Args:
             src: The file.
-            copy: True copies it into the models folder (through a ``.part``
+            copy: True copies it into the models folder (through a hidden temporary
                 file, renamed when complete); False records its absolute path.
             on_progress: Called with (bytes copied, total bytes) while copying.
             cancel: Set it to stop a copy; the partial file is removed.
@@ -357,7 +357,7 @@ def _copy_file(
     on_progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
 ) -> None:
-    """Copy through ``target.part`` after checking free space; leave nothing on failure."""
+    """Copy through a hidden temporary file after checking free space; leave nothing on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     free = machine.disk_free(target.parent)
     if free < total:
@@ -365,10 +365,9 @@ def _copy_file(
             f"not enough free disk space to copy {source.name}: it needs "
             f"{machine.human_bytes(total)}, {machine.human_bytes(free)} is free"
         )
-    part = target.with_name(target.name + PART_SUFFIX)
     done = 0
     try:
-        with open(source, "rb") as reader, open(part, "wb") as writer:
+        with open(source, "rb") as reader, atomic_writer(target) as writer:
             if on_progress:
                 on_progress(0, total)
             while True:
@@ -381,15 +380,8 @@ def _copy_file(
                 done += len(chunk)
                 if on_progress:
                     on_progress(done, total)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(part, target)
     except OSError as exc:
-        part.unlink(missing_ok=True)
         raise LibraryError(f"copying {source.name} failed: {exc.strerror or exc}") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
 
 
 def _cache_record(path: Path, info: ModelInfo, error: str | None) -> dict:
@@ -407,14 +399,7 @@ def _info_from_dict(data) -> ModelInfo | None:
 
 
 def _write_json(target: Path, data: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        temp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, json.dumps(data, indent=1))
 
 
 def _unlink(path: Path) -> None:
