@@ -48,10 +48,17 @@ def _windows_memory() -> Memory:  # pragma: no cover - exercised on Windows only
         return Memory(0, 0)
 
     class _Status(ctypes.Structure):
-        _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong), ("total", ctypes.c_ulonglong),
-                    ("available", ctypes.c_ulonglong), ("page_total", ctypes.c_ulonglong),
-                    ("page_free", ctypes.c_ulonglong), ("virtual_total", ctypes.c_ulonglong),
-                    ("virtual_free", ctypes.c_ulonglong), ("extended", ctypes.c_ulonglong)]
+        _fields_ = [
+            ("length", ctypes.c_ulong),
+            ("load", ctypes.c_ulong),
+            ("total", ctypes.c_ulonglong),
+            ("available", ctypes.c_ulonglong),
+            ("page_total", ctypes.c_ulonglong),
+            ("page_free", ctypes.c_ulonglong),
+            ("virtual_total", ctypes.c_ulonglong),
+            ("virtual_free", ctypes.c_ulonglong),
+            ("extended", ctypes.c_ulonglong),
+        ]
 
     status = _Status()
     status.length = ctypes.sizeof(_Status)
