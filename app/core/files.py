@@ -25,8 +25,9 @@ def temp_name(target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str | os.PathLike[str], *, keep_mode: bool = False,
-                  private: bool = False) -> Iterator[IO[bytes]]:
+def atomic_writer(
+    target: str | os.PathLike[str], *, keep_mode: bool = False, private: bool = False
+) -> Iterator[IO[bytes]]:
     """Yield a binary file whose content replaces ``target`` when the block ends well.
 
     Args:
@@ -44,8 +45,9 @@ def atomic_writer(target: str | os.PathLike[str], *, keep_mode: bool = False,
         temp = temp_name(target)
         try:
             # 0o666 lets the umask pick the mode of a brand-new file.
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o600 if private else 0o666)
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600 if private else 0o666
+            )
             break
         except FileExistsError:
             continue

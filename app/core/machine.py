@@ -44,11 +44,21 @@ def _linux_memory() -> Memory:
 
 
 def _windows_memory() -> Memory:  # pragma: no cover - exercised on Windows only
+    if sys.platform != "win32":  # ctypes.windll exists on Windows only
+        return Memory(0, 0)
+
     class _Status(ctypes.Structure):
-        _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong), ("total", ctypes.c_ulonglong),
-                    ("available", ctypes.c_ulonglong), ("page_total", ctypes.c_ulonglong),
-                    ("page_free", ctypes.c_ulonglong), ("virtual_total", ctypes.c_ulonglong),
-                    ("virtual_free", ctypes.c_ulonglong), ("extended", ctypes.c_ulonglong)]
+        _fields_ = [
+            ("length", ctypes.c_ulong),
+            ("load", ctypes.c_ulong),
+            ("total", ctypes.c_ulonglong),
+            ("available", ctypes.c_ulonglong),
+            ("page_total", ctypes.c_ulonglong),
+            ("page_free", ctypes.c_ulonglong),
+            ("virtual_total", ctypes.c_ulonglong),
+            ("virtual_free", ctypes.c_ulonglong),
+            ("extended", ctypes.c_ulonglong),
+        ]
 
     status = _Status()
     status.length = ctypes.sizeof(_Status)
@@ -58,6 +68,8 @@ def _windows_memory() -> Memory:  # pragma: no cover - exercised on Windows only
 
 
 def _sysconf_memory() -> Memory:
+    if sys.platform == "win32":  # os.sysconf is POSIX-only
+        return Memory(0, 0)
     try:
         page = os.sysconf("SC_PAGE_SIZE")
         total = os.sysconf("SC_PHYS_PAGES") * page

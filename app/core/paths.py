@@ -31,7 +31,7 @@ class AppDirs:
         """Default folder for downloaded and quantized models."""
         return self.data / "models"
 
-    def ensure(self) -> "AppDirs":
+    def ensure(self) -> AppDirs:
         """Create every folder if missing and return self."""
         for folder in (self.config, self.data, self.cache, self.logs, self.models):
             folder.mkdir(parents=True, exist_ok=True)

@@ -4,17 +4,33 @@ Several windows (processes) may share the file. Each ``Settings`` remembers
 what it last read or wrote, and ``save_settings`` writes only what this
 process changed since then over what is on disk now, under a file lock, so
 one window's save never undoes another's.
+
+Settings are checked when they are read (``open_settings``). The check is per
+field: a file that is not JSON, or not a JSON object, gives all the defaults;
+a field whose value has the wrong type or shape (``recent_files`` that is not
+a list of strings, a load setting the engine would refuse, …) gives that
+field's default and keeps every other field. Either way the file is first
+copied, byte for byte, to ``settings.json.bad-<date>-<time>`` beside it; the
+settings file then keeps only what was good, and ``OpenedSettings.notice``
+says so in one line for the window to show. ``load_settings`` is the same
+without the notice (it is logged). Keys unknown to this version are not
+errors: they are kept.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from filelock import FileLock
 
+from app.core.errors import one_line
 from app.core.files import write_text_atomic
 from app.core.models.load_params import LoadParams
 
@@ -22,6 +38,13 @@ SETTINGS_FILE = "settings.json"
 LOCK_FILE = "settings.json.lock"
 LOCK_TIMEOUT_S = 10.0
 RECENT_FILES_MAX = 10
+BAD_SUFFIX = ".bad-"  # settings.json.bad-20261129-181500 holds a file that failed the check
+
+# One LoadParams value as the JSON file holds it, and a set of overrides.
+ParamValue = int | float | bool | str | None
+Params = dict[str, ParamValue]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,18 +53,23 @@ class Settings:
 
     chat_model: str | None = field(default=None, metadata={"help": "GGUF used by the chat pane."})
     completion_model: str | None = field(default=None, metadata={"help": "GGUF used for editor completions."})
-    chat_params: dict = field(default_factory=dict, metadata={"help": "LoadParams overrides for chat."})
+    chat_params: Params = field(default_factory=dict, metadata={"help": "LoadParams overrides for chat."})
     system_prompt: str | None = field(default=None, metadata={"help": "System prompt new chats start with."})
-    chat_templates: dict = field(
+    chat_templates: dict[str, str] = field(
         default_factory=dict, metadata={"help": "Edited editor-to-chat prompt templates, by key."}
     )
-    recent_files: list = field(default_factory=list, metadata={"help": "Recently opened files, newest first."})
-    completion_params: dict = field(
+    recent_files: list[str] = field(default_factory=list, metadata={"help": "Recently opened files, newest first."})
+    completion_params: Params = field(
         default_factory=lambda: {"n_ctx": 4096}, metadata={"help": "LoadParams overrides for completion."}
     )
-    model_params: dict = field(
+    model_params: dict[str, Params] = field(
         default_factory=dict, metadata={"help": "LoadParams overrides per model file, by absolute path."}
     )
+
+    def __post_init__(self) -> None:
+        # What this process last read from or wrote to disk (not a field):
+        # ``save_settings`` writes only what differs from it.
+        self._base: dict[str, object] | None = None
 
     def load_params(self, role: str) -> LoadParams:
         """Return the load settings for ``role`` ("chat" or "completion").
@@ -67,34 +95,228 @@ class Settings:
         return self.chat_model if role == "chat" else self.completion_model
 
 
-def _read(config_dir: Path) -> dict:
-    """Return the settings file's object; {} when missing, unreadable or not an object."""
-    try:
-        data = json.loads((config_dir / SETTINGS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+@dataclass(frozen=True)
+class OpenedSettings:
+    """The settings to use, and what the user must be told about the file they came from.
+
+    Attributes:
+        settings: The settings; defaults stand in for whatever was bad.
+        notice: One line for the window when the file was not all good
+            (not JSON, not an object, or fields of the wrong type); None
+            otherwise.
+        kept_at: Where the bad file was copied, when it was.
+    """
+
+    settings: Settings
+    notice: str | None = None
+    kept_at: Path | None = None
 
 
-def _valid(name: str, value) -> bool:
-    """Whether a value read from disk has the type the field's default has."""
-    default = asdict(Settings())[name]
+# -- checking what was read --------------------------------------------------
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _texts_by_key(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+
+
+_PARAM_DEFAULTS: dict[str, object] = asdict(LoadParams())
+
+
+def _param(name: str, value: object) -> bool:
+    """Whether one load setting has its field's type (an int where a float goes is fine)."""
+    default = _PARAM_DEFAULTS.get(name, value)  # keys LoadParams does not know are ignored by it
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
     if default is None:
-        return value is None or isinstance(value, str)
-    if isinstance(default, list):  # lists of paths
-        return isinstance(value, list) and all(isinstance(item, str) for item in value)
-    return isinstance(value, type(default))
+        return value is None or isinstance(value, int)
+    return type(value) is type(default)
+
+
+def _params(value: object) -> bool:
+    """Whether a dict of load-setting overrides is one the engine would accept."""
+    if not isinstance(value, dict) or not all(_param(name, item) for name, item in value.items()):
+        return False
+    try:
+        LoadParams.from_dict(value)  # its own range checks
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _params_by_path(value: object) -> bool:
+    return isinstance(value, dict) and all(_params(item) for item in value.values())
+
+
+_CHECKS: dict[str, Callable[[object], bool]] = {
+    "chat_model": _text_or_none,
+    "completion_model": _text_or_none,
+    "chat_params": _params,
+    "system_prompt": _text_or_none,
+    "chat_templates": _texts_by_key,
+    "recent_files": _texts,
+    "completion_params": _params,
+    "model_params": _params_by_path,
+}
+
+
+def _valid(name: str, value: object) -> bool:
+    """Whether a value read from disk has the type and shape field ``name`` needs."""
+    return _CHECKS[name](value)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What a settings file holds: its object, and what is wrong with it."""
+
+    data: dict[str, object]
+    problem: str | None = None  # the start of the notice, or None when all is good
+    bad_fields: tuple[str, ...] = ()
+
+    @property
+    def fallback(self) -> str:
+        """What stands in for the bad part, for the notice."""
+        return "those use their defaults" if self.bad_fields else "defaults are used"
+
+    @property
+    def good(self) -> dict[str, object]:
+        """The object without its bad fields."""
+        return {key: value for key, value in self.data.items() if key not in self.bad_fields}
+
+
+def _check(raw: bytes, path: Path) -> _Reading:
+    """Parse and check the bytes of a settings file."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are no Unicode text
+        return _Reading({}, f"The settings file {path} is not valid JSON ({one_line(exc)})")
+    if not isinstance(data, dict):
+        return _Reading({}, f"The settings file {path} does not hold a JSON object")
+    bad = tuple(f.name for f in fields(Settings) if f.name in data and not _valid(f.name, data[f.name]))
+    if not bad:
+        return _Reading(data)
+    return _Reading(data, f"The settings file {path} has values of the wrong type for {', '.join(bad)}", bad)
+
+
+def _read(config_dir: Path) -> _Reading:
+    """Read the settings file; a missing or unreadable one reads as {}."""
+    path = config_dir / SETTINGS_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return _Reading({})
+    except OSError as exc:
+        return _Reading({}, f"The settings file {path} cannot be read ({one_line(exc)})")
+    return _check(raw, path)
+
+
+def _keep_aside(path: Path, when: float) -> Path:
+    """Copy a file, byte for byte, to a new name beside it; nothing is overwritten.
+
+    Returns:
+        e.g. ``settings.json.bad-20261129-181500``, with ``-2``, ``-3``… when taken.
+
+    Raises:
+        OSError: If the file cannot be read or the copy written.
+    """
+    raw = path.read_bytes()
+    base = f"{path.name}{BAD_SUFFIX}{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}"
+    for number in range(1, 1000):
+        target = path.with_name(base if number == 1 else f"{base}-{number}")
+        try:
+            with open(target, "xb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileExistsError:
+            continue
+        return target
+    raise FileExistsError(f"no free name for {base} in {path.parent}")
+
+
+# -- loading -------------------------------------------------------------------
 
 
 def _remember(settings: Settings) -> None:
-    """Record what this process now knows to be on disk (not a dataclass field)."""
+    """Record what this process now knows to be on disk."""
     settings._base = copy.deepcopy(asdict(settings))
 
 
-def load_settings(config_dir: Path) -> Settings:
-    """Read settings; a missing or unreadable file gives the defaults.
+def _settings_from(data: Mapping[str, object]) -> Settings:
+    """Settings with every valid field of ``data``; the others keep their defaults."""
+    settings = Settings()
+    for f in fields(Settings):
+        if f.name in data and _valid(f.name, data[f.name]):
+            setattr(settings, f.name, copy.deepcopy(data[f.name]))  # checked by ``_valid``
+    _remember(settings)
+    return settings
 
-    A field with a value of the wrong type keeps its default.
+
+def _repair(config_dir: Path, when: float) -> tuple[_Reading, str | None, Path | None]:
+    """Under the lock: read again, and if the file is still bad, keep it aside and rewrite it.
+
+    Returns:
+        The reading, the notice (None when the file turned out good, e.g.
+        another window saved meanwhile) and where the bad file was copied.
+    """
+    path = config_dir / SETTINGS_FILE
+    with FileLock(config_dir / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
+        reading = _read(config_dir)
+        if reading.problem is None:
+            return reading, None, None
+        defaults = reading.fallback
+        try:
+            kept = _keep_aside(path, when)
+        except OSError as exc:
+            reason = one_line(exc)
+            return reading, f"{reading.problem}; {defaults}, but the file could not be kept aside ({reason})", None
+        notice = f"{reading.problem}; {defaults}, and the file was kept as {kept.name}"
+        try:
+            write_text_atomic(path, json.dumps(reading.good, indent=2))
+        except OSError as exc:
+            _log.warning("cannot rewrite %s after keeping it aside: %s", path, one_line(exc))
+        return reading, notice, kept
+
+
+def open_settings(config_dir: Path, *, now: Callable[[], float] = time.time) -> OpenedSettings:
+    """Read and check the settings; this never raises for a bad or missing file.
+
+    A missing file gives the defaults and no notice. For a bad file, see the
+    module's docstring: the good fields are used, the file is kept aside, and
+    the notice says what happened.
+
+    Args:
+        config_dir: The config folder.
+        now: Returns the current time, for the name of a file kept aside.
+
+    Returns:
+        The settings, with a one-line notice when the file was not all good.
+    """
+    reading = _read(config_dir)
+    notice, kept = None, None
+    if reading.problem is not None and (config_dir / SETTINGS_FILE).exists():
+        try:
+            reading, notice, kept = _repair(config_dir, now())
+        except OSError as exc:  # the lock cannot be taken: leave the file as it is
+            notice = f"{reading.problem}; {reading.fallback} ({one_line(exc)})"
+    elif reading.problem is not None:
+        notice = f"{reading.problem}; {reading.fallback}"
+    if notice is not None:
+        _log.warning("%s", notice)
+    return OpenedSettings(_settings_from(reading.data), notice, kept)
+
+
+def load_settings(config_dir: Path) -> Settings:
+    """Read settings as ``open_settings`` does, without the notice (it is logged).
 
     Args:
         config_dir: The config folder.
@@ -102,21 +324,22 @@ def load_settings(config_dir: Path) -> Settings:
     Returns:
         The settings.
     """
-    data = _read(config_dir)
-    settings = Settings(**{f.name: data[f.name] for f in fields(Settings)
-                           if f.name in data and _valid(f.name, data[f.name])})
-    _remember(settings)
-    return settings
+    return open_settings(config_dir).settings
 
 
-def _merge_list(base: list, mine: list, disk: list) -> list:
+# -- saving --------------------------------------------------------------------
+
+
+def _merge_list(base: Sequence[object], mine: Sequence[object], disk: Sequence[object]) -> list[object]:
     """Most-recent-first lists: entries this process added or moved up go first, then disk's."""
     where = {item: index for index, item in enumerate(base)}
     touched = [item for index, item in enumerate(mine) if item not in where or index < where[item]]
-    return list(dict.fromkeys([*touched, *disk]))[:max(RECENT_FILES_MAX, len(touched))]
+    return list(dict.fromkeys([*touched, *disk]))[: max(RECENT_FILES_MAX, len(touched))]
 
 
-def _merge_dict(base: dict, mine: dict, disk: dict) -> dict:
+def _merge_dict(
+    base: Mapping[str, object], mine: Mapping[str, object], disk: Mapping[str, object]
+) -> dict[str, object]:
     """Keyed settings: keys this process set or removed win, every other key is disk's."""
     merged = dict(disk)
     for key in base.keys() | mine.keys():
@@ -127,31 +350,34 @@ def _merge_dict(base: dict, mine: dict, disk: dict) -> dict:
     return merged
 
 
-def _merge(name: str, base, mine, disk: dict):
+def _merge(name: str, base: object, mine: object, disk: Mapping[str, object]) -> object:
     """The value to write for one field."""
-    if name not in disk or not _valid(name, disk[name]):
+    theirs = disk.get(name)
+    if name not in disk or not _valid(name, theirs):
         return mine  # nobody else has written it
     if mine == base:
-        return disk[name]
-    if isinstance(mine, dict):
-        return _merge_dict(base if isinstance(base, dict) else {}, mine, disk[name])
-    if isinstance(mine, list):
-        return _merge_list(base if isinstance(base, list) else [], mine, disk[name])
+        return theirs
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return _merge_dict(base if isinstance(base, dict) else {}, mine, theirs)
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return _merge_list(base if isinstance(base, list) else [], mine, theirs)
     return mine
 
 
-def save_settings(config_dir: Path, settings: Settings) -> None:
+def save_settings(config_dir: Path, settings: Settings, *, now: Callable[[], float] = time.time) -> None:
     """Write this process's changes over the file as it is now, atomically and under a lock.
 
     A field this process did not change since it last loaded or saved keeps
     what is on disk. Keyed fields (``model_params``, ``chat_templates``, …)
     are merged key by key, and ``recent_files`` keeps the files other windows
     opened behind this one's. Keys unknown to this version are kept. The
-    merged lists and keyed fields are taken back into ``settings``.
+    merged lists and keyed fields are taken back into ``settings``. A file
+    on disk that fails the check is kept aside before it is replaced.
 
     Args:
         config_dir: The config folder (created if missing).
         settings: This process's settings.
+        now: Returns the current time, for the name of a file kept aside.
 
     Raises:
         OSError: If the folder cannot be written, or another process held
@@ -159,9 +385,13 @@ def save_settings(config_dir: Path, settings: Settings) -> None:
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     target = config_dir / SETTINGS_FILE
-    base = getattr(settings, "_base", None) or asdict(Settings())
+    base = settings._base or asdict(Settings())
     with FileLock(config_dir / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
-        disk = _read(config_dir)
+        reading = _read(config_dir)
+        if reading.problem is not None and target.exists():
+            kept = _keep_aside(target, now())
+            _log.warning("%s; it was kept as %s before this save replaced it", reading.problem, kept.name)
+        disk = reading.data
         merged = dict(disk)
         for name, mine in asdict(settings).items():
             merged[name] = _merge(name, base.get(name), mine, disk)

@@ -57,8 +57,13 @@ def test_the_last_change_to_one_field_wins(tmp_path):
 
 
 def test_keyed_settings_merge_key_by_key(tmp_path):
-    save_settings(tmp_path, Settings(model_params={"/x.gguf": {"n_ctx": 1024}, "/y.gguf": {"n_ctx": 4096}},
-                                     chat_templates={"explain": "Explain {code}"}))
+    save_settings(
+        tmp_path,
+        Settings(
+            model_params={"/x.gguf": {"n_ctx": 1024}, "/y.gguf": {"n_ctx": 4096}},
+            chat_templates={"explain": "Explain {code}"},
+        ),
+    )
     window_a, window_b = load_settings(tmp_path), load_settings(tmp_path)
     window_a.set_model_params("/x.gguf", LoadParams(n_ctx=8192))
     del window_a.model_params["/y.gguf"]
@@ -85,8 +90,9 @@ def test_a_reopened_file_moves_to_the_front_and_the_list_stays_short(tmp_path):
 
 
 def test_unknown_keys_and_a_fresh_settings_object(tmp_path):
-    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"from_a_newer_fimble": [1, 2],
-                                                      "recent_files": ["/kept.py"]}), encoding="utf-8")
+    (tmp_path / SETTINGS_FILE).write_text(
+        json.dumps({"from_a_newer_fimble": [1, 2], "recent_files": ["/kept.py"]}), encoding="utf-8"
+    )
     save_settings(tmp_path, Settings(completion_model="/c.gguf"))  # never loaded: only non-defaults count
     data = _on_disk(tmp_path)
     assert data["from_a_newer_fimble"] == [1, 2]
@@ -98,10 +104,18 @@ def test_bad_files_and_bad_values_give_defaults(tmp_path):
     assert load_settings(tmp_path) == Settings()
     (tmp_path / SETTINGS_FILE).write_text(json.dumps(["a", "list"]), encoding="utf-8")
     assert load_settings(tmp_path) == Settings()
-    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"recent_files": "oops", "chat_model": 3,
-                                                      "model_params": [], "system_prompt": "ok",
-                                                      "completion_params": {"n_ctx": 512}}),
-                                          encoding="utf-8")
+    (tmp_path / SETTINGS_FILE).write_text(
+        json.dumps(
+            {
+                "recent_files": "oops",
+                "chat_model": 3,
+                "model_params": [],
+                "system_prompt": "ok",
+                "completion_params": {"n_ctx": 512},
+            }
+        ),
+        encoding="utf-8",
+    )
     loaded = load_settings(tmp_path)
     assert loaded == Settings(system_prompt="ok", completion_params={"n_ctx": 512})
     _open(loaded, "/x.py")
@@ -115,9 +129,17 @@ def test_two_processes_saving_lose_nothing(tmp_path):
     go = tmp_path / "go"
     rounds = 60
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    writers = [subprocess.Popen([sys.executable, str(WRITER), str(config), name, str(rounds), str(go)],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name in ("a", "b")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(config), name, str(rounds), str(go)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     go.touch()
     try:
         results = [writer.communicate(timeout=300) for writer in writers]
@@ -126,7 +148,7 @@ def test_two_processes_saving_lose_nothing(tmp_path):
             if writer.poll() is None:
                 writer.kill()
                 writer.wait()
-    for writer, (out, err) in zip(writers, results):
+    for writer, (out, err) in zip(writers, results, strict=True):
         assert (writer.returncode, out.strip()) == (0, "done"), err
     merged = load_settings(config)
     expected = {f"/models/{name}-{i}.gguf" for name in "ab" for i in range(rounds)}

@@ -17,8 +17,8 @@ for how much to leave out is a binary search: O(log n) counts, not O(n).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from app.core.generation.contracts import ChatMessage
 
@@ -93,7 +93,7 @@ def fit_conversation(
         return _failure(messages, full, n_ctx)
 
     head = messages[:1] if messages[0].role == "system" else ()
-    turns = _split_turns(messages[len(head):last_user])
+    turns = _split_turns(messages[len(head) : last_user])
     tail = messages[last_user:]
 
     def build(dropped: int) -> tuple[ChatMessage, ...]:
@@ -191,16 +191,18 @@ def _trim_last_user(
     return BudgetResult(build(cuts[hi]), dropped, True, tokens, True, notice)
 
 
-def _failure(
-    messages: tuple[ChatMessage, ...], tokens: int, n_ctx: int, system: bool = False
-) -> BudgetResult:
+def _failure(messages: tuple[ChatMessage, ...], tokens: int, n_ctx: int, system: bool = False) -> BudgetResult:
     """Return the unchanged conversation marked as not fitting."""
     if system:
-        notice = (f"The system prompt alone does not fit the {n_ctx:,}-token context with room "
-                  "for the answer; shorten it, lower the max tokens or raise the context length")
+        notice = (
+            f"The system prompt alone does not fit the {n_ctx:,}-token context with room "
+            "for the answer; shorten it, lower the max tokens or raise the context length"
+        )
     else:
-        notice = (f"This conversation no longer fits the {n_ctx:,}-token context; "
-                  "start a new chat or raise the context length")
+        notice = (
+            f"This conversation no longer fits the {n_ctx:,}-token context; "
+            "start a new chat or raise the context length"
+        )
     return BudgetResult(messages, 0, False, tokens, False, notice)
 
 
@@ -217,6 +219,5 @@ def _dropped_notice(dropped: int, n_ctx: int) -> str:
 def _trimmed_notice(dropped: int, n_ctx: int) -> str:
     """Return the notice for a cut last message."""
     if dropped:
-        return (f"{_turns(dropped)} left out and the start of your message was cut "
-                f"to fit the {n_ctx:,}-token context")
+        return f"{_turns(dropped)} left out and the start of your message was cut to fit the {n_ctx:,}-token context"
     return f"The start of your message was cut to fit the {n_ctx:,}-token context"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from app.core.generation.contracts import Sampling
 
@@ -25,14 +26,17 @@ DEFAULT_SYSTEM_PROMPT = (
 _CHAT_MAX_TOKENS = 1024
 _FAMILY_SAMPLING = {
     # CodeGemma instruct: a little warmth keeps explanations from going flat.
-    "codegemma": Sampling(max_tokens=_CHAT_MAX_TOKENS, temperature=0.3, top_p=0.95, top_k=40,
-                          min_p=0.05, repeat_penalty=1.1),
+    "codegemma": Sampling(
+        max_tokens=_CHAT_MAX_TOKENS, temperature=0.3, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1
+    ),
     # Code Llama Instruct: Meta's own examples sample at 0.2 / top_p 0.95.
-    "codellama": Sampling(max_tokens=_CHAT_MAX_TOKENS, temperature=0.2, top_p=0.95, top_k=40,
-                          min_p=0.05, repeat_penalty=1.1),
+    "codellama": Sampling(
+        max_tokens=_CHAT_MAX_TOKENS, temperature=0.2, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1
+    ),
     # General chat models are tuned for more varied prose.
-    "generic": Sampling(max_tokens=_CHAT_MAX_TOKENS, temperature=0.7, top_p=0.9, top_k=40,
-                        min_p=0.05, repeat_penalty=1.1),
+    "generic": Sampling(
+        max_tokens=_CHAT_MAX_TOKENS, temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, repeat_penalty=1.1
+    ),
 }
 
 TEMPLATE_LABELS: dict[str, str] = {
@@ -46,20 +50,19 @@ TEMPLATE_LABELS: dict[str, str] = {
 _CODE_BLOCK = "{fence}{language}\n{code}\n{fence}"
 
 TEMPLATES: dict[str, str] = {
-    "ask": "About this code from {path} (lines {start_line}-{end_line}):\n\n"
-           + _CODE_BLOCK + "\n\nQuestion: ",
+    "ask": "About this code from {path} (lines {start_line}-{end_line}):\n\n" + _CODE_BLOCK + "\n\nQuestion: ",
     "explain": "Explain what this code from {path} (lines {start_line}-{end_line}) does, "
-               "step by step, and point out anything surprising:\n\n" + _CODE_BLOCK,
+    "step by step, and point out anything surprising:\n\n" + _CODE_BLOCK,
     "tests": "Write unit tests for this code from {path} (lines {start_line}-{end_line}). "
-             "Use the test framework the project most likely uses, cover normal cases, "
-             "edge cases and errors, and give the tests as one code block:\n\n" + _CODE_BLOCK,
+    "Use the test framework the project most likely uses, cover normal cases, "
+    "edge cases and errors, and give the tests as one code block:\n\n" + _CODE_BLOCK,
     "fix": "Find the bugs in this code from {path} (lines {start_line}-{end_line}). "
-           "Explain each in one sentence, then give the corrected code as one code block:"
-           "\n\n" + _CODE_BLOCK,
+    "Explain each in one sentence, then give the corrected code as one code block:"
+    "\n\n" + _CODE_BLOCK,
     "docstring": "Write a docstring for this code from {path} (lines {start_line}-{end_line}) "
-                 "in the usual style for {language}, describing arguments, return value "
-                 "and errors. Give the code with the docstring added, otherwise unchanged:"
-                 "\n\n" + _CODE_BLOCK,
+    "in the usual style for {language}, describing arguments, return value "
+    "and errors. Give the code with the docstring added, otherwise unchanged:"
+    "\n\n" + _CODE_BLOCK,
 }
 
 # What a template may name; ``fence`` is a run of backticks longer than any in the code.
@@ -129,8 +132,7 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
     raise ValueError(f"invalid stored sampling value {key}={value!r}")
 
 
-def render_template(name_or_text: str, *, path: str, language: str, start_line: int,
-                    end_line: int, code: str) -> str:
+def render_template(name_or_text: str, *, path: str, language: str, start_line: int, end_line: int, code: str) -> str:
     """Fill an editor prompt template with the selected code.
 
     Args:
@@ -149,8 +151,14 @@ def render_template(name_or_text: str, *, path: str, language: str, start_line: 
     template = TEMPLATES.get(name_or_text, name_or_text)
     code = code.rstrip("\n")
     fence = "`" * max(3, _longest_backtick_run(code) + 1)
-    values = {"path": path, "language": language, "start_line": start_line,
-              "end_line": end_line, "code": code, "fence": fence}
+    values = {
+        "path": path,
+        "language": language,
+        "start_line": start_line,
+        "end_line": end_line,
+        "code": code,
+        "fence": fence,
+    }
     block = _CODE_BLOCK.format(**values)
     if not _uses_code(template):
         return f"{template.rstrip()}\n\n{block}" if template.strip() else block
@@ -163,8 +171,7 @@ def render_template(name_or_text: str, *, path: str, language: str, start_line: 
 def _uses_code(template: str) -> bool:
     """Say whether a template is well formed, names known fields only, and places the code."""
     try:
-        fields_ = [(name, spec) for _, name, spec, _ in string.Formatter().parse(template)
-                   if name is not None]
+        fields_ = [(name, spec) for _, name, spec, _ in string.Formatter().parse(template) if name is not None]
     except ValueError:
         return False
     if any(name not in PLACEHOLDERS or "{" in (spec or "") for name, spec in fields_):

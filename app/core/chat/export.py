@@ -10,7 +10,8 @@ import json
 import re
 from collections.abc import Sequence
 
-from app.core.chat.store import ROLES, ChatStore, Conversation, StoredMessage
+from app.core.chat.records import JsonObject, JsonValue
+from app.core.chat.store import MESSAGE_ROLES, ChatStore, Conversation, StoredMessage
 
 FORMAT = "fimble-chat"
 VERSION = 1
@@ -68,11 +69,16 @@ def export_markdown(conversation: Conversation, messages: Sequence[StoredMessage
     return "\n\n".join(parts) + "\n"
 
 
-def _message_document(message: StoredMessage) -> dict:
+def _message_document(message: StoredMessage) -> JsonObject:
     """The JSON form of one message."""
-    return {"role": message.role, "content": message.content, "partial": message.partial,
-            "stop_reason": message.stop_reason, "stats": message.stats,
-            "created_at": message.created_at}
+    return {
+        "role": message.role,
+        "content": message.content,
+        "partial": message.partial,
+        "stop_reason": message.stop_reason,
+        "stats": message.stats,
+        "created_at": message.created_at,
+    }
 
 
 def export_json(conversation: Conversation, messages: Sequence[StoredMessage]) -> str:
@@ -90,24 +96,73 @@ def export_json(conversation: Conversation, messages: Sequence[StoredMessage]) -
     Returns:
         The JSON text, indented, keys sorted, ending with one newline.
     """
-    document = {
+    document: JsonObject = {
         "format": FORMAT,
         "version": VERSION,
-        "conversation": {"title": conversation.title, "system_prompt": conversation.system_prompt,
-                         "sampling": conversation.sampling,
-                         "created_at": conversation.created_at,
-                         "updated_at": conversation.updated_at},
+        "conversation": {
+            "title": conversation.title,
+            "system_prompt": conversation.system_prompt,
+            "sampling": conversation.sampling,
+            "created_at": conversation.created_at,
+            "updated_at": conversation.updated_at,
+        },
         "messages": [_message_document(message) for message in messages],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _field(data: dict, key: str, kinds: tuple, where: str):
-    """Read one typed field of the document, or raise ValueError."""
+def _bad(where: str, key: str) -> ValueError:
+    return ValueError(f"not a Fimble chat export: bad {where}{key!r}")
+
+
+def _text(data: JsonObject, key: str, where: str) -> str:
+    """Read a string field of the document, or raise ValueError."""
     value = data.get(key)
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise ValueError(f"not a Fimble chat export: bad {where}{key!r}")
-    return value
+    if isinstance(value, str):
+        return value
+    raise _bad(where, key)
+
+
+def _optional_text(data: JsonObject, key: str, where: str) -> str | None:
+    """Read a string-or-null field (missing counts as null)."""
+    return None if data.get(key) is None else _text(data, key, where)
+
+
+def _number(data: JsonObject, key: str, where: str) -> float:
+    """Read a number field (not a boolean)."""
+    value = data.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _bad(where, key)
+
+
+def _flag(data: JsonObject, key: str, where: str) -> bool:
+    """Read a boolean field."""
+    value = data.get(key)
+    if isinstance(value, bool):
+        return value
+    raise _bad(where, key)
+
+
+def _object(data: JsonObject, key: str, where: str) -> JsonObject:
+    """Read an object field."""
+    value = data.get(key)
+    if isinstance(value, dict):
+        return value
+    raise _bad(where, key)
+
+
+def _optional_object(data: JsonObject, key: str, where: str) -> JsonObject | None:
+    """Read an object-or-null field (missing counts as null)."""
+    return None if data.get(key) is None else _object(data, key, where)
+
+
+def _array(data: JsonObject, key: str, where: str) -> list[JsonValue]:
+    """Read an array field."""
+    value = data.get(key)
+    if isinstance(value, list):
+        return value
+    raise _bad(where, key)
 
 
 def import_json(store: ChatStore, text: str) -> Conversation:
@@ -129,7 +184,7 @@ def import_json(store: ChatStore, text: str) -> Conversation:
         StoreError: If the store cannot save it.
     """
     try:
-        document = json.loads(text)
+        document: JsonValue = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not a Fimble chat export: {exc}") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -139,26 +194,35 @@ def import_json(store: ChatStore, text: str) -> Conversation:
         raise ValueError("not a Fimble chat export: bad 'version'")
     if version > VERSION:
         raise ValueError(f"the chat export was written by a newer Fimble (format v{version})")
-    head = _field(document, "conversation", (dict,), "")
-    number, optional_text = (int, float), (str, type(None))
+    head = _object(document, "conversation", "")
+    where = "conversation "
     conversation = Conversation(
-        id=0, title=_field(head, "title", (str,), "conversation "),
-        system_prompt=_field(head, "system_prompt", optional_text, "conversation "),
-        sampling=_field(head, "sampling", (dict,), "conversation "),
-        created_at=float(_field(head, "created_at", number, "conversation ")),
-        updated_at=float(_field(head, "updated_at", number, "conversation ")))
+        id=0,
+        title=_text(head, "title", where),
+        system_prompt=_optional_text(head, "system_prompt", where),
+        sampling=_object(head, "sampling", where),
+        created_at=_number(head, "created_at", where),
+        updated_at=_number(head, "updated_at", where),
+    )
     messages = []
-    for position, item in enumerate(_field(document, "messages", (list,), "")):
+    for position, item in enumerate(_array(document, "messages", "")):
         if not isinstance(item, dict):
             raise ValueError(f"not a Fimble chat export: message {position} is not an object")
         where = f"message {position} "
-        role = _field(item, "role", (str,), where)
-        if role not in ROLES:
+        role = _text(item, "role", where)
+        if role not in MESSAGE_ROLES:
             raise ValueError(f"not a Fimble chat export: unknown role {role!r}")
-        messages.append(StoredMessage(
-            id=0, conversation_id=0, role=role, content=_field(item, "content", (str,), where),
-            partial=_field(item, "partial", (bool,), where),
-            stop_reason=_field(item, "stop_reason", optional_text, where),
-            stats=_field(item, "stats", (dict, type(None)), where), position=position,
-            created_at=float(_field(item, "created_at", number, where))))
+        messages.append(
+            StoredMessage(
+                id=0,
+                conversation_id=0,
+                role=role,
+                content=_text(item, "content", where),
+                partial=_flag(item, "partial", where),
+                stop_reason=_optional_text(item, "stop_reason", where),
+                stats=_optional_object(item, "stats", where),
+                position=position,
+                created_at=_number(item, "created_at", where),
+            )
+        )
     return store.import_conversation(conversation, messages)

@@ -1,8 +1,8 @@
 """The chat store's messages: adding, streaming into, finishing, editing and listing them.
 
-``MessageMethods`` is part of ``ChatStore`` (in ``chat_store``), which
-provides the connection, the lock, the clock and the conversation helpers it
-uses; it is not used on its own.
+``MessageMethods`` is part of ``ChatStore`` (in ``store``); the connection,
+the lock, the clock and the conversation helpers it uses come from
+``StoreBase``. It is not used on its own.
 """
 
 from __future__ import annotations
@@ -10,49 +10,72 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from app.core.chat.records import (DEFAULT_TITLE, ROLES, Conversation, NotFoundError, StoredMessage, locked,
-                                   title_from_text)
+from app.core.chat.records import (
+    DEFAULT_TITLE,
+    MESSAGE_ROLES,
+    Conversation,
+    JsonObject,
+    NotFoundError,
+    Row,
+    StoredMessage,
+    locked,
+    title_from_text,
+)
+from app.core.chat.store_base import StoreBase
 
-_MESSAGE_COLUMNS = ("id, conversation_id, role, content, partial, stop_reason, stats_json,"
-                    " position, created_at")
+_MESSAGE_COLUMNS = "id, conversation_id, role, content, partial, stop_reason, stats_json, position, created_at"
 
 
-class MessageMethods:
+class MessageMethods(StoreBase):
     """Message operations of ``ChatStore``; each public one commits before it returns."""
 
     @staticmethod
-    def _message(row: tuple) -> StoredMessage:
+    def _message(row: Row) -> StoredMessage:
         """Build a StoredMessage from a row in ``_MESSAGE_COLUMNS`` order."""
         mid, cid, role, content, partial, stop_reason, stats_json, position, created = row
         stats = json.loads(stats_json) if stats_json is not None else None
-        return StoredMessage(mid, cid, role, content, bool(partial), stop_reason, stats,
-                             position, created)
+        return StoredMessage(mid, cid, role, content, bool(partial), stop_reason, stats, position, created)
 
     def _get_message(self, message_id: int) -> StoredMessage:
         """Fetch one message."""
-        row = self._conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
-                                 (message_id,)).fetchone()
+        row = self._db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no message {message_id}")
         return self._message(row)
 
-    def _insert_message(self, conversation_id: int, role: str, content: str, partial: bool,
-                        stop_reason: str | None, stats: dict | None, created_at: float) -> int:
+    def _insert_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        partial: bool,
+        stop_reason: str | None,
+        stats: JsonObject | None,
+        created_at: float,
+    ) -> int:
         """Append a message row at the end of a conversation; return its id."""
-        if role not in ROLES:
+        if role not in MESSAGE_ROLES:
             raise ValueError(f"unknown chat role {role!r}")
-        cursor = self._conn.execute(
-            "INSERT INTO messages (conversation_id, role, content, partial, stop_reason,"
-            " stats_json, position, created_at) VALUES (?, ?, ?, ?, ?, ?, (SELECT"
-            " COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?), ?)",
-            (conversation_id, role, content, int(partial), stop_reason,
-             None if stats is None else json.dumps(stats, sort_keys=True),
-             conversation_id, created_at))
-        return cursor.lastrowid
+        return self._inserted(
+            self._db.execute(
+                "INSERT INTO messages (conversation_id, role, content, partial, stop_reason,"
+                " stats_json, position, created_at) VALUES (?, ?, ?, ?, ?, ?, (SELECT"
+                " COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?), ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    int(partial),
+                    stop_reason,
+                    None if stats is None else json.dumps(stats, sort_keys=True),
+                    conversation_id,
+                    created_at,
+                ),
+            )
+        )
 
     @locked
-    def add_message(self, conversation_id: int, role: str, content: str, *,
-                    partial: bool = False) -> StoredMessage:
+    def add_message(self, conversation_id: int, role: str, content: str, *, partial: bool = False) -> StoredMessage:
         """Add a message at the end of a conversation and commit it at once.
 
         A user message also titles a conversation still called ``DEFAULT_TITLE``.
@@ -72,8 +95,7 @@ class MessageMethods:
         """
         conversation = self._get_conversation(conversation_id)
         with self._transaction():
-            message_id = self._insert_message(conversation_id, role, content, partial,
-                                              None, None, self._clock())
+            message_id = self._insert_message(conversation_id, role, content, partial, None, None, self._clock())
             self._touch_after(conversation, role, content)
         return self._get_message(message_id)
 
@@ -102,10 +124,8 @@ class MessageMethods:
         """
         conversation = self._get_conversation(conversation_id)
         with self._transaction():
-            user_id = self._insert_message(conversation_id, "user", text, False, None, None,
-                                           self._clock())
-            answer_id = self._insert_message(conversation_id, "assistant", "", True, None, None,
-                                             self._clock())
+            user_id = self._insert_message(conversation_id, "user", text, False, None, None, self._clock())
+            answer_id = self._insert_message(conversation_id, "assistant", "", True, None, None, self._clock())
             self._touch_after(conversation, "user", text)
         return self._get_message(user_id), self._get_message(answer_id)
 
@@ -120,15 +140,20 @@ class MessageMethods:
         Raises:
             NotFoundError: If there is no such message.
         """
-        cursor = self._conn.execute("UPDATE messages SET content = content || ? WHERE id = ?",
-                                    (text, message_id))
+        cursor = self._db.execute("UPDATE messages SET content = content || ? WHERE id = ?", (text, message_id))
         if cursor.rowcount == 0:
             raise NotFoundError(f"no message {message_id}")
 
     @locked
-    def finish_message(self, message_id: int, *, content: str | None = None,
-                       partial: bool = False, stop_reason: str | None = None,
-                       stats: dict | None = None) -> StoredMessage:
+    def finish_message(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        partial: bool = False,
+        stop_reason: str | None = None,
+        stats: JsonObject | None = None,
+    ) -> StoredMessage:
         """Record how an answer ended.
 
         Args:
@@ -146,11 +171,17 @@ class MessageMethods:
         """
         message = self._get_message(message_id)
         with self._transaction():
-            self._conn.execute(
+            self._db.execute(
                 "UPDATE messages SET content = COALESCE(?, content), partial = ?, stop_reason = ?,"
                 " stats_json = ? WHERE id = ?",
-                (content, int(partial), stop_reason,
-                 None if stats is None else json.dumps(stats, sort_keys=True), message_id))
+                (
+                    content,
+                    int(partial),
+                    stop_reason,
+                    None if stats is None else json.dumps(stats, sort_keys=True),
+                    message_id,
+                ),
+            )
             self._update_conversation(message.conversation_id)
         return self._get_message(message_id)
 
@@ -167,8 +198,7 @@ class MessageMethods:
         """
         message = self._get_message(message_id)
         with self._transaction():
-            self._conn.execute("UPDATE messages SET content = ? WHERE id = ?",
-                               (content, message_id))
+            self._db.execute("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
             self._update_conversation(message.conversation_id)
 
     @locked
@@ -181,9 +211,9 @@ class MessageMethods:
         Returns:
             Its messages, first to last (empty for an unknown id).
         """
-        rows = self._conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-                                  " WHERE conversation_id = ? ORDER BY position",
-                                  (conversation_id,)).fetchall()
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
+        ).fetchall()
         return [self._message(row) for row in rows]
 
     @locked
@@ -201,15 +231,15 @@ class MessageMethods:
         """
         message = self._get_message(message_id)
         with self._transaction():
-            cursor = self._conn.execute(
+            cursor = self._db.execute(
                 "DELETE FROM messages WHERE conversation_id = ? AND position > ?",
-                (message.conversation_id, message.position))
+                (message.conversation_id, message.position),
+            )
             self._update_conversation(message.conversation_id)
         return cursor.rowcount
 
     @locked
-    def import_conversation(self, conversation: Conversation,
-                            messages: Sequence[StoredMessage]) -> Conversation:
+    def import_conversation(self, conversation: Conversation, messages: Sequence[StoredMessage]) -> Conversation:
         """Copy a conversation in as a new one, keeping its text, settings and times.
 
         Ids, conversation ids and positions in the arguments are ignored; the
@@ -227,9 +257,7 @@ class MessageMethods:
         """
         c = conversation
         with self._transaction():
-            new_id = self._insert_conversation(c.title, c.system_prompt, c.sampling,
-                                               c.created_at, c.updated_at)
+            new_id = self._insert_conversation(c.title, c.system_prompt, c.sampling, c.created_at, c.updated_at)
             for m in messages:
-                self._insert_message(new_id, m.role, m.content, m.partial, m.stop_reason,
-                                     m.stats, m.created_at)
+                self._insert_message(new_id, m.role, m.content, m.partial, m.stop_reason, m.stats, m.created_at)
         return self._get_conversation(new_id)

@@ -1,21 +1,29 @@
 """What the chat store holds and how it fails: records, titles, and errors.
 
-``chat_store`` re-exports the records, the titles and the errors, so callers import them from there.
+``store`` re-exports the records, the titles and the errors, so callers import them from there.
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
 
 from app.core.errors import one_line
 
 DEFAULT_TITLE = "New chat"
 TITLE_MAX_CHARS = 60
-ROLES = ("system", "user", "assistant")
+MESSAGE_ROLES = ("system", "user", "assistant")  # who said a message (not a model's role)
+
+# What JSON holds: sampling settings and generation statistics are stored as such.
+JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
+JsonObject: TypeAlias = "dict[str, JsonValue]"
+# A row as sqlite returns it; the schema, not the type system, fixes each column's type.
+Row: TypeAlias = "tuple[Any, ...]"
 
 # sqlite's primary result codes (the low byte of an extended code).
 _CORRUPT, _FULL, _NOTADB = 11, 13, 26
@@ -54,7 +62,7 @@ class Conversation:
     id: int
     title: str
     system_prompt: str | None
-    sampling: dict
+    sampling: JsonObject
     created_at: float
     updated_at: float
     deleted_at: float | None = None
@@ -70,7 +78,7 @@ class StoredMessage:
     content: str
     partial: bool
     stop_reason: str | None
-    stats: dict | None
+    stats: JsonObject | None
     position: int
     created_at: float
 
@@ -87,18 +95,17 @@ def title_from_text(text: str) -> str:
     """
     line = next((" ".join(part.split()) for part in text.splitlines() if part.strip()), "")
     if len(line) > TITLE_MAX_CHARS:
-        line = line[:TITLE_MAX_CHARS - 1].rstrip() + "…"
+        line = line[: TITLE_MAX_CHARS - 1].rstrip() + "…"
     return line
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:
     """Return sqlite's primary result code for an error, from its code or its text."""
     code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11 and later
-    if code is not None:
+    if isinstance(code, int):
         return code & 0xFF
     text = str(exc)
-    for needle, primary in (("not a database", _NOTADB), ("malformed", _CORRUPT),
-                            ("disk is full", _FULL)):
+    for needle, primary in (("not a database", _NOTADB), ("malformed", _CORRUPT), ("disk is full", _FULL)):
         if needle in text:
             return primary
     return None
@@ -132,12 +139,26 @@ def error_from_sqlite(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
     if _primary_code(exc) == _FULL:
         return StoreFull(f"disk full: cannot save to the chat database {path} ({reason})")
     if is_damage(exc):
-        return StoreError(f"the chat database {path} is damaged ({reason}); Fimble sets it aside"
-                          " at the next start")
+        return StoreError(f"the chat database {path} is damaged ({reason}); Fimble sets it aside at the next start")
     return StoreError(f"cannot {doing} the chat database {path}: {reason}")
 
 
-def locked(method: Callable) -> Callable:
+class Lockable(Protocol):
+    """What ``locked`` needs of the object whose method it wraps."""
+
+    path: Path
+    _lock: threading.Lock
+    _conn: sqlite3.Connection | None
+
+
+_Store = TypeVar("_Store", bound=Lockable)
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def locked(
+    method: Callable[Concatenate[_Store, _Params], _Result],
+) -> Callable[Concatenate[_Store, _Params], _Result]:
     """Run a ChatStore method under its lock and turn sqlite errors into StoreError.
 
     Args:
@@ -146,8 +167,9 @@ def locked(method: Callable) -> Callable:
     Returns:
         The wrapped method.
     """
+
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: _Store, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
         with self._lock:
             if self._conn is None:
                 raise StoreError("the chat store is closed")
@@ -155,4 +177,5 @@ def locked(method: Callable) -> Callable:
                 return method(self, *args, **kwargs)
             except sqlite3.Error as exc:
                 raise error_from_sqlite(exc, self.path, "use") from exc
+
     return wrapper

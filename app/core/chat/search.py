@@ -51,7 +51,7 @@ def snippet(text: str, terms: Sequence[str]) -> str:
     return ("…" if begin > 0 else "") + excerpt + ("…" if end < len(text) else "")
 
 
-def search_sql(terms: Sequence[str], full_text: bool, columns: str, limit: int) -> tuple[str, list]:
+def search_sql(terms: Sequence[str], full_text: bool, columns: str, limit: int) -> tuple[str, list[str | int]]:
     """Build the query that finds conversations holding every term.
 
     Args:
@@ -65,11 +65,10 @@ def search_sql(terms: Sequence[str], full_text: bool, columns: str, limit: int) 
         text of the first matching message (NULL when only the title matched).
     """
     # FTS5 query strings end at a NUL, so such terms go through LIKE too.
-    long_terms = [t for t in terms
-                  if full_text and len(t) >= FTS_MIN_TERM and "\x00" not in t]
+    long_terms = [t for t in terms if full_text and len(t) >= FTS_MIN_TERM and "\x00" not in t]
     likes = [t for t in terms if t not in long_terms]
     like_sql = "".join(" AND fimble_lower(m.content) LIKE ? ESCAPE '\\'" for _ in likes)
-    params: list = [like_pattern(t) for t in likes]
+    params: list[str | int] = [like_pattern(t) for t in likes]
     if long_terms:
         source = "messages_fts JOIN messages AS m ON m.id = messages_fts.rowid"
         where = "messages_fts MATCH ?" + like_sql
@@ -78,10 +77,12 @@ def search_sql(terms: Sequence[str], full_text: bool, columns: str, limit: int) 
         source, where = "messages AS m", "1" + like_sql
     title_sql = " AND ".join("fimble_lower(c.title) LIKE ? ESCAPE '\\'" for _ in terms)
     params += [like_pattern(t) for t in terms] + [limit]
-    sql = (f"WITH hits AS (SELECT m.conversation_id AS cid, MIN(m.position), m.content AS text"
-           f" FROM {source} WHERE {where} GROUP BY m.conversation_id)"
-           f" SELECT {columns}, hits.text FROM conversations AS c"
-           " LEFT JOIN hits ON hits.cid = c.id"
-           f" WHERE c.deleted_at IS NULL AND (hits.cid IS NOT NULL OR ({title_sql}))"
-           " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?")
+    sql = (
+        f"WITH hits AS (SELECT m.conversation_id AS cid, MIN(m.position), m.content AS text"
+        f" FROM {source} WHERE {where} GROUP BY m.conversation_id)"
+        f" SELECT {columns}, hits.text FROM conversations AS c"
+        " LEFT JOIN hits ON hits.cid = c.id"
+        f" WHERE c.deleted_at IS NULL AND (hits.cid IS NOT NULL OR ({title_sql}))"
+        " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
+    )
     return sql, params

@@ -6,12 +6,12 @@ crash, including a half-streamed answer. The schema is versioned with
 searched with an FTS5 trigram index when this sqlite build has one, and with
 ``LIKE`` otherwise; both find case-insensitive substrings.
 
-Opening checks the file before writing anything to it (``chat_store_setup``):
+Opening checks the file before writing anything to it (``store_setup``):
 a file that is not a sound chat database raises ``StoreUnusable`` and is left
-exactly as it was, for ``chat_store_rescue`` to set aside. Several windows
+exactly as it was, for ``store_rescue`` to set aside. Several windows
 may share the file: it is in WAL mode, writes wait for each other, and the
 schema is created under the write lock. A full disk raises ``StoreFull`` and
-leaves nothing of the failed call behind. Messages live in ``chat_messages``.
+leaves nothing of the failed call behind. Messages live in ``messages``; the shared state in ``store_base``.
 """
 
 from __future__ import annotations
@@ -24,25 +24,46 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.core.chat.messages import MessageMethods
-from app.core.chat.records import (DEFAULT_TITLE, ROLES, TITLE_MAX_CHARS, Conversation, NotFoundError,
-                                   StoredMessage, StoreError, StoreFull, StoreUnusable, is_damage, locked,
-                                   title_from_text)
+from app.core.chat.records import (
+    DEFAULT_TITLE,
+    MESSAGE_ROLES,
+    TITLE_MAX_CHARS,
+    Conversation,
+    JsonObject,
+    NotFoundError,
+    StoredMessage,
+    StoreError,
+    StoreFull,
+    StoreUnusable,
+    is_damage,
+    locked,
+    title_from_text,
+)
 from app.core.chat.schema import MIGRATIONS
 from app.core.chat.search import lower, search_sql, snippet
-from app.core.chat.store_setup import (check_file, check_header, fts5_available, migrate, sync_search_index,
-                                      transaction)
+from app.core.chat.store_base import CONVERSATION_COLUMNS, CONVERSATION_FIELDS
+from app.core.chat.store_setup import check_file, check_header, fts5_available, migrate, sync_search_index
 from app.core.errors import one_line
 
-__all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_TITLE", "MEMORY", "MIGRATIONS", "ROLES", "TITLE_MAX_CHARS",
-           "ChatStore", "Conversation", "NotFoundError", "StoredMessage", "StoreError", "StoreFull",
-           "StoreUnusable", "title_from_text"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "DEFAULT_TITLE",
+    "MEMORY",
+    "MIGRATIONS",
+    "MESSAGE_ROLES",
+    "TITLE_MAX_CHARS",
+    "ChatStore",
+    "Conversation",
+    "NotFoundError",
+    "StoredMessage",
+    "StoreError",
+    "StoreFull",
+    "StoreUnusable",
+    "title_from_text",
+]
 
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another window's write to end
 MEMORY = ":memory:"  # the path of a store that lives in memory only
-
-_CONVERSATION_FIELDS = ("id", "title", "system_prompt", "sampling_json", "created_at",
-                        "updated_at", "deleted_at")
-_CONVERSATION_COLUMNS = ", ".join(_CONVERSATION_FIELDS)
 
 
 class ChatStore(MessageMethods):
@@ -66,8 +87,9 @@ class ChatStore(MessageMethods):
         StoreError: If the file cannot be opened (no permission, a folder…).
     """
 
-    def __init__(self, path: Path | str, *, full_text: bool | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | str, *, full_text: bool | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = Path(path)
         self.in_memory = str(path) == MEMORY
         self._clock = clock
@@ -77,9 +99,12 @@ class ChatStore(MessageMethods):
             if not self.in_memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 check_header(self.path)
-            self._conn = sqlite3.connect(MEMORY if self.in_memory else self.path,
-                                         check_same_thread=False, isolation_level=None,
-                                         timeout=BUSY_TIMEOUT_MS / 1000)
+            self._conn = sqlite3.connect(
+                MEMORY if self.in_memory else self.path,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
             self._open(full_text)
         except (sqlite3.Error, OSError, StoreError) as exc:
             if self._conn is not None:
@@ -89,21 +114,21 @@ class ChatStore(MessageMethods):
                 raise
             reason = one_line(exc)
             if isinstance(exc, sqlite3.Error) and is_damage(exc):
-                raise StoreUnusable(f"the chat database {self.path} is damaged: {reason}",
-                                    "damaged") from exc
+                raise StoreUnusable(f"the chat database {self.path} is damaged: {reason}", "damaged") from exc
             raise StoreError(f"cannot open the chat database {self.path}: {reason}") from exc
 
     @classmethod
-    def in_memory_store(cls, **kwargs) -> ChatStore:
+    def in_memory_store(cls, *, full_text: bool | None = None, clock: Callable[[], float] = time.time) -> ChatStore:
         """Open an empty store kept in memory, for when no file can be used.
 
         Args:
-            **kwargs: ``full_text`` and ``clock``, as for the constructor.
+            full_text: As for the constructor.
+            clock: As for the constructor.
 
         Returns:
             The store; its conversations end with it.
         """
-        return cls(MEMORY, **kwargs)
+        return cls(MEMORY, full_text=full_text, clock=clock)
 
     @property
     def full_text(self) -> bool:
@@ -112,7 +137,7 @@ class ChatStore(MessageMethods):
 
     def _open(self, full_text: bool | None) -> None:
         """Check the file without writing to it, then set the pragmas, migrate, and set up search."""
-        conn = self._conn
+        conn = self._db
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         check_file(conn, self.path)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -123,10 +148,6 @@ class ChatStore(MessageMethods):
         self._fts = fts5_available(conn) if full_text is None else full_text
         sync_search_index(conn, self._fts)
 
-    def _transaction(self):
-        """Group statements into one immediate transaction (a context manager)."""
-        return transaction(self._conn)
-
     def close(self) -> None:
         """Close the database; later calls raise StoreError. Closing twice is fine."""
         with self._lock:
@@ -136,42 +157,10 @@ class ChatStore(MessageMethods):
 
     # -- conversations -------------------------------------------------------
 
-    @staticmethod
-    def _conversation(row: tuple) -> Conversation:
-        """Build a Conversation from a row in ``_CONVERSATION_COLUMNS`` order."""
-        cid, title, system_prompt, sampling_json, created, updated, deleted = row
-        return Conversation(cid, title, system_prompt, json.loads(sampling_json or "{}"),
-                            created, updated, deleted)
-
-    def _get_conversation(self, conversation_id: int) -> Conversation:
-        """Fetch one conversation, deleted or not."""
-        row = self._conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                                 (conversation_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no conversation {conversation_id}")
-        return self._conversation(row)
-
-    def _insert_conversation(self, title: str, system_prompt: str | None, sampling: dict,
-                             created_at: float, updated_at: float) -> int:
-        """Add a conversation row; return its id."""
-        return self._conn.execute(
-            "INSERT INTO conversations (title, system_prompt, sampling_json, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?)",
-            (title, system_prompt, json.dumps(sampling, sort_keys=True), created_at,
-             updated_at)).lastrowid
-
-    def _update_conversation(self, conversation_id: int, **columns) -> None:
-        """Set columns of one conversation and touch its ``updated_at``."""
-        columns["updated_at"] = self._clock()
-        assignments = ", ".join(f"{name} = ?" for name in columns)
-        cursor = self._conn.execute(f"UPDATE conversations SET {assignments} WHERE id = ?",
-                                    (*columns.values(), conversation_id))
-        if cursor.rowcount == 0:
-            raise NotFoundError(f"no conversation {conversation_id}")
-
     @locked
-    def create_conversation(self, title: str = DEFAULT_TITLE, system_prompt: str | None = None,
-                            sampling: dict | None = None) -> Conversation:
+    def create_conversation(
+        self, title: str = DEFAULT_TITLE, system_prompt: str | None = None, sampling: JsonObject | None = None
+    ) -> Conversation:
         """Start an empty conversation.
 
         Args:
@@ -183,8 +172,7 @@ class ChatStore(MessageMethods):
             The new conversation.
         """
         now = self._clock()
-        return self._get_conversation(
-            self._insert_conversation(title, system_prompt, sampling or {}, now, now))
+        return self._get_conversation(self._insert_conversation(title, system_prompt, sampling or {}, now, now))
 
     @locked
     def conversations(self, include_deleted: bool = False) -> list[Conversation]:
@@ -197,8 +185,9 @@ class ChatStore(MessageMethods):
             The conversations.
         """
         where = "" if include_deleted else "WHERE deleted_at IS NULL"
-        rows = self._conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}"
-                                  " ORDER BY updated_at DESC, id DESC").fetchall()
+        rows = self._db.execute(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations {where} ORDER BY updated_at DESC, id DESC"
+        ).fetchall()
         return [self._conversation(row) for row in rows]
 
     @locked
@@ -243,7 +232,7 @@ class ChatStore(MessageMethods):
         self._update_conversation(conversation_id, system_prompt=text)
 
     @locked
-    def set_sampling(self, conversation_id: int, sampling: dict) -> None:
+    def set_sampling(self, conversation_id: int, sampling: JsonObject) -> None:
         """Change a conversation's sampling settings.
 
         Args:
@@ -253,8 +242,7 @@ class ChatStore(MessageMethods):
         Raises:
             NotFoundError: If there is no such conversation.
         """
-        self._update_conversation(conversation_id,
-                                  sampling_json=json.dumps(sampling, sort_keys=True))
+        self._update_conversation(conversation_id, sampling_json=json.dumps(sampling, sort_keys=True))
 
     @locked
     def delete(self, conversation_id: int) -> None:
@@ -266,8 +254,10 @@ class ChatStore(MessageMethods):
         Raises:
             NotFoundError: If there is no such conversation.
         """
-        cursor = self._conn.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?"
-                                    " AND deleted_at IS NULL", (self._clock(), conversation_id))
+        cursor = self._db.execute(
+            "UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+            (self._clock(), conversation_id),
+        )
         if cursor.rowcount == 0:
             self._get_conversation(conversation_id)  # raises if missing; else already deleted
 
@@ -281,8 +271,7 @@ class ChatStore(MessageMethods):
         Raises:
             NotFoundError: If there is no such conversation (or it was purged).
         """
-        cursor = self._conn.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?",
-                                    (conversation_id,))
+        cursor = self._db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
         if cursor.rowcount == 0:
             raise NotFoundError(f"no conversation {conversation_id}")
 
@@ -296,8 +285,7 @@ class ChatStore(MessageMethods):
         Returns:
             How many conversations were purged.
         """
-        cursor = self._conn.execute("DELETE FROM conversations WHERE deleted_at <= ?",
-                                    (self._clock() - older_than_s,))
+        cursor = self._db.execute("DELETE FROM conversations WHERE deleted_at <= ?", (self._clock() - older_than_s,))
         return cursor.rowcount
 
     # -- search --------------------------------------------------------------
@@ -321,9 +309,9 @@ class ChatStore(MessageMethods):
         terms = query.split()
         if not terms or limit < 1:
             return []
-        columns = ", ".join(f"c.{name}" for name in _CONVERSATION_FIELDS)
-        rows = self._conn.execute(*search_sql(terms, self._fts, columns, limit)).fetchall()
-        results = []
+        columns = ", ".join(f"c.{name}" for name in CONVERSATION_FIELDS)
+        rows = self._db.execute(*search_sql(terms, self._fts, columns, limit)).fetchall()
+        results: list[tuple[Conversation, str]] = []
         for row in rows:
             conversation = self._conversation(row[:-1])
             text = row[-1] if row[-1] is not None else conversation.title

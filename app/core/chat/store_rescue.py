@@ -87,45 +87,53 @@ def move_aside(path: Path, kind: str, when: float) -> Path:
     return target
 
 
-def _in_memory(reason: str, store_kwargs: dict) -> OpenedStore:
-    return OpenedStore(ChatStore.in_memory_store(**store_kwargs),
-                       _sentence(f"{reason}; chats are kept in memory only until Fimble closes"))
-
-
-def open_chat_store(path: Path, *, now: Callable[[], float] = time.time,
-                    **store_kwargs) -> OpenedStore:
+def open_chat_store(
+    path: Path,
+    *,
+    now: Callable[[], float] = time.time,
+    full_text: bool | None = None,
+    clock: Callable[[], float] = time.time,
+) -> OpenedStore:
     """Open the chat store at ``path``, setting an unusable file aside.
 
     Args:
         path: The database file.
         now: Returns the current time (tests replace it).
-        **store_kwargs: Passed to ``ChatStore`` (``full_text``, ``clock``).
+        full_text: Passed to ``ChatStore``.
+        clock: Passed to ``ChatStore``.
 
     Returns:
         The store, with a notice when the file was moved aside or could not
         be used at all. This never raises for a bad file.
     """
     path = Path(path)
+
+    def in_memory(reason: str) -> OpenedStore:
+        return OpenedStore(
+            ChatStore.in_memory_store(full_text=full_text, clock=clock),
+            _sentence(f"{reason}; chats are kept in memory only until Fimble closes"),
+        )
+
     try:
-        return OpenedStore(ChatStore(path, **store_kwargs))
+        return OpenedStore(ChatStore(path, full_text=full_text, clock=clock))
     except StoreUnusable as exc:
         problem = exc
     except StoreError as exc:
-        return _in_memory(str(exc), store_kwargs)
+        return in_memory(str(exc))
     try:
         moved = move_aside(path, problem.kind, now())
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        return _in_memory(f"{problem}, and it could not be moved aside ({reason})", store_kwargs)
+        return in_memory(f"{problem}, and it could not be moved aside ({reason})")
     try:
-        store = ChatStore(path, **store_kwargs)
+        store = ChatStore(path, full_text=full_text, clock=clock)
     except StoreError as exc:
-        opened = _in_memory(f"{problem}: it was moved to {moved}, but a new one could not be started"
-                            f" ({exc})", store_kwargs)
+        opened = in_memory(f"{problem}: it was moved to {moved}, but a new one could not be started ({exc})")
         opened.moved_to = moved
         return opened
-    return OpenedStore(store, _sentence(f"{problem}: it was moved to {moved} and a new chat"
-                                        " database was started"), moved)
+    return OpenedStore(
+        store, _sentence(f"{problem}: it was moved to {moved} and a new chat database was started"), moved
+    )
 
 
 def _sentence(text: str) -> str:

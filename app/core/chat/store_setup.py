@@ -14,7 +14,6 @@ from pathlib import Path
 from app.core.chat.records import StoreUnusable
 from app.core.chat.schema import FTS_TABLE, FTS_TRIGGERS, MIGRATIONS, REQUIRED_COLUMNS
 
-
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -102,16 +101,21 @@ def check_file(conn: sqlite3.Connection, path: Path) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise _newer(version)
-        names = [name for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+        names = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+        ]
         if version == 0 and names:
             shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
             raise StoreUnusable(f"{path} is not a Fimble chat database (it holds {shown})", "foreign")
-        for table, needed in (REQUIRED_COLUMNS.items() if version else ()):
+        for table, needed in REQUIRED_COLUMNS.items() if version else ():
             have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             if not needed <= have:
-                raise StoreUnusable(f"{path} is not a Fimble chat database (its {table} table is"
-                                    " missing or different)", "foreign")
+                raise StoreUnusable(
+                    f"{path} is not a Fimble chat database (its {table} table is missing or different)", "foreign"
+                )
         # Every page, so that a truncated or scribbled-on file is caught now, not mid-chat.
         problem = conn.execute("PRAGMA quick_check").fetchone()[0]
         if problem != "ok":
@@ -164,8 +168,9 @@ def fts5_available(conn: sqlite3.Connection) -> bool:
 
 
 def _search_triggers(conn: sqlite3.Connection) -> set[str]:
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                        " AND name LIKE 'messages\\_fts\\_%' ESCAPE '\\'").fetchall()
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'messages\\_fts\\_%' ESCAPE '\\'"
+    ).fetchall()
     return {name for (name,) in rows}
 
 

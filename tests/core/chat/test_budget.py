@@ -70,10 +70,16 @@ def test_the_fewest_turns_are_dropped():
 
 
 def test_turns_with_several_answers_are_dropped_as_one():
-    messages = [SYSTEM, ChatMessage("assistant", "hello there"),
-                ChatMessage("user", "one"), ChatMessage("assistant", "a"), ChatMessage("assistant", "b"),
-                ChatMessage("user", "two"), ChatMessage("assistant", "c"),
-                ChatMessage("user", "last")]
+    messages = [
+        SYSTEM,
+        ChatMessage("assistant", "hello there"),
+        ChatMessage("user", "one"),
+        ChatMessage("assistant", "a"),
+        ChatMessage("assistant", "b"),
+        ChatMessage("user", "two"),
+        ChatMessage("assistant", "c"),
+        ChatMessage("user", "last"),
+    ]
     size = FakeCounter()(messages)
     result = fit_conversation(messages, FakeCounter(), n_ctx=size - 5, reserve=0)
     assert result.dropped == 2
@@ -87,10 +93,13 @@ def test_a_conversation_without_a_system_message():
     assert result.dropped == 1 and result.messages == tuple(messages[2:])
 
 
-@pytest.mark.parametrize("dropped, text", [
-    (1, "1 earlier turn was left out to fit the 4,096-token context"),
-    (3, "3 earlier turns were left out to fit the 4,096-token context"),
-])
+@pytest.mark.parametrize(
+    "dropped, text",
+    [
+        (1, "1 earlier turn was left out to fit the 4,096-token context"),
+        (3, "3 earlier turns were left out to fit the 4,096-token context"),
+    ],
+)
 def test_the_notice_counts_the_dropped_turns(dropped, text):
     messages = conversation(5)
     size = FakeCounter()(messages)
@@ -102,13 +111,13 @@ def test_the_notice_counts_the_dropped_turns(dropped, text):
 def test_stop_policy_never_drops_and_fails_with_a_notice():
     messages = conversation(5)
     size = FakeCounter()(messages)
-    result = fit_conversation(messages, FakeCounter(), n_ctx=2048, reserve=2048 - size + 1,
-                              policy="stop")
+    result = fit_conversation(messages, FakeCounter(), n_ctx=2048, reserve=2048 - size + 1, policy="stop")
     assert not result.fits
     assert result.messages == tuple(messages) and result.dropped == 0 and not result.trimmed
     assert result.prompt_tokens == size
-    assert result.notice == ("This conversation no longer fits the 2,048-token context; "
-                             "start a new chat or raise the context length")
+    assert result.notice == (
+        "This conversation no longer fits the 2,048-token context; start a new chat or raise the context length"
+    )
     fitting = fit_conversation(messages, FakeCounter(), n_ctx=2048, reserve=2048 - size, policy="stop")
     assert fitting.fits and fitting.notice is None
 
@@ -123,15 +132,16 @@ def test_the_last_user_message_is_cut_from_its_start_on_a_line_boundary():
     assert len(result.messages) == 2 and result.messages[0] == SYSTEM
     text = result.messages[1].content
     assert text.startswith(TRIM_MARKER)
-    kept = text[len(TRIM_MARKER):]
+    kept = text[len(TRIM_MARKER) :]
     assert question.endswith(kept) and kept.endswith("why does this fail?")
     assert question[len(question) - len(kept) - 1] == "\n"  # whole lines only
     assert result.prompt_tokens == FakeCounter()(result.messages) <= 80
     # The longest end that fits: one more line would not.
-    longer = question[question.rindex("\n", 0, len(question) - len(kept) - 1) + 1:]
+    longer = question[question.rindex("\n", 0, len(question) - len(kept) - 1) + 1 :]
     assert FakeCounter()([SYSTEM, ChatMessage("user", TRIM_MARKER + longer)]) > 80
-    assert result.notice == ("3 earlier turns were left out and the start of your message "
-                             "was cut to fit the 100-token context")
+    assert result.notice == (
+        "3 earlier turns were left out and the start of your message was cut to fit the 100-token context"
+    )
 
 
 def test_a_single_huge_line_keeps_its_end():
@@ -139,7 +149,7 @@ def test_a_single_huge_line_keeps_its_end():
     messages = [SYSTEM, ChatMessage("user", question)]
     result = fit_conversation(messages, FakeCounter(), n_ctx=60, reserve=10)
     assert result.fits and result.trimmed and result.dropped == 0
-    kept = result.messages[1].content[len(TRIM_MARKER):]
+    kept = result.messages[1].content[len(TRIM_MARKER) :]
     assert kept and question.endswith(kept) and kept.endswith(" END")
     assert result.notice == "The start of your message was cut to fit the 60-token context"
 

@@ -13,8 +13,8 @@ from app.core.chat.defaults import (
     sampling_from_dict,
     sampling_to_dict,
 )
-from app.core.generation.families import FAMILIES
 from app.core.generation.contracts import Sampling
+from app.core.generation.families import FAMILIES
 
 CODE = 'def f(x):\n    return {"key": x, "set": {1, 2}}  # {not a placeholder}\n'
 WHERE = {"path": "src/util.py", "language": "python", "start_line": 10, "end_line": 11}
@@ -29,11 +29,14 @@ def test_system_prompt_is_short_and_about_code():
     assert "code" in DEFAULT_SYSTEM_PROMPT.lower()
 
 
-@pytest.mark.parametrize("family, temperature, top_p", [
-    ("codegemma", 0.3, 0.95),
-    ("codellama", 0.2, 0.95),
-    ("generic", 0.7, 0.9),
-])
+@pytest.mark.parametrize(
+    "family, temperature, top_p",
+    [
+        ("codegemma", 0.3, 0.95),
+        ("codellama", 0.2, 0.95),
+        ("generic", 0.7, 0.9),
+    ],
+)
 def test_family_defaults(family, temperature, top_p):
     sampling = default_sampling(family)
     assert isinstance(sampling, Sampling)
@@ -66,16 +69,19 @@ def test_unknown_keys_are_ignored_and_missing_ones_come_from_the_base():
     assert sampling_from_dict({"seed": None, "max_tokens": 64.0}).max_tokens == 64
 
 
-@pytest.mark.parametrize("data", [
-    {"max_tokens": 0},  # refused by the Sampling constructor
-    {"temperature": -1},
-    {"temperature": "hot"},
-    {"temperature": float("nan")},
-    {"max_tokens": 1.5},
-    {"top_k": True},
-    {"ignore_eos": "yes"},
-    {"max_tokens": None},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"max_tokens": 0},  # refused by the Sampling constructor
+        {"temperature": -1},
+        {"temperature": "hot"},
+        {"temperature": float("nan")},
+        {"max_tokens": 1.5},
+        {"top_k": True},
+        {"ignore_eos": "yes"},
+        {"max_tokens": None},
+    ],
+)
 def test_invalid_stored_values_raise_value_error(data):
     with pytest.raises(ValueError):
         sampling_from_dict(data)
@@ -99,22 +105,23 @@ def test_braces_in_code_stay_intact():
 
 
 def test_a_user_edited_template_is_rendered():
-    template = ("In {path} ({language}), lines {start_line}–{end_line}:\n"
-                "```{language}\n{code}\n```\nWhy {{braces}}?")
+    template = "In {path} ({language}), lines {start_line}–{end_line}:\n```{language}\n{code}\n```\nWhy {{braces}}?"
     text = render(template)
-    assert text == ("In src/util.py (python), lines 10–11:\n```python\n" + CODE.rstrip("\n")
-                    + "\n```\nWhy {braces}?")
+    assert text == ("In src/util.py (python), lines 10–11:\n```python\n" + CODE.rstrip("\n") + "\n```\nWhy {braces}?")
 
 
-@pytest.mark.parametrize("template", [
-    "Explain {selection}",  # unknown placeholder
-    "Explain { this",  # malformed
-    "Explain } this {code}",
-    "Explain {0} and {}",  # positional
-    "Explain {code.upper}",  # attribute access
-    "Explain {start_line:zz} {code}",  # bad format spec
-    "Explain {code:{path}}",  # nested field
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Explain {selection}",  # unknown placeholder
+        "Explain { this",  # malformed
+        "Explain } this {code}",
+        "Explain {0} and {}",  # positional
+        "Explain {code.upper}",  # attribute access
+        "Explain {start_line:zz} {code}",  # bad format spec
+        "Explain {code:{path}}",  # nested field
+    ],
+)
 def test_a_broken_user_template_falls_back_to_appending_the_code(template):
     text = render(template)
     assert text == template + "\n\n```python\n" + CODE.rstrip("\n") + "\n```"
@@ -127,6 +134,5 @@ def test_a_template_without_code_gets_the_code_appended():
 
 def test_the_fence_outgrows_backticks_in_the_code():
     code = "Use:\n```sh\nmake\n```"
-    text = render_template("explain", path="README.md", language="markdown",
-                           start_line=1, end_line=4, code=code)
+    text = render_template("explain", path="README.md", language="markdown", start_line=1, end_line=4, code=code)
     assert "````markdown\n" + code + "\n````" in text

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from app.core.chat import store_setup as chat_store_setup
-from app.core.chat.store import (DEFAULT_TITLE, MIGRATIONS, ChatStore, Conversation, NotFoundError,
-                                 StoredMessage, StoreError, title_from_text)
+from app.core.chat.store import (
+    DEFAULT_TITLE,
+    MIGRATIONS,
+    ChatStore,
+    Conversation,
+    NotFoundError,
+    StoredMessage,
+    StoreError,
+    title_from_text,
+)
 from app.core.paths import app_dirs
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -68,19 +76,40 @@ def fts_ok(store: ChatStore) -> None:
 
 # -- schema -------------------------------------------------------------------
 
+
 def test_new_database_has_current_schema(store, db_path):
     assert db_path.exists()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
         assert columns(conn, "conversations") == [
-            "id", "title", "created_at", "updated_at", "system_prompt", "sampling_json",
-            "deleted_at"]
+            "id",
+            "title",
+            "created_at",
+            "updated_at",
+            "system_prompt",
+            "sampling_json",
+            "deleted_at",
+        ]
         assert columns(conn, "messages") == [
-            "id", "conversation_id", "role", "content", "created_at", "partial", "stop_reason",
-            "stats_json", "position"]
+            "id",
+            "conversation_id",
+            "role",
+            "content",
+            "created_at",
+            "partial",
+            "stop_reason",
+            "stats_json",
+            "position",
+        ]
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"messages_by_position", "conversations_by_updated", "messages_fts",
-            "messages_fts_insert", "messages_fts_update", "messages_fts_delete"} <= names
+    assert {
+        "messages_by_position",
+        "conversations_by_updated",
+        "messages_fts",
+        "messages_fts_insert",
+        "messages_fts_update",
+        "messages_fts_delete",
+    } <= names
     assert store.full_text  # this sqlite build has FTS5 with the trigram tokenizer
 
 
@@ -98,15 +127,19 @@ def make_v1_database(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
     conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
-    conn.executemany("INSERT INTO conversations VALUES (?, ?, ?, ?)",
-                     [(1, "Old chat", 10.0, 20.0), (2, "Another", 30.0, 40.0)])
+    conn.executemany(
+        "INSERT INTO conversations VALUES (?, ?, ?, ?)", [(1, "Old chat", 10.0, 20.0), (2, "Another", 30.0, 40.0)]
+    )
     # Ids out of time order: positions must follow created_at.
-    conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", [
-        (1, 1, "user", "What is a closure?", 11.0),
-        (3, 1, "assistant", "A function with captured variables.", 12.0),
-        (2, 1, "user", "Show an example", 13.0),
-        (4, 2, "user", "Sort a dict by value", 31.0),
-    ])
+    conn.executemany(
+        "INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
+        [
+            (1, 1, "user", "What is a closure?", 11.0),
+            (3, 1, "assistant", "A function with captured variables.", 12.0),
+            (2, 1, "user", "Show an example", 13.0),
+            (4, 2, "user", "Sort a dict by value", 31.0),
+        ],
+    )
     conn.commit()
     conn.close()
 
@@ -121,8 +154,7 @@ def test_migrates_v1_database_keeping_data(db_path, clock):
     ]
     assert store.messages(1) == [
         StoredMessage(1, 1, "user", "What is a closure?", False, None, None, 0, 11.0),
-        StoredMessage(3, 1, "assistant", "A function with captured variables.", False, None,
-                      None, 1, 12.0),
+        StoredMessage(3, 1, "assistant", "A function with captured variables.", False, None, None, 1, 12.0),
         StoredMessage(2, 1, "user", "Show an example", False, None, None, 2, 13.0),
     ]
     assert [m.position for m in store.messages(2)] == [0]
@@ -189,6 +221,7 @@ def test_closed_store_raises(store):
 
 # -- conversations and messages ---------------------------------------------------
 
+
 def test_conversation_crud(store):
     first = store.create_conversation()
     assert first == Conversation(first.id, DEFAULT_TITLE, None, {}, 1001.0, 1001.0)
@@ -200,16 +233,19 @@ def test_conversation_crud(store):
     store.set_system_prompt(first.id, "Be terse.")
     store.set_sampling(first.id, {"top_p": 0.9, "max_tokens": 256})
     got = store.conversation(first.id)
-    assert (got.title, got.system_prompt, got.sampling) == (
-        "Renamed", "Be terse.", {"top_p": 0.9, "max_tokens": 256})
+    assert (got.title, got.system_prompt, got.sampling) == ("Renamed", "Be terse.", {"top_p": 0.9, "max_tokens": 256})
     assert got.updated_at > got.created_at
     assert [c.id for c in store.conversations()] == [first.id, second.id]
     store.set_system_prompt(first.id, None)
     assert store.conversation(first.id).system_prompt is None
 
-    for call in (lambda: store.conversation(999), lambda: store.rename(999, "x"),
-                 lambda: store.set_sampling(999, {}), lambda: store.delete(999),
-                 lambda: store.add_message(999, "user", "hi")):
+    for call in (
+        lambda: store.conversation(999),
+        lambda: store.rename(999, "x"),
+        lambda: store.set_sampling(999, {}),
+        lambda: store.delete(999),
+        lambda: store.add_message(999, "user", "hi"),
+    ):
         with pytest.raises(NotFoundError):
             call()
     with pytest.raises(ValueError, match="role"):
@@ -226,13 +262,19 @@ def test_streaming_a_message(store):
     for piece in ("A list ", "comprehension ", "builds a list."):
         store.append_to_message(answer.id, piece)
     assert store.messages(chat.id)[1].content == "A list comprehension builds a list."
-    done = store.finish_message(answer.id, stop_reason="stop",
-                                stats={"tokens": 7, "tokens_per_s": 31.5})
-    assert done == StoredMessage(answer.id, chat.id, "assistant",
-                                 "A list comprehension builds a list.", False, "stop",
-                                 {"tokens": 7, "tokens_per_s": 31.5}, 1, answer.created_at)
-    stopped = store.finish_message(answer.id, content="A list", partial=True,
-                                   stop_reason="cancelled")
+    done = store.finish_message(answer.id, stop_reason="stop", stats={"tokens": 7, "tokens_per_s": 31.5})
+    assert done == StoredMessage(
+        answer.id,
+        chat.id,
+        "assistant",
+        "A list comprehension builds a list.",
+        False,
+        "stop",
+        {"tokens": 7, "tokens_per_s": 31.5},
+        1,
+        answer.created_at,
+    )
+    stopped = store.finish_message(answer.id, content="A list", partial=True, stop_reason="cancelled")
     assert (stopped.content, stopped.partial, stopped.stats) == ("A list", True, None)
     assert store.messages(chat.id) == [user, stopped]
     with pytest.raises(NotFoundError):
@@ -299,8 +341,10 @@ def test_soft_delete_undo_and_purge(store, clock):
 def test_truncate_after_and_edit(store):
     chat = store.create_conversation()
     other = store.create_conversation()
-    ids = [store.add_message(chat.id, role, text).id for role, text in
-           [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]]
+    ids = [
+        store.add_message(chat.id, role, text).id
+        for role, text in [("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("assistant", "a2")]
+    ]
     store.add_message(other.id, "user", "untouched")
     assert store.truncate_after(ids[1]) == 2
     assert [m.content for m in store.messages(chat.id)] == ["q1", "a1"]
@@ -337,6 +381,7 @@ def test_two_threads_share_the_store(store):
 
 
 # -- search ---------------------------------------------------------------------
+
 
 def fill(store: ChatStore) -> dict[str, int]:
     chats = {}
@@ -385,11 +430,38 @@ def test_search(search_store):
     assert set(found(store, "reverse")) == {"Python lists", "Deleted one"}
 
 
-@pytest.mark.parametrize("query", [
-    '"foo AND (', "(", ")", '"', "'", "*", "foo*", "NEAR(a b)", "a OR b", "-x", "col:x", "^",
-    "%", "_", "\\", "%%%", "'; DROP TABLE messages; --", "\x00", "{a b}", "a + b",
-    '"""', "AND", "NOT this", "(((", "a\x00bc", "\u0301\u0301\u0301", "🙂🙂🙂",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"foo AND (',
+        "(",
+        ")",
+        '"',
+        "'",
+        "*",
+        "foo*",
+        "NEAR(a b)",
+        "a OR b",
+        "-x",
+        "col:x",
+        "^",
+        "%",
+        "_",
+        "\\",
+        "%%%",
+        "'; DROP TABLE messages; --",
+        "\x00",
+        "{a b}",
+        "a + b",
+        '"""',
+        "AND",
+        "NOT this",
+        "(((",
+        "a\x00bc",
+        "\u0301\u0301\u0301",
+        "🙂🙂🙂",
+    ],
+)
 def test_search_odd_queries_never_raise(search_store, query):
     fill(search_store)
     search_store.search(query)
@@ -423,8 +495,7 @@ def test_search_index_survives_a_build_without_fts(db_path, clock):
     store.close()
 
     plain = ChatStore(db_path, full_text=False, clock=clock)
-    triggers = plain._conn.execute(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0]
+    triggers = plain._conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0]
     assert triggers == 0
     message = plain.add_message(chat.id, "assistant", "stale words")
     plain.update_message_content(message.id, "fresh words")
@@ -462,8 +533,13 @@ time.sleep(60)
 @pytest.mark.parametrize("how", ["exit", "kill"])
 def test_partial_answer_survives_killed_process(db_path, how):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db_path), how], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db_path), how],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         if how == "kill":
             assert child.stdout.readline() == "ready\n", child.stderr.read()

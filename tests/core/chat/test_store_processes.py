@@ -31,9 +31,17 @@ def test_three_processes_open_a_new_file_and_chat_at_once(tmp_path):
     go = tmp_path / "go"
     names = ["window-a", "window-b", "window-c"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    writers = [subprocess.Popen([sys.executable, str(WRITER), str(db), name, str(ROUNDS), str(go)],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name in names]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(db), name, str(ROUNDS), str(go)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
     go.touch()
     results = []
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from app.core.chat import store_rescue as chat_store_rescue
 from app.core.chat.store import ChatStore, StoreError, StoreUnusable
 from app.core.chat.store_rescue import aside_name, move_aside, open_chat_store
 from app.core.paths import app_dirs
-
 from tests.crash.store_damage import KINDS, damage, good_store, integrity
 
 WHEN = time.mktime((2026, 11, 29, 18, 15, 0, 0, 0, -1))
