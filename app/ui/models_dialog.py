@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QInputDialog, QLabel, QLine
                                QTabWidget, QVBoxLayout, QWidget)
 
 from app.core.machine import disk_free, human_bytes
+from app.core.models.roles import ModelRole
 from app.ui.hub_panel import HubPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.library_panel import LibraryPanel
@@ -165,7 +166,7 @@ class ModelsDialog(QDialog):
 
         row = next((r for r in self.library_panel.rows if str(r.model.path) == path), None)
         info = row.model.info if row else None
-        role = next((r for r in ("chat", "completion") if self.settings.model_for(r) == path), None)
+        role = next((r for r in ModelRole if self.settings.model_for(r) == path), None)
         note = row.fit.note if row and row.fit else ""
         dialog = ModelSettingsDialog(Path(path).name, self.settings.params_for_model(path, role),
                                      n_layers=info.n_layers if info else None, note=note, parent=self)
