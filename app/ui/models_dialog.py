@@ -14,8 +14,8 @@ from app.ui.hub_panel import HubPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.library_panel import LibraryPanel
 
-# Room kept free after a download, on top of the file itself.
-DISK_MARGIN = 200 * 1000 * 1000
+# A pull is refused unless this much disk stays free after it, on top of the files it writes.
+MIN_FREE_AFTER_PULL_BYTES = 200 * 1000 * 1000
 
 
 class ModelsDialog(QDialog):
@@ -129,7 +129,7 @@ class ModelsDialog(QDialog):
             needed += int(plan.file.size * bits_per_weight(plan.quantize_to) / source_bits)
         folder = plan.folder(self.library.models_dir)
         free = disk_free(folder)
-        if free < needed + DISK_MARGIN:
+        if free < needed + MIN_FREE_AFTER_PULL_BYTES:
             self.status.setText(f"Not enough disk space for {plan.output_name()}: needs {human_bytes(needed)}, "
                                 f"{human_bytes(free)} free in {folder.parent}.")
             return
