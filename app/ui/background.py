@@ -27,13 +27,16 @@ class _Dispatcher(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: dict[int, tuple[QObject, Callable, Callable | None]] = {}
+        self.calls: dict[int, tuple[QObject, Callable[[Any], None], Callable[[BaseException], None] | None]] = {}
         self.finished.connect(self.deliver)  # queued when emitted from a worker thread
 
     @Slot(int, bool, object)
-    def deliver(self, call_id: int, ok: bool, value) -> None:
-        owner, on_done, on_error = self.calls.pop(call_id, (None, None, None))
-        if owner is None or not shiboken6.isValid(owner):
+    def deliver(self, call_id: int, ok: bool, value: Any) -> None:
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return
+        owner, on_done, on_error = call
+        if not shiboken6.isValid(owner):
             return  # the dialog that asked is gone
         if ok:
             on_done(value)

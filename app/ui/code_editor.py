@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFontDatabase, QKeyEvent, QPainter, QTextCursor, QTextFormat
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
 
 from app.core.editor.languages import Language, language_by_id, next_line_indent
 from app.ui.ghost_text import GhostText
@@ -198,14 +198,19 @@ class CodeEditor(QPlainTextEdit):
         cursor.insertText("\n" + next_line_indent(self.language, line))
         self.setTextCursor(cursor)
 
-    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def context_menu(self) -> QMenu:
+        """The standard edit menu plus the Ask actions, enabled when text is selected."""
         menu = self.createStandardContextMenu()
         has_selection = self.textCursor().hasSelection()
         menu.addSeparator()
         for key, label in ASK_ACTIONS:
-            action = menu.addAction(label, lambda k=key: self.ask.emit(k))
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _checked=False, k=key: self.ask.emit(k))
             action.setEnabled(has_selection)
-        menu.exec(event.globalPos())
+        return menu
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.context_menu().exec(event.globalPos())
 
     # ---- painting ---------------------------------------------------------------------
 

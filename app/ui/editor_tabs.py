@@ -77,7 +77,7 @@ class EditorTabs(QTabWidget):
 
     def tabs(self) -> list[EditorTab]:
         """Every open tab."""
-        return [self.widget(i) for i in range(self.count())]
+        return [tab for i in range(self.count()) if isinstance(tab := self.widget(i), EditorTab)]
 
     def current_tab(self) -> EditorTab | None:
         """The visible tab."""

@@ -92,7 +92,7 @@ class _StackLexer:
         """Lex ``text`` from stack ``state`` (``None``: root); return tokens and end stack."""
         tokendefs = self.tokendefs
         lexer = self.lexer
-        stack: list = list(state) if state else ["root"]
+        stack: list = list(state) if isinstance(state, tuple) and state else ["root"]
         tokens: list[Lexeme] = []
         pos, end, empty = 0, len(text), 0
         while pos < end:

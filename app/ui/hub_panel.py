@@ -177,7 +177,11 @@ class HubPanel(QWidget):
         factory = self._client_factory
         run_in_background(self, lambda: factory().repo(repo_id),
                           lambda details: self._show_files(request, details),
-                          lambda exc: request == self._request and self._report(exc))
+                          lambda exc: self._report_files_error(request, exc))
+
+    def _report_files_error(self, request: int, exc: BaseException) -> None:
+        if request == self._request:  # else the user moved on to another repository
+            self._report(exc)
 
     def _show_files(self, request: int, details) -> None:
         if request != self._request:
@@ -191,7 +195,9 @@ class HubPanel(QWidget):
             cells = [summary.repo_id + lock, f"{summary.downloads:,}", f"{summary.likes:,}",
                      (summary.last_modified or "")[:10], summary.license or "?"]
             for column, text in enumerate(cells):
-                self.repos.item(row, column).setText(text)
+                item = self.repos.item(row, column)
+                if item is not None:
+                    item.setText(text)
         self.files.setRowCount(len(details.files))
         for index, file in enumerate(details.files):
             kind = file.quant or "full precision"

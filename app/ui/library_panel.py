@@ -254,10 +254,11 @@ class LibraryPanel(QWidget):
         from app.core.models.quantize_plan import default_output_path
 
         row = self.selected_row()
-        if row is None or row.model.info is None:
+        info = row.model.info if row is not None else None
+        if row is None or info is None:
             return
         model = row.model
-        source_type = model.info.file_type
+        source_type = info.file_type
         force = False
         if not is_full_precision(source_type):
             if not self.confirm("Quantize a quantized model?",
