@@ -12,7 +12,8 @@ a worker thread while the GUI thread still uses it.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -63,8 +64,12 @@ class _Call(QRunnable):
             self.dispatcher.finished.emit(self.call_id, True, result)
 
 
-def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_error: Callable[[BaseException], None] | None = None) -> None:
+def run_in_background(
+    owner: QObject,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
     """Call ``fn()`` on a Qt pool thread; deliver its result or exception to the GUI thread.
 
     Call this from the GUI thread.

@@ -12,15 +12,20 @@ from app.ui.highlighter import PygmentsHighlighter
 from app.ui.theme import Theme, current_theme
 
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
-ASK_ACTIONS = (("ask", "Ask about Selection"), ("explain", "Explain"), ("tests", "Write Tests"),
-               ("fix", "Fix"), ("docstring", "Add Docstring"))
+ASK_ACTIONS = (
+    ("ask", "Ask about Selection"),
+    ("explain", "Explain"),
+    ("tests", "Write Tests"),
+    ("fix", "Fix"),
+    ("docstring", "Add Docstring"),
+)
 CLOSING = {v: k for k, v in BRACKETS.items()}
 
 
 class _Gutter(QWidget):
     """The line-number area left of the text."""
 
-    def __init__(self, editor: "CodeEditor") -> None:
+    def __init__(self, editor: CodeEditor) -> None:
         super().__init__(editor)
         self.editor = editor
 
@@ -111,8 +116,7 @@ class CodeEditor(QPlainTextEdit):
             if block.isVisible() and bottom >= event.rect().top():
                 color = self.theme.foreground if number == current else self.theme.gutter_foreground
                 painter.setPen(QColor(color))
-                painter.drawText(0, top, self._gutter.width() - 6, height,
-                                 Qt.AlignmentFlag.AlignRight, str(number + 1))
+                painter.drawText(0, top, self._gutter.width() - 6, height, Qt.AlignmentFlag.AlignRight, str(number + 1))
             block = block.next()
             top = bottom
             bottom = top + round(self.blockBoundingRect(block).height())

@@ -41,8 +41,12 @@ MAX_BLOCK_LENGTH = 20_000
 
 _BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 _MAX_EMPTY_MATCHES = 100
-_C_TYPE_NAMES = (("stdlibhighlighting", "stdlib_types"), ("c99highlighting", "c99_types"),
-                 ("c11highlighting", "c11_atomic_types"), ("platformhighlighting", "linux_types"))
+_C_TYPE_NAMES = (
+    ("stdlibhighlighting", "stdlib_types"),
+    ("c99highlighting", "c99_types"),
+    ("c11highlighting", "c11_atomic_types"),
+    ("platformhighlighting", "linux_types"),
+)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.core.models import quant_types
-from app.core.models.catalog import CATALOG
 from app.core.errors import one_line
 from app.core.machine import human_bytes
+from app.core.models import quant_types
+from app.core.models.catalog import CATALOG
 from app.ui.background import run_in_background
 
 REPO_COLUMNS = ("Repository", "Downloads", "Likes", "Updated", "License")
@@ -57,8 +70,10 @@ class HubPanel(QWidget):
         self.quant = QComboBox()
         self.quant.addItem(AS_IS)
         self.quant.addItems(quant_types.quantize_targets())
-        self.quant.setToolTip("When the repository has no file of this type, Fimble downloads its "
-                              "full-precision GGUF and quantizes it locally.")
+        self.quant.setToolTip(
+            "When the repository has no file of this type, Fimble downloads its "
+            "full-precision GGUF and quantizes it locally."
+        )
         self.quant.currentIndexChanged.connect(self._sync)
         self.plan_label = QLabel("")
         self.plan_label.setWordWrap(True)
@@ -151,8 +166,13 @@ class HubPanel(QWidget):
                 cells = [repo, "", "", "", ""]
             else:
                 lock = "  🔒 gated" if repo.gated else ""
-                cells = [repo.repo_id + lock, f"{repo.downloads:,}", f"{repo.likes:,}",
-                         (repo.last_modified or "")[:10], repo.license or "?"]
+                cells = [
+                    repo.repo_id + lock,
+                    f"{repo.downloads:,}",
+                    f"{repo.likes:,}",
+                    (repo.last_modified or "")[:10],
+                    repo.license or "?",
+                ]
             for column, text in enumerate(cells):
                 self.repos.setItem(index, column, QTableWidgetItem(text))
         self.files.setRowCount(0)
@@ -175,9 +195,12 @@ class HubPanel(QWidget):
         self._sync()
         self.status.emit(f"Listing the files of {repo_id}…")
         factory = self._client_factory
-        run_in_background(self, lambda: factory().repo(repo_id),
-                          lambda details: self._show_files(request, details),
-                          lambda exc: self._report_files_error(request, exc))
+        run_in_background(
+            self,
+            lambda: factory().repo(repo_id),
+            lambda details: self._show_files(request, details),
+            lambda exc: self._report_files_error(request, exc),
+        )
 
     def _report_files_error(self, request: int, exc: BaseException) -> None:
         if request == self._request:  # else the user moved on to another repository
@@ -192,8 +215,13 @@ class HubPanel(QWidget):
         row = ids.index(summary.repo_id) if summary.repo_id in ids else -1
         if row >= 0:
             lock = "  🔒 gated" if details.gated else ""
-            cells = [summary.repo_id + lock, f"{summary.downloads:,}", f"{summary.likes:,}",
-                     (summary.last_modified or "")[:10], summary.license or "?"]
+            cells = [
+                summary.repo_id + lock,
+                f"{summary.downloads:,}",
+                f"{summary.likes:,}",
+                (summary.last_modified or "")[:10],
+                summary.license or "?",
+            ]
             for column, text in enumerate(cells):
                 item = self.repos.item(row, column)
                 if item is not None:
@@ -204,9 +232,11 @@ class HubPanel(QWidget):
             for column, text in enumerate((file.filename, kind, human_bytes(file.size))):
                 self.files.setItem(index, column, QTableWidgetItem(text))
         if details.gated:
-            self.gated.setText(f"This repository is gated. Accept its license at "
-                               f"<a href='{details.license_url}'>{details.license_url}</a>, then add your "
-                               f"Hugging Face token (Token… above).")
+            self.gated.setText(
+                f"This repository is gated. Accept its license at "
+                f"<a href='{details.license_url}'>{details.license_url}</a>, then add your "
+                f"Hugging Face token (Token… above)."
+            )
         else:
             self.gated.setText("")
         self.status.emit(f"{summary.repo_id}: {len(details.files)} GGUF file(s).")

@@ -8,8 +8,19 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.machine import human_bytes
 from app.core.models.roles import ModelRole
@@ -46,8 +57,9 @@ def list_library(library: Library, settings: Settings, vram_bytes: int | None) -
             params = settings.params_for_model(str(model.path), _role_of(model))
             n_ctx = params.n_ctx or (model.info.context_length or 4096)
             try:
-                fit = memory_fit(inspect_model(model.path), n_ctx, ram_bytes=ram, vram_bytes=vram_bytes,
-                                 cache_type=params.type_k)
+                fit = memory_fit(
+                    inspect_model(model.path), n_ctx, ram_bytes=ram, vram_bytes=vram_bytes, cache_type=params.type_k
+                )
             except Exception:  # noqa: BLE001 - a model that cannot be sized is still listed
                 fit = None
         rows.append(LibraryRow(model, fit, n_ctx))
@@ -132,9 +144,12 @@ class LibraryPanel(QWidget):
         self._listing += 1
         listing = self._listing
         library, settings, vram = self.library, self.settings, self.vram_bytes
-        run_in_background(self, lambda: list_library(library, settings, vram),
-                          lambda rows: self._show_rows(rows, listing),
-                          lambda exc: self.status.emit(f"The library could not be read: {exc}"))
+        run_in_background(
+            self,
+            lambda: list_library(library, settings, vram),
+            lambda rows: self._show_rows(rows, listing),
+            lambda exc: self.status.emit(f"The library could not be read: {exc}"),
+        )
 
     def _show_rows(self, rows: list[LibraryRow], listing: int) -> None:
         """Fill the table; only the newest listing is shown."""
@@ -152,8 +167,11 @@ class LibraryPanel(QWidget):
             if str(row.model.path) == selected:
                 self.table.selectRow(index)
         self._show_suggestions()
-        self.status.emit(f"{len(rows)} model(s) in the library" if rows else
-                         "No models yet: get one from the Catalog or Search tab, or import a GGUF file.")
+        self.status.emit(
+            f"{len(rows)} model(s) in the library"
+            if rows
+            else "No models yet: get one from the Catalog or Search tab, or import a GGUF file."
+        )
         self._sync_buttons()
 
     def _cells(self, row: LibraryRow) -> list[str]:
@@ -164,16 +182,27 @@ class LibraryPanel(QWidget):
         memory = ""
         if fit is not None:
             memory = human_bytes(fit.estimate_bytes) + ("" if fit.fits_ram else "  (over RAM)")
-        return [model.name, info.family, ", ".join(info.roles) or "none", info.file_type,
-                human_bytes(model.size_bytes), f"{row.n_ctx} / {info.context_length or '?'}", memory, ", ".join(uses)]
+        return [
+            model.name,
+            info.family,
+            ", ".join(info.roles) or "none",
+            info.file_type,
+            human_bytes(model.size_bytes),
+            f"{row.n_ctx} / {info.context_length or '?'}",
+            memory,
+            ", ".join(uses),
+        ]
 
     def _show_suggestions(self) -> None:
         from app.core import machine
         from app.core.models.fit import suggest_assignments
 
         models = [r.model for r in self.rows if r.model.info is not None]
-        suggested = suggest_assignments(models, ram_bytes=machine.memory().available,
-                                        gpu=bool(self.vram_bytes)) if models else {}
+        suggested = (
+            suggest_assignments(models, ram_bytes=machine.memory().available, gpu=bool(self.vram_bytes))
+            if models
+            else {}
+        )
         self._suggested = {ModelRole(role): model for role, model in suggested.items()}
         parts = [f"{role.value}: {m.name}" for role, m in self._suggested.items() if m is not None]
         self.suggestion.setText("Suggested — " + "; ".join(parts) if parts else "")
@@ -234,8 +263,9 @@ class LibraryPanel(QWidget):
         if row is None or row.model.info is None:
             return
         warnings = assignment_warnings(row.model.info, role)
-        if warnings and not self.confirm(f"Use {row.model.name} for {role.value}?",
-                                         "\n\n".join(warnings) + "\n\nUse it anyway?"):
+        if warnings and not self.confirm(
+            f"Use {row.model.name} for {role.value}?", "\n\n".join(warnings) + "\n\nUse it anyway?"
+        ):
             return
         self.assign_requested.emit(role.value, str(row.model.path))
 
@@ -261,10 +291,12 @@ class LibraryPanel(QWidget):
         source_type = info.file_type
         force = False
         if not is_full_precision(source_type):
-            if not self.confirm("Quantize a quantized model?",
-                                f"{model.name} is already quantized ({source_type}). Quantizing it again loses "
-                                "quality; a full-precision (F16, BF16 or F32) file gives a better result.\n\n"
-                                "Quantize it anyway?"):
+            if not self.confirm(
+                "Quantize a quantized model?",
+                f"{model.name} is already quantized ({source_type}). Quantizing it again loses "
+                "quality; a full-precision (F16, BF16 or F32) file gives a better result.\n\n"
+                "Quantize it anyway?",
+            ):
                 return
             force = True
         qtype = self.choose_type(quantize_targets())
@@ -279,18 +311,23 @@ class LibraryPanel(QWidget):
         """Ask which type to quantize to (tests replace this)."""
         from PySide6.QtWidgets import QInputDialog
 
-        qtype, ok = QInputDialog.getItem(self, "Quantize", "Quantize to (the first ones keep the most quality):",
-                                         types, types.index("Q4_K_M"), False)
+        qtype, ok = QInputDialog.getItem(
+            self, "Quantize", "Quantize to (the first ones keep the most quality):", types, types.index("Q4_K_M"), False
+        )
         return qtype if ok else None
 
     def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
         if not path:
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Import model",
-                          f"Copy {Path(path).name} into Fimble's model folder, or use it where it is?",
-                          parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Import model",
+            f"Copy {Path(path).name} into Fimble's model folder, or use it where it is?",
+            parent=self,
+        )
         copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Use in Place", QMessageBox.ButtonRole.ActionRole)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
@@ -306,11 +343,15 @@ class LibraryPanel(QWidget):
         model = row.model
         in_use = [role.value for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
         if in_use:
-            QMessageBox.information(self, "Model in use",
-                                    f"{model.name} is the {' and '.join(in_use)} model; assign another one first.")
+            QMessageBox.information(
+                self, "Model in use", f"{model.name} is the {' and '.join(in_use)} model; assign another one first."
+            )
             return
-        what = ("Forget this imported model? The file stays where it is." if model.referenced
-                else f"Delete {model.name} ({human_bytes(model.size_bytes)}) from disk?")
+        what = (
+            "Forget this imported model? The file stays where it is."
+            if model.referenced
+            else f"Delete {model.name} ({human_bytes(model.size_bytes)}) from disk?"
+        )
         if not self.confirm("Remove model", what):
             return
         try:

@@ -5,8 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox, QPushButton,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.machine import disk_free, human_bytes
 from app.core.models.roles import ModelRole
@@ -28,8 +38,9 @@ class ModelsDialog(QDialog):
     assign_requested = Signal(str, str)  # role, path
     model_settings_changed = Signal(str, object)  # path, LoadParams
 
-    def __init__(self, library, settings, jobs, client_factory, *, vram_bytes: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, library, settings, jobs, client_factory, *, vram_bytes: int | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(1040, 640)
@@ -39,8 +50,9 @@ class ModelsDialog(QDialog):
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
         self.banner.setObjectName("offlineBanner")
-        self.banner.setStyleSheet("#offlineBanner { background: #fff3cd; color: #5c4400; padding: 6px; "
-                                  "border-radius: 4px; }")
+        self.banner.setStyleSheet(
+            "#offlineBanner { background: #fff3cd; color: #5c4400; padding: 6px; border-radius: 4px; }"
+        )
         self.banner.hide()
         self.token_button = QPushButton("Hugging Face Token…")
         self.token_button.clicked.connect(self.edit_token)
@@ -86,8 +98,10 @@ class ModelsDialog(QDialog):
     @Slot(str)
     def show_offline(self, reason: str) -> None:
         """Say the Hub can't be reached; the local library still works."""
-        self.banner.setText(f"Offline: {reason}. Your local models are listed in the Library tab; "
-                            "searching and downloading need the Hub.")
+        self.banner.setText(
+            f"Offline: {reason}. Your local models are listed in the Library tab; "
+            "searching and downloading need the Hub."
+        )
         self.banner.show()
 
     # ---- actions ---------------------------------------------------------------------------
@@ -98,11 +112,13 @@ class ModelsDialog(QDialog):
 
         current = load_token()
         text, ok = QInputDialog.getText(
-            self, "Hugging Face token",
+            self,
+            "Hugging Face token",
             "Gated models (Google's CodeGemma) need a token from huggingface.co/settings/tokens\n"
             "after you accept the model's license. Leave empty to remove the stored token."
             + ("\nA token is stored now." if current else ""),
-            QLineEdit.EchoMode.Password)
+            QLineEdit.EchoMode.Password,
+        )
         if not ok:
             return
         if not text.strip():
@@ -119,8 +135,8 @@ class ModelsDialog(QDialog):
     @Slot(object)
     def pull(self, plan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
-        from app.core.models.quant_types import bits_per_weight
         from app.core.hub.client import load_token
+        from app.core.models.quant_types import bits_per_weight
 
         needed = plan.file.size
         if plan.quantize_to:
@@ -130,14 +146,18 @@ class ModelsDialog(QDialog):
         folder = plan.folder(self.library.models_dir)
         free = disk_free(folder)
         if free < needed + MIN_FREE_AFTER_PULL_BYTES:
-            self.status.setText(f"Not enough disk space for {plan.output_name()}: needs {human_bytes(needed)}, "
-                                f"{human_bytes(free)} free in {folder.parent}.")
+            self.status.setText(
+                f"Not enough disk space for {plan.output_name()}: needs {human_bytes(needed)}, "
+                f"{human_bytes(free)} free in {folder.parent}."
+            )
             return
         if plan.details.gated and not load_token():
-            if not self.confirm("Gated model",
-                                f"{plan.repo_id} is gated: accept its license at {plan.details.license_url} "
-                                "and add your Hugging Face token first, or the download will be refused.\n\n"
-                                "Queue the download anyway?"):
+            if not self.confirm(
+                "Gated model",
+                f"{plan.repo_id} is gated: accept its license at {plan.details.license_url} "
+                "and add your Hugging Face token first, or the download will be refused.\n\n"
+                "Queue the download anyway?",
+            ):
                 return
         job = self.jobs.pull(plan)
         self.status.setText(f"Queued: {job.title}")
@@ -168,8 +188,13 @@ class ModelsDialog(QDialog):
         info = row.model.info if row else None
         role = next((r for r in ModelRole if self.settings.model_for(r) == path), None)
         note = row.fit.note if row and row.fit else ""
-        dialog = ModelSettingsDialog(Path(path).name, self.settings.params_for_model(path, role),
-                                     n_layers=info.n_layers if info else None, note=note, parent=self)
+        dialog = ModelSettingsDialog(
+            Path(path).name,
+            self.settings.params_for_model(path, role),
+            n_layers=info.n_layers if info else None,
+            note=note,
+            parent=self,
+        )
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.model_settings_changed.emit(path, dialog.params())
             self.library_panel.refresh()
@@ -193,9 +218,10 @@ class ModelsDialog(QDialog):
 
     def _offer_delete_source(self, source: Path) -> None:
         size = human_bytes(source.stat().st_size)
-        if self.confirm("Delete the full-precision file?",
-                        f"The quantized model is ready. Delete the full-precision source {source.name} "
-                        f"({size}) to free the space?"):
+        if self.confirm(
+            "Delete the full-precision file?",
+            f"The quantized model is ready. Delete the full-precision source {source.name} ({size}) to free the space?",
+        ):
             source.unlink(missing_ok=True)
 
     def confirm(self, title: str, text: str) -> bool:

@@ -26,8 +26,9 @@ def test_a_role_reads_as_its_value_in_text_json_and_dictionaries():
 
 
 def test_settings_look_roles_up_in_their_on_disk_fields():
-    settings = Settings(chat_model="/c.gguf", completion_model="/f.gguf", chat_params={"n_ctx": 2048},
-                        completion_params={"n_ctx": 512})
+    settings = Settings(
+        chat_model="/c.gguf", completion_model="/f.gguf", chat_params={"n_ctx": 2048}, completion_params={"n_ctx": 512}
+    )
     assert settings.model_for(ModelRole.CHAT) == "/c.gguf"
     assert settings.model_for(ModelRole.COMPLETION) == "/f.gguf"
     assert settings.load_params(ModelRole.CHAT).n_ctx == 2048
