@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +29,10 @@ from app.core.models import quant_types
 from app.core.models.catalog import CATALOG
 from app.ui.background import run_in_background
 
+if TYPE_CHECKING:
+    from app.core.hub.client import HubClient, HubFile, RepoDetails, RepoSummary
+    from app.core.hub.pull_plan import PullPlan
+
 REPO_COLUMNS = ("Repository", "Downloads", "Likes", "Updated", "License")
 FILE_COLUMNS = ("File", "Type", "Size")
 AS_IS = "as published"
@@ -38,10 +45,10 @@ class HubPanel(QWidget):
     status = Signal(str)
     hub_unreachable = Signal(str)
 
-    def __init__(self, client_factory, parent: QWidget | None = None) -> None:
+    def __init__(self, client_factory: Callable[[], HubClient], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._client_factory = client_factory
-        self.details = None  # RepoDetails of the selected repository
+        self.details: RepoDetails | None = None  # of the selected repository
         self._repos: list = []  # RepoSummary or repo id strings
         self._request = 0
 
@@ -152,7 +159,7 @@ class HubPanel(QWidget):
         self.search_button.setEnabled(True)
         self._report(exc)
 
-    def _show_results(self, results) -> None:
+    def _show_results(self, results: list[RepoSummary]) -> None:
         self.search_button.setEnabled(True)
         self.catalog.clearSelection()
         self._fill_repos(results)
@@ -206,7 +213,7 @@ class HubPanel(QWidget):
         if request == self._request:  # else the user moved on to another repository
             self._report(exc)
 
-    def _show_files(self, request: int, details) -> None:
+    def _show_files(self, request: int, details: RepoDetails) -> None:
         if request != self._request:
             return  # the user moved on to another repository
         self.details = details
@@ -245,7 +252,7 @@ class HubPanel(QWidget):
     def _repo_ids(self) -> list[str]:
         return [r if isinstance(r, str) else r.repo_id for r in self._repos]
 
-    def selected_file(self):
+    def selected_file(self) -> HubFile | None:
         """The selected HubFile, if any."""
         if self.details is None:
             return None
@@ -254,7 +261,7 @@ class HubPanel(QWidget):
             return None
         return self.details.files[rows[0].row()]
 
-    def plan(self):
+    def plan(self) -> PullPlan | None:
         """The pull the Download button would queue, or None with the reason in the label."""
         from app.core.hub.pull_plan import PullError, plan_pull
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -24,6 +26,13 @@ from app.ui.hub_panel import HubPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.library_panel import LibraryPanel
 
+if TYPE_CHECKING:
+    from app.core.hub.client import HubClient
+    from app.core.hub.pull_plan import PullPlan
+    from app.core.models.library import Library
+    from app.core.settings import Settings
+    from app.services.model_jobs import Job, ModelJobs
+
 # A pull is refused unless this much disk stays free after it, on top of the files it writes.
 MIN_FREE_AFTER_PULL_BYTES = 200 * 1000 * 1000
 
@@ -39,7 +48,14 @@ class ModelsDialog(QDialog):
     model_settings_changed = Signal(str, object)  # path, LoadParams
 
     def __init__(
-        self, library, settings, jobs, client_factory, *, vram_bytes: int | None = None, parent: QWidget | None = None
+        self,
+        library: Library,
+        settings: Settings,
+        jobs: ModelJobs,
+        client_factory: Callable[[], HubClient],
+        *,
+        vram_bytes: int | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
@@ -133,7 +149,7 @@ class ModelsDialog(QDialog):
         self.status.setText("Stored the Hugging Face token; gated downloads will use it.")
 
     @Slot(object)
-    def pull(self, plan) -> None:
+    def pull(self, plan: PullPlan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
         from app.core.hub.client import load_token
         from app.core.models.quant_types import bits_per_weight
@@ -200,7 +216,7 @@ class ModelsDialog(QDialog):
             self.library_panel.refresh()
 
     @Slot(object)
-    def _job_changed(self, job) -> None:
+    def _job_changed(self, job: Job) -> None:
         if job.state == "running" and job.stage == "download" and job.done == 0:
             self.status.setText(f"Downloading {job.title}…")
 
