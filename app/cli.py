@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from app import __version__
-from app.core.models.load_params import LoadParams
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+from app.core.models.load_params import LoadParams
 
 EXIT_USAGE = 2
 COMMANDS = ("inspect", "complete", "chat", "models", "quantize")
@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for ``fimble``."""
     parser = OneLineParser(prog="fimble", description="Offline coding assistant on local GGUF models.")
     parser.add_argument("--version", action="version", version=f"fimble {__version__}")
-    parser.add_argument("--self-test", action="store_true",
-                        help="load a tiny model through an engine host, generate, and exit 0 on success")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load a tiny model through an engine host, generate, and exit 0 on success",
+    )
     commands = parser.add_subparsers(dest="command", parser_class=OneLineParser)
 
     inspect = commands.add_parser("inspect", help="show a GGUF model's metadata")
@@ -72,8 +75,11 @@ def _common(parser: argparse.ArgumentParser, default_tokens: int) -> None:
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--ctx", type=int, default=4096, help="context length in tokens")
     parser.add_argument("--gpu-layers", type=int, default=-1, help="-1 = all, 0 = CPU only")
-    parser.add_argument("--dry-run", action="store_true",
-                        help='print {"tokens": [...], "pieces": [...]}, the exact prompt, without generating')
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help='print {"tokens": [...], "pieces": [...]}, the exact prompt, without generating',
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,20 +122,30 @@ def cmd_inspect(args) -> int:
         raise UsageError("--ctx must be at least 1")
     model = _inspect(args.path)
     info = model.info
-    memory = {"n_ctx": args.ctx, "kv_cache_bytes": model.kv_cache_bytes(args.ctx),
-              "total_bytes": model.memory_estimate(args.ctx)}
+    memory = {
+        "n_ctx": args.ctx,
+        "kv_cache_bytes": model.kv_cache_bytes(args.ctx),
+        "total_bytes": model.memory_estimate(args.ctx),
+    }
     if args.json:
         print(json.dumps({**info.to_dict(), "memory": memory}, indent=2))
         return 0
     rows = [
-        ("name", info.name), ("architecture", info.architecture), ("family", info.family),
-        ("roles", ", ".join(info.roles) or "none"), ("file type", info.file_type),
-        ("parameters", f"{info.parameters / 1e6:.1f} M"), ("context length", info.context_length),
+        ("name", info.name),
+        ("architecture", info.architecture),
+        ("family", info.family),
+        ("roles", ", ".join(info.roles) or "none"),
+        ("file type", info.file_type),
+        ("parameters", f"{info.parameters / 1e6:.1f} M"),
+        ("context length", info.context_length),
         ("chat template", "yes" if info.has_chat_template else "no"),
         ("FIM tokens", json.dumps(info.fim) if info.fim else "none"),
         ("size", f"{info.size_bytes / 2**20:.1f} MiB"),
-        ("memory", f"{memory['total_bytes'] / 2**20:.0f} MiB at {args.ctx} tokens"
-                   f" (KV cache {memory['kv_cache_bytes'] / 2**20:.0f} MiB)"),
+        (
+            "memory",
+            f"{memory['total_bytes'] / 2**20:.0f} MiB at {args.ctx} tokens"
+            f" (KV cache {memory['kv_cache_bytes'] / 2**20:.0f} MiB)",
+        ),
     ]
     for key, value in rows:
         print(f"{key:>15}: {value}")
@@ -169,8 +185,10 @@ def cmd_complete(args) -> int:
     """``fimble complete``: print the middle."""
     info = _inspect(args.model).info
     if info.fim is None:
-        raise UsageError(f"{info.name} has no fill-in-the-middle tokens; use a completion model"
-                         " such as CodeGemma 2B/7B or Code Llama 7B/13B")
+        raise UsageError(
+            f"{info.name} has no fill-in-the-middle tokens; use a completion model"
+            " such as CodeGemma 2B/7B or Code Llama 7B/13B"
+        )
     request = FimRequest(
         prefix=_read_text(args.prefix, args.prefix_file),
         suffix=_read_text(args.suffix, args.suffix_file),
@@ -184,8 +202,10 @@ def cmd_chat(args) -> int:
     """``fimble chat``: stream the reply."""
     info = _inspect(args.model).info
     if not info.can_chat:
-        raise UsageError(f"{info.name} is not a chat model (no chat template or turn tokens);"
-                         " use an instruction-tuned model such as CodeGemma 7B-it")
+        raise UsageError(
+            f"{info.name} is not a chat model (no chat template or turn tokens);"
+            " use an instruction-tuned model such as CodeGemma 7B-it"
+        )
     messages = ([ChatMessage("system", args.system)] if args.system else []) + [ChatMessage("user", args.message)]
     return _run(args, ChatRequest(tuple(messages), _sampling(args, 0.7)), trailing_newline=True)
 

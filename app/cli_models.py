@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from app.core.machine import human_bytes
-from pathlib import Path
 
 EXIT_FAILED = 1
 
@@ -23,8 +23,12 @@ class CommandFailed(Exception):
 def add_commands(commands) -> None:
     """Add ``models`` and ``quantize`` to the ``fimble`` subcommand parsers."""
     models = commands.add_parser("models", help="list, search, download and remove models")
-    actions = models.add_subparsers(dest="models_command", parser_class=type(models), required=True,
-                                   metavar="{list,search,files,pull,rm,token,catalog}")
+    actions = models.add_subparsers(
+        dest="models_command",
+        parser_class=type(models),
+        required=True,
+        metavar="{list,search,files,pull,rm,token,catalog}",
+    )
     listing = actions.add_parser("list", help="list the local models")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     search = actions.add_parser("search", help="search the Hugging Face Hub for GGUF models")
@@ -37,8 +41,9 @@ def add_commands(commands) -> None:
     pull.add_argument("repo")
     pull.add_argument("--file", help="the GGUF file to download")
     pull.add_argument("--quant", help="the quantization wanted, e.g. Q4_K_M (default when no --file)")
-    pull.add_argument("--delete-source", action="store_true",
-                      help="delete the full-precision download after quantizing it")
+    pull.add_argument(
+        "--delete-source", action="store_true", help="delete the full-precision download after quantizing it"
+    )
     remove = actions.add_parser("rm", help="remove a model from the library (deletes files Fimble downloaded)")
     remove.add_argument("name")
     actions.add_parser("token", help="store a Hugging Face token read from stdin (an empty line removes it)")
@@ -58,8 +63,15 @@ def run(args) -> int:
     from app.core.errors import UserFacingError, one_line
     from app.core.hub.pull_plan import PullError
 
-    handlers = {"list": _list, "search": _search, "files": _files, "pull": _pull, "rm": _remove,
-                "token": _token, "catalog": _catalog}
+    handlers = {
+        "list": _list,
+        "search": _search,
+        "files": _files,
+        "pull": _pull,
+        "rm": _remove,
+        "token": _token,
+        "catalog": _catalog,
+    }
     try:
         if args.command == "quantize":
             return _quantize(args)
@@ -123,8 +135,8 @@ def _files(args) -> int:
 
 
 def _pull(args) -> int:
-    from app.core.hub.downloader import DownloadControl
     from app.core.hub.client import HubClient
+    from app.core.hub.downloader import DownloadControl
     from app.core.hub.pull_plan import plan_pull
     from app.services.pull import PullCallbacks, run_pull
 
@@ -138,8 +150,14 @@ def _pull(args) -> int:
     callbacks = PullCallbacks(on_download=progress.download, on_quantize=progress.quantize)
     library = _library()
     try:
-        path = run_pull(plan, library.models_dir, client=client, control=DownloadControl(), callbacks=callbacks,
-                        keep_source=not args.delete_source)
+        path = run_pull(
+            plan,
+            library.models_dir,
+            client=client,
+            control=DownloadControl(),
+            callbacks=callbacks,
+            keep_source=not args.delete_source,
+        )
     except KeyboardInterrupt:
         progress.end()
         print("fimble: interrupted; run the same command again to resume the download", file=sys.stderr)
@@ -190,8 +208,11 @@ def _quantize(args) -> int:
     from app.engine.quantizer import Quantizer
 
     plan = plan_quantize(Path(args.input), Path(args.output), args.type, force=args.force)
-    print(f"fimble: quantizing {plan.source.name} ({plan.source_type}) to {plan.qtype}, "
-          f"about {human_bytes(plan.estimated_bytes)}", file=sys.stderr)
+    print(
+        f"fimble: quantizing {plan.source.name} ({plan.source_type}) to {plan.qtype}, "
+        f"about {human_bytes(plan.estimated_bytes)}",
+        file=sys.stderr,
+    )
     progress = _Progress()
     quantizer = Quantizer()
     try:
@@ -246,4 +267,3 @@ class _Progress:
         if self._open:
             sys.stderr.write("\n")
             self._open = False
-

@@ -15,8 +15,9 @@ from app.selftest.tiny_gguf import special_token_ids
 
 def fimble(*args, timeout=120):
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def assert_one_line_error(result, fragment):
@@ -40,8 +41,12 @@ def test_inspect_json(tiny_models):
     assert data["architecture"] == "gemma" and data["family"] == "codegemma"
     assert data["file_type"] == "F32" and data["context_length"] == 4096 and data["parameters"] > 0
     assert data["has_chat_template"] is True and data["size_bytes"] == tiny_models["codegemma"].stat().st_size
-    assert data["fim"] == {"prefix": ids["<|fim_prefix|>"], "suffix": ids["<|fim_suffix|>"],
-                           "middle": ids["<|fim_middle|>"], "file_separator": ids["<|file_separator|>"]}
+    assert data["fim"] == {
+        "prefix": ids["<|fim_prefix|>"],
+        "suffix": ids["<|fim_suffix|>"],
+        "middle": ids["<|fim_middle|>"],
+        "file_separator": ids["<|file_separator|>"],
+    }
     assert data["memory"]["n_ctx"] == 4096 and data["memory"]["total_bytes"] > data["memory"]["kv_cache_bytes"] > 0
     generic = json.loads(fimble("inspect", tiny_models["generic"], "--json").stdout)
     assert generic["family"] == "generic" and generic["fim"] is None
@@ -53,8 +58,16 @@ def test_inspect_text(tiny_models):
 
 
 def test_complete_dry_run_prints_the_exact_prompt(tiny_models):
-    result = fimble("complete", "--model", tiny_models["codellama"], "--prefix", "def f(x):\n    ",
-                    "--suffix", "return y\n", "--dry-run")
+    result = fimble(
+        "complete",
+        "--model",
+        tiny_models["codellama"],
+        "--prefix",
+        "def f(x):\n    ",
+        "--suffix",
+        "return y\n",
+        "--dry-run",
+    )
     assert result.returncode == 0, result.stderr
     prompt = json.loads(result.stdout)
     ids = special_token_ids("codellama")
@@ -83,14 +96,17 @@ def test_chat_dry_run_and_stream(tiny_models):
     assert result.stdout.endswith("\n")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (("inspect", "/no/such/model.gguf"), "no such file"),
-    (("complete", "--model", "/no/such.gguf", "--prefix", "x"), "no such file"),
-    (("chat", "--model", "/no/such.gguf", "hi"), "no such file"),
-    (("--frobnicate",), "unrecognized arguments"),
-    (("complete", "--prefix", "x"), "--model"),
-    (("bogus-command",), "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("inspect", "/no/such/model.gguf"), "no such file"),
+        (("complete", "--model", "/no/such.gguf", "--prefix", "x"), "no such file"),
+        (("chat", "--model", "/no/such.gguf", "hi"), "no such file"),
+        (("--frobnicate",), "unrecognized arguments"),
+        (("complete", "--prefix", "x"), "--model"),
+        (("bogus-command",), "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, fragment):
     assert_one_line_error(fimble(*args), fragment)
 
@@ -102,14 +118,16 @@ def test_corrupt_model_is_one_line(tiny_models, tmp_path):
 
 
 def test_wrong_model_for_the_task(tiny_models):
-    assert_one_line_error(fimble("complete", "--model", tiny_models["generic"], "--prefix", "x"),
-                          "no fill-in-the-middle tokens")
+    assert_one_line_error(
+        fimble("complete", "--model", tiny_models["generic"], "--prefix", "x"), "no fill-in-the-middle tokens"
+    )
     assert_one_line_error(fimble("chat", "--model", tiny_models["codellama"], "hi"), "not a chat model")
 
 
 def test_missing_prefix_file(tiny_models, tmp_path):
-    assert_one_line_error(fimble("complete", "--model", tiny_models["codegemma"], "--prefix-file",
-                                 tmp_path / "none.py"), "cannot read")
+    assert_one_line_error(
+        fimble("complete", "--model", tiny_models["codegemma"], "--prefix-file", tmp_path / "none.py"), "cannot read"
+    )
 
 
 def test_self_test_exits_zero():

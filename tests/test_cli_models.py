@@ -18,9 +18,14 @@ def _run(capsys, *argv):
 
 
 def test_pull_of_a_full_precision_repo_quantizes_to_q4_k_m_then_loads_and_generates(
-        hub, capsys, fimble_home, full_precision_model):
-    hub.add_repo("google/codegemma-tiny-GGUF", {"codegemma-tiny.gguf": full_precision_model,
-                                                "README.md": b"# tiny\n"}, downloads=12, likes=3)
+    hub, capsys, fimble_home, full_precision_model
+):
+    hub.add_repo(
+        "google/codegemma-tiny-GGUF",
+        {"codegemma-tiny.gguf": full_precision_model, "README.md": b"# tiny\n"},
+        downloads=12,
+        likes=3,
+    )
     status, out, err = _run(capsys, "models", "pull", "google/codegemma-tiny-GGUF", "--quant", "q4_k_m")
     assert status == 0, err
     path = out.strip().splitlines()[-1]
@@ -30,8 +35,22 @@ def test_pull_of_a_full_precision_repo_quantizes_to_q4_k_m_then_loads_and_genera
     folder = fimble_home / "data" / "models" / "google__codegemma-tiny-GGUF"
     assert sorted(p.name for p in folder.iterdir()) == ["codegemma-tiny-Q4_K_M.gguf", "codegemma-tiny.gguf"]
     # The quantized model loads in an engine host and generates.
-    status, out, err = _run(capsys, "complete", "--model", path, "--prefix", "def add(a, b):\n    ",
-                            "--suffix", "\n", "--max-tokens", "4", "--ctx", "256", "--temperature", "0")
+    status, out, err = _run(
+        capsys,
+        "complete",
+        "--model",
+        path,
+        "--prefix",
+        "def add(a, b):\n    ",
+        "--suffix",
+        "\n",
+        "--max-tokens",
+        "4",
+        "--ctx",
+        "256",
+        "--temperature",
+        "0",
+    )
     assert status == 0, err
     # Listed with the fields the issue asks for.
     status, out, _ = _run(capsys, "models", "list", "--json")
@@ -45,8 +64,10 @@ def test_pull_of_a_full_precision_repo_quantizes_to_q4_k_m_then_loads_and_genera
 
 def test_pull_of_a_ready_quantization_downloads_it_and_rm_deletes_it(hub, capsys, fimble_home, tmp_path):
     ready = write_tiny_gguf(tmp_path / "src.gguf", "codellama", name="CodeLlama tiny")
-    hub.add_repo("TheBloke/CodeLlama-tiny-GGUF", {"codellama-tiny.Q8_0.gguf": ready.read_bytes(),
-                                                  "codellama-tiny.Q4_K_M.gguf": ready.read_bytes()})
+    hub.add_repo(
+        "TheBloke/CodeLlama-tiny-GGUF",
+        {"codellama-tiny.Q8_0.gguf": ready.read_bytes(), "codellama-tiny.Q4_K_M.gguf": ready.read_bytes()},
+    )
     status, out, err = _run(capsys, "models", "pull", "TheBloke/CodeLlama-tiny-GGUF", "--quant", "Q8_0")
     assert status == 0, err
     path = out.strip()
@@ -61,8 +82,14 @@ def test_pull_of_a_ready_quantization_downloads_it_and_rm_deletes_it(hub, capsys
 
 
 def test_search_lists_downloads_likes_update_and_license(hub, capsys):
-    hub.add_repo("someone/codegemma-7b-it-GGUF", {"codegemma-7b-it-Q4_K_M.gguf": b"GGUF" + b"\0" * 60},
-                 downloads=1234, likes=56, license="gemma", last_modified="2024-05-01T10:00:00.000Z")
+    hub.add_repo(
+        "someone/codegemma-7b-it-GGUF",
+        {"codegemma-7b-it-Q4_K_M.gguf": b"GGUF" + b"\0" * 60},
+        downloads=1234,
+        likes=56,
+        license="gemma",
+        last_modified="2024-05-01T10:00:00.000Z",
+    )
     status, out, err = _run(capsys, "models", "search", "codegemma")
     assert status == 0, err
     assert "someone/codegemma-7b-it-GGUF" in out and "1234" in out and "56" in out

@@ -13,7 +13,7 @@ import queue
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal
 
@@ -60,14 +60,20 @@ class Job:
         return self.done / self.total if self.total else 0.0
 
 
+class _Cancellable(Protocol):
+    """What a job needs of its quantizer: a way to stop it from another thread."""
+
+    def cancel(self) -> None: ...
+
+
 @dataclass
 class _Work:
     job: Job
     run: Callable[["ModelJobs", "_Work"], str]  # takes the queue: no closure holds it
     control: DownloadControl = field(default_factory=DownloadControl)
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    quantizer: object | None = None
-    on_cancel: Callable[[], None] | None = None
+    quantizer: _Cancellable | None = None
+    on_cancel: Callable[[], object] | None = None  # cleans up after a job cancelled before it ran
 
 
 class ModelJobs(QObject):
@@ -146,10 +152,10 @@ class ModelJobs(QObject):
 
             jobs._update(work, stage="quantize")
             plan = plan_quantize(source, output, qtype, force=force)
-            work.quantizer = Quantizer()
+            work.quantizer = quantizer = Quantizer()
             if work.cancel_event.is_set():
                 raise _Cancelled()
-            path = work.quantizer.run(plan, on_progress=lambda p: jobs._quantize_progress(work, p))
+            path = quantizer.run(plan, on_progress=lambda p: jobs._quantize_progress(work, p))
             if delete_source:
                 Path(source).unlink(missing_ok=True)
             elif plan.source_type in ("F32", "F16", "BF16"):

@@ -12,7 +12,8 @@ a worker thread while the GUI thread still uses it.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -27,13 +28,16 @@ class _Dispatcher(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: dict[int, tuple[QObject, Callable, Callable | None]] = {}
+        self.calls: dict[int, tuple[QObject, Callable[[Any], None], Callable[[BaseException], None] | None]] = {}
         self.finished.connect(self.deliver)  # queued when emitted from a worker thread
 
     @Slot(int, bool, object)
-    def deliver(self, call_id: int, ok: bool, value) -> None:
-        owner, on_done, on_error = self.calls.pop(call_id, (None, None, None))
-        if owner is None or not shiboken6.isValid(owner):
+    def deliver(self, call_id: int, ok: bool, value: Any) -> None:
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return
+        owner, on_done, on_error = call
+        if not shiboken6.isValid(owner):
             return  # the dialog that asked is gone
         if ok:
             on_done(value)
@@ -60,8 +64,12 @@ class _Call(QRunnable):
             self.dispatcher.finished.emit(self.call_id, True, result)
 
 
-def run_in_background(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_error: Callable[[BaseException], None] | None = None) -> None:
+def run_in_background(
+    owner: QObject,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
     """Call ``fn()`` on a Qt pool thread; deliver its result or exception to the GUI thread.
 
     Call this from the GUI thread.

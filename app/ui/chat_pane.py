@@ -229,8 +229,7 @@ class ChatPane(QWidget):
         """Edit the shown conversation's system prompt."""
         if self.service.current_id is None and self.service.new_conversation() is None:
             return
-        text, ok = QInputDialog.getMultiLineText(self, "System prompt", "For this chat:",
-                                                 self.service.system_prompt())
+        text, ok = QInputDialog.getMultiLineText(self, "System prompt", "For this chat:", self.service.system_prompt())
         if ok:
             self._saved(self.service.store.set_system_prompt, self.service.current_id, text)
 

@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
 from app.core.chat.defaults import TEMPLATE_LABELS, TEMPLATES
 from app.core.generation.contracts import Sampling
 
-POLICIES = (("drop_oldest", "Leave out the oldest turns (keep the system prompt)"),
-            ("stop", "Stop and say the conversation is full"))
+POLICIES = (
+    ("drop_oldest", "Leave out the oldest turns (keep the system prompt)"),
+    ("stop", "Stop and say the conversation is full"),
+)
 
 
 class SamplingDialog(QDialog):
@@ -41,10 +43,16 @@ class SamplingDialog(QDialog):
         for key, label in POLICIES:
             self.overflow.addItem(label, key)
         self.overflow.setCurrentIndex(max(0, [k for k, _ in POLICIES].index(overflow)))
-        for label, widget in (("Temperature", self.temperature), ("Top-p", self.top_p), ("Top-k", self.top_k),
-                              ("Min-p", self.min_p), ("Repeat penalty", self.repeat_penalty),
-                              ("Max tokens", self.max_tokens), ("Seed", self.seed),
-                              ("When the context is full", self.overflow)):
+        for label, widget in (
+            ("Temperature", self.temperature),
+            ("Top-p", self.top_p),
+            ("Top-k", self.top_k),
+            ("Min-p", self.min_p),
+            ("Repeat penalty", self.repeat_penalty),
+            ("Max tokens", self.max_tokens),
+            ("Seed", self.seed),
+            ("When the context is full", self.overflow),
+        ):
             form.addRow(label, widget)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -71,9 +79,13 @@ class SamplingDialog(QDialog):
         """The chosen sampling (as a dict for the store) and overflow policy."""
         seed = self.seed.value()
         sampling = {
-            "temperature": self.temperature.value(), "top_p": self.top_p.value(), "top_k": self.top_k.value(),
-            "min_p": self.min_p.value(), "repeat_penalty": self.repeat_penalty.value(),
-            "max_tokens": self.max_tokens.value(), "seed": None if seed < 0 else seed,
+            "temperature": self.temperature.value(),
+            "top_p": self.top_p.value(),
+            "top_k": self.top_k.value(),
+            "min_p": self.min_p.value(),
+            "repeat_penalty": self.repeat_penalty.value(),
+            "max_tokens": self.max_tokens.value(),
+            "seed": None if seed < 0 else seed,
         }
         Sampling(**{**asdict(Sampling()), **sampling})  # validates
         return sampling, self.overflow.currentData()
@@ -87,8 +99,11 @@ def edit_templates(parent: QWidget, current: dict[str, str]) -> dict[str, str] |
         return None
     key = list(TEMPLATES)[labels.index(label)]
     text, ok = QInputDialog.getMultiLineText(
-        parent, TEMPLATE_LABELS[key],
-        "Placeholders: {path} {language} {start_line} {end_line} {code}", current.get(key, TEMPLATES[key]))
+        parent,
+        TEMPLATE_LABELS[key],
+        "Placeholders: {path} {language} {start_line} {end_line} {code}",
+        current.get(key, TEMPLATES[key]),
+    )
     if not ok:
         return None
     return {**current, key: text}

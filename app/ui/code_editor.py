@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFontDatabase, QKeyEvent, QPainter, QTextCursor, QTextFormat
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
 
 from app.core.editor.languages import Language, language_by_id, next_line_indent
 from app.ui.ghost_text import GhostText
@@ -12,15 +12,20 @@ from app.ui.highlighter import PygmentsHighlighter
 from app.ui.theme import Theme, current_theme
 
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
-ASK_ACTIONS = (("ask", "Ask about Selection"), ("explain", "Explain"), ("tests", "Write Tests"),
-               ("fix", "Fix"), ("docstring", "Add Docstring"))
+ASK_ACTIONS = (
+    ("ask", "Ask about Selection"),
+    ("explain", "Explain"),
+    ("tests", "Write Tests"),
+    ("fix", "Fix"),
+    ("docstring", "Add Docstring"),
+)
 CLOSING = {v: k for k, v in BRACKETS.items()}
 
 
 class _Gutter(QWidget):
     """The line-number area left of the text."""
 
-    def __init__(self, editor: "CodeEditor") -> None:
+    def __init__(self, editor: CodeEditor) -> None:
         super().__init__(editor)
         self.editor = editor
 
@@ -111,8 +116,7 @@ class CodeEditor(QPlainTextEdit):
             if block.isVisible() and bottom >= event.rect().top():
                 color = self.theme.foreground if number == current else self.theme.gutter_foreground
                 painter.setPen(QColor(color))
-                painter.drawText(0, top, self._gutter.width() - 6, height,
-                                 Qt.AlignmentFlag.AlignRight, str(number + 1))
+                painter.drawText(0, top, self._gutter.width() - 6, height, Qt.AlignmentFlag.AlignRight, str(number + 1))
             block = block.next()
             top = bottom
             bottom = top + round(self.blockBoundingRect(block).height())
@@ -198,14 +202,19 @@ class CodeEditor(QPlainTextEdit):
         cursor.insertText("\n" + next_line_indent(self.language, line))
         self.setTextCursor(cursor)
 
-    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def context_menu(self) -> QMenu:
+        """The standard edit menu plus the Ask actions, enabled when text is selected."""
         menu = self.createStandardContextMenu()
         has_selection = self.textCursor().hasSelection()
         menu.addSeparator()
         for key, label in ASK_ACTIONS:
-            action = menu.addAction(label, lambda k=key: self.ask.emit(k))
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _checked=False, k=key: self.ask.emit(k))
             action.setEnabled(has_selection)
-        menu.exec(event.globalPos())
+        return menu
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.context_menu().exec(event.globalPos())
 
     # ---- painting ---------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.fim.context import imported_paths, region_around
 from app.core.editor.recovery import RecoveryStore
+from app.core.fim.context import imported_paths, region_around
 from app.core.generation.contracts import GenerationStats
 from app.services.completion_service import CompletionService, EditorSnapshot
 from app.ui.code_editor import CodeEditor
@@ -211,8 +211,16 @@ class EditorPane(QWidget):
         start = document.findBlock(cursor.selectionStart()).blockNumber() + 1
         end = document.findBlock(cursor.selectionEnd()).blockNumber() + 1
         code = cursor.selection().toPlainText()
-        self.ask.emit(key, {"path": self.path or "untitled", "language": editor.language.id,
-                            "start_line": start, "end_line": end, "code": code})
+        self.ask.emit(
+            key,
+            {
+                "path": self.path or "untitled",
+                "language": editor.language.id,
+                "start_line": start,
+                "end_line": end,
+                "code": code,
+            },
+        )
 
     def insert_at_cursor(self, code: str) -> None:
         """Insert code from the chat at the editor's cursor (one undo step)."""

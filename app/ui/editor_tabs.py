@@ -77,7 +77,7 @@ class EditorTabs(QTabWidget):
 
     def tabs(self) -> list[EditorTab]:
         """Every open tab."""
-        return [self.widget(i) for i in range(self.count())]
+        return [tab for i in range(self.count()) if isinstance(tab := self.widget(i), EditorTab)]
 
     def current_tab(self) -> EditorTab | None:
         """The visible tab."""
@@ -143,8 +143,7 @@ class EditorTabs(QTabWidget):
         if target is None:
             return False
         try:
-            write_text_file(target, tab.editor.toPlainText(), encoding=tab.encoding,
-                            newline=tab.newline, bom=tab.bom)
+            write_text_file(target, tab.editor.toPlainText(), encoding=tab.encoding, newline=tab.newline, bom=tab.bom)
         except (EncodingMismatch, FileRefused, OSError) as exc:
             self.message.emit(f"not saved: {exc}")
             return False
@@ -160,12 +159,14 @@ class EditorTabs(QTabWidget):
     def ask_save(self, tab: EditorTab) -> str:
         """Ask about unsaved work: "save", "discard" or "cancel"."""
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {tab.title}?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
+            self,
+            "Unsaved changes",
+            f"Save the changes to {tab.title}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         )
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+            answer, "cancel"
+        )
 
     @Slot(int)
     def close_tab(self, index: int) -> bool:
@@ -207,8 +208,9 @@ class EditorTabs(QTabWidget):
         for tab in self.tabs():
             if tab.modified:
                 text = tab.editor.toPlainText()
-                self._writer.submit(self.recovery.save, tab.buffer_id, text, path=tab.path,
-                                    encoding=tab.encoding, title=tab.title)
+                self._writer.submit(
+                    self.recovery.save, tab.buffer_id, text, path=tab.path, encoding=tab.encoding, title=tab.title
+                )
 
     def flush_autosave(self) -> None:
         """Wait for pending autosave writes (tests, shutdown)."""

@@ -41,8 +41,12 @@ MAX_BLOCK_LENGTH = 20_000
 
 _BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 _MAX_EMPTY_MATCHES = 100
-_C_TYPE_NAMES = (("stdlibhighlighting", "stdlib_types"), ("c99highlighting", "c99_types"),
-                 ("c11highlighting", "c11_atomic_types"), ("platformhighlighting", "linux_types"))
+_C_TYPE_NAMES = (
+    ("stdlibhighlighting", "stdlib_types"),
+    ("c99highlighting", "c99_types"),
+    ("c11highlighting", "c11_atomic_types"),
+    ("platformhighlighting", "linux_types"),
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class _StackLexer:
         """Lex ``text`` from stack ``state`` (``None``: root); return tokens and end stack."""
         tokendefs = self.tokendefs
         lexer = self.lexer
-        stack: list = list(state) if state else ["root"]
+        stack: list = list(state) if isinstance(state, tuple) and state else ["root"]
         tokens: list[Lexeme] = []
         pos, end, empty = 0, len(text), 0
         while pos < end:

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from app.core.models import quant_types
-from app.core.models.catalog import CATALOG
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
 from app.core.errors import one_line
 from app.core.machine import human_bytes
+from app.core.models import quant_types
+from app.core.models.catalog import CATALOG
 from app.ui.background import run_in_background
+
+if TYPE_CHECKING:
+    from app.core.hub.client import HubClient, HubFile, RepoDetails, RepoSummary
+    from app.core.hub.pull_plan import PullPlan
 
 REPO_COLUMNS = ("Repository", "Downloads", "Likes", "Updated", "License")
 FILE_COLUMNS = ("File", "Type", "Size")
@@ -25,10 +45,10 @@ class HubPanel(QWidget):
     status = Signal(str)
     hub_unreachable = Signal(str)
 
-    def __init__(self, client_factory, parent: QWidget | None = None) -> None:
+    def __init__(self, client_factory: Callable[[], HubClient], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._client_factory = client_factory
-        self.details = None  # RepoDetails of the selected repository
+        self.details: RepoDetails | None = None  # of the selected repository
         self._repos: list = []  # RepoSummary or repo id strings
         self._request = 0
 
@@ -57,8 +77,10 @@ class HubPanel(QWidget):
         self.quant = QComboBox()
         self.quant.addItem(AS_IS)
         self.quant.addItems(quant_types.quantize_targets())
-        self.quant.setToolTip("When the repository has no file of this type, Fimble downloads its "
-                              "full-precision GGUF and quantizes it locally.")
+        self.quant.setToolTip(
+            "When the repository has no file of this type, Fimble downloads its "
+            "full-precision GGUF and quantizes it locally."
+        )
         self.quant.currentIndexChanged.connect(self._sync)
         self.plan_label = QLabel("")
         self.plan_label.setWordWrap(True)
@@ -137,7 +159,7 @@ class HubPanel(QWidget):
         self.search_button.setEnabled(True)
         self._report(exc)
 
-    def _show_results(self, results) -> None:
+    def _show_results(self, results: list[RepoSummary]) -> None:
         self.search_button.setEnabled(True)
         self.catalog.clearSelection()
         self._fill_repos(results)
@@ -151,8 +173,13 @@ class HubPanel(QWidget):
                 cells = [repo, "", "", "", ""]
             else:
                 lock = "  🔒 gated" if repo.gated else ""
-                cells = [repo.repo_id + lock, f"{repo.downloads:,}", f"{repo.likes:,}",
-                         (repo.last_modified or "")[:10], repo.license or "?"]
+                cells = [
+                    repo.repo_id + lock,
+                    f"{repo.downloads:,}",
+                    f"{repo.likes:,}",
+                    (repo.last_modified or "")[:10],
+                    repo.license or "?",
+                ]
             for column, text in enumerate(cells):
                 self.repos.setItem(index, column, QTableWidgetItem(text))
         self.files.setRowCount(0)
@@ -175,11 +202,18 @@ class HubPanel(QWidget):
         self._sync()
         self.status.emit(f"Listing the files of {repo_id}…")
         factory = self._client_factory
-        run_in_background(self, lambda: factory().repo(repo_id),
-                          lambda details: self._show_files(request, details),
-                          lambda exc: request == self._request and self._report(exc))
+        run_in_background(
+            self,
+            lambda: factory().repo(repo_id),
+            lambda details: self._show_files(request, details),
+            lambda exc: self._report_files_error(request, exc),
+        )
 
-    def _show_files(self, request: int, details) -> None:
+    def _report_files_error(self, request: int, exc: BaseException) -> None:
+        if request == self._request:  # else the user moved on to another repository
+            self._report(exc)
+
+    def _show_files(self, request: int, details: RepoDetails) -> None:
         if request != self._request:
             return  # the user moved on to another repository
         self.details = details
@@ -188,19 +222,28 @@ class HubPanel(QWidget):
         row = ids.index(summary.repo_id) if summary.repo_id in ids else -1
         if row >= 0:
             lock = "  🔒 gated" if details.gated else ""
-            cells = [summary.repo_id + lock, f"{summary.downloads:,}", f"{summary.likes:,}",
-                     (summary.last_modified or "")[:10], summary.license or "?"]
+            cells = [
+                summary.repo_id + lock,
+                f"{summary.downloads:,}",
+                f"{summary.likes:,}",
+                (summary.last_modified or "")[:10],
+                summary.license or "?",
+            ]
             for column, text in enumerate(cells):
-                self.repos.item(row, column).setText(text)
+                item = self.repos.item(row, column)
+                if item is not None:
+                    item.setText(text)
         self.files.setRowCount(len(details.files))
         for index, file in enumerate(details.files):
             kind = file.quant or "full precision"
             for column, text in enumerate((file.filename, kind, human_bytes(file.size))):
                 self.files.setItem(index, column, QTableWidgetItem(text))
         if details.gated:
-            self.gated.setText(f"This repository is gated. Accept its license at "
-                               f"<a href='{details.license_url}'>{details.license_url}</a>, then add your "
-                               f"Hugging Face token (Token… above).")
+            self.gated.setText(
+                f"This repository is gated. Accept its license at "
+                f"<a href='{details.license_url}'>{details.license_url}</a>, then add your "
+                f"Hugging Face token (Token… above)."
+            )
         else:
             self.gated.setText("")
         self.status.emit(f"{summary.repo_id}: {len(details.files)} GGUF file(s).")
@@ -209,7 +252,7 @@ class HubPanel(QWidget):
     def _repo_ids(self) -> list[str]:
         return [r if isinstance(r, str) else r.repo_id for r in self._repos]
 
-    def selected_file(self):
+    def selected_file(self) -> HubFile | None:
         """The selected HubFile, if any."""
         if self.details is None:
             return None
@@ -218,7 +261,7 @@ class HubPanel(QWidget):
             return None
         return self.details.files[rows[0].row()]
 
-    def plan(self):
+    def plan(self) -> PullPlan | None:
         """The pull the Download button would queue, or None with the reason in the label."""
         from app.core.hub.pull_plan import PullError, plan_pull
 

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.machine import human_bytes
+from app.core.models.roles import ModelRole
 from app.ui.background import run_in_background
+
+if TYPE_CHECKING:
+    from app.core.models.fit import MemoryFit
+    from app.core.models.library import Library, LibraryModel
+    from app.core.settings import Settings
 
 COLUMNS = ("Name", "Family", "Roles", "Type", "Size", "Context", "Memory", "In use")
 
@@ -20,15 +38,15 @@ COLUMNS = ("Name", "Family", "Roles", "Type", "Size", "Context", "Memory", "In u
 class LibraryRow:
     """One model as the table shows it, worked out off the GUI thread."""
 
-    model: object  # LibraryModel
-    fit: object | None  # MemoryFit at the model's context length
+    model: LibraryModel
+    fit: MemoryFit | None  # at the model's context length
     n_ctx: int
 
 
-def list_library(library, settings, vram_bytes: int | None) -> list[LibraryRow]:
+def list_library(library: Library, settings: Settings, vram_bytes: int | None) -> list[LibraryRow]:
     """Inspect every local model and its memory fit; runs on a pool thread."""
     from app.core import machine
-    from app.core.models.library import memory_fit
+    from app.core.models.fit import memory_fit
     from app.core.models.info import inspect_model
 
     ram = machine.memory().available
@@ -39,8 +57,9 @@ def list_library(library, settings, vram_bytes: int | None) -> list[LibraryRow]:
             params = settings.params_for_model(str(model.path), _role_of(model))
             n_ctx = params.n_ctx or (model.info.context_length or 4096)
             try:
-                fit = memory_fit(inspect_model(model.path), n_ctx, ram_bytes=ram, vram_bytes=vram_bytes,
-                                 cache_type=params.type_k)
+                fit = memory_fit(
+                    inspect_model(model.path), n_ctx, ram_bytes=ram, vram_bytes=vram_bytes, cache_type=params.type_k
+                )
             except Exception:  # noqa: BLE001 - a model that cannot be sized is still listed
                 fit = None
         rows.append(LibraryRow(model, fit, n_ctx))
@@ -51,9 +70,9 @@ def _count(parameters: int) -> str:
     return f"{parameters / 1e9:.2f} B" if parameters >= 1e9 else f"{parameters / 1e6:.1f} M"
 
 
-def _role_of(model) -> str | None:
+def _role_of(model: LibraryModel) -> ModelRole | None:
     roles = model.info.roles if model.info else []
-    return roles[0] if len(roles) == 1 else None
+    return ModelRole(roles[0]) if len(roles) == 1 else None
 
 
 class LibraryPanel(QWidget):
@@ -65,13 +84,13 @@ class LibraryPanel(QWidget):
     quantize_requested = Signal(str, str, str, bool)  # source, output, type, force
     status = Signal(str)
 
-    def __init__(self, library, settings, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library, self.settings = library, settings
         self.vram_bytes: int | None = None
-        self.in_use: dict[str, str] = {}  # role -> the file its engine has loaded
+        self.in_use: dict[ModelRole, str] = {}  # role -> the file its engine has loaded
         self.rows: list[LibraryRow] = []
-        self.assigned: dict[str, str | None] = {}
+        self.assigned: dict[ModelRole, str | None] = {}
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -89,8 +108,8 @@ class LibraryPanel(QWidget):
         self.suggestion = QLabel("")
         self.suggestion.setWordWrap(True)
 
-        self.chat_button = self._button("Use for Chat", lambda: self._assign("chat"))
-        self.completion_button = self._button("Use for Completion", lambda: self._assign("completion"))
+        self.chat_button = self._button("Use for Chat", lambda: self._assign(ModelRole.CHAT))
+        self.completion_button = self._button("Use for Completion", lambda: self._assign(ModelRole.COMPLETION))
         self.settings_button = self._button("Runtime Settings…", self._open_settings)
         self.suggest_button = self._button("Apply Suggestions", self._apply_suggestions)
         self.quantize_button = self._button("Quantize…", self._quantize)
@@ -108,7 +127,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
         layout.addLayout(row)
-        self._suggested: dict = {}
+        self._suggested: dict[ModelRole, LibraryModel | None] = {}
         self._listing = 0
         self._sync_buttons()
 
@@ -125,15 +144,20 @@ class LibraryPanel(QWidget):
         self._listing += 1
         listing = self._listing
         library, settings, vram = self.library, self.settings, self.vram_bytes
-        run_in_background(self, lambda: list_library(library, settings, vram),
-                          lambda rows: listing == self._listing and self._show_rows(rows),
-                          lambda exc: self.status.emit(f"The library could not be read: {exc}"))
+        run_in_background(
+            self,
+            lambda: list_library(library, settings, vram),
+            lambda rows: self._show_rows(rows, listing),
+            lambda exc: self.status.emit(f"The library could not be read: {exc}"),
+        )
 
-    def _show_rows(self, rows: list[LibraryRow]) -> None:
+    def _show_rows(self, rows: list[LibraryRow], listing: int) -> None:
         """Fill the table; only the newest listing is shown."""
+        if listing != self._listing:
+            return  # a newer listing is on its way
         selected = self.selected_path()
         self.rows = rows
-        self.assigned = {role: self.in_use.get(role) or self.settings.model_for(role) for role in ("chat", "completion")}
+        self.assigned = {role: self.in_use.get(role) or self.settings.model_for(role) for role in ModelRole}
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
             for column, text in enumerate(self._cells(row)):
@@ -143,29 +167,44 @@ class LibraryPanel(QWidget):
             if str(row.model.path) == selected:
                 self.table.selectRow(index)
         self._show_suggestions()
-        self.status.emit(f"{len(rows)} model(s) in the library" if rows else
-                         "No models yet: get one from the Catalog or Search tab, or import a GGUF file.")
+        self.status.emit(
+            f"{len(rows)} model(s) in the library"
+            if rows
+            else "No models yet: get one from the Catalog or Search tab, or import a GGUF file."
+        )
         self._sync_buttons()
 
     def _cells(self, row: LibraryRow) -> list[str]:
         model, info, fit = row.model, row.model.info, row.fit
-        uses = [role.title() for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
+        uses = [role.label for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
         if info is None:  # the reason is in the tooltip and the details line
             return [model.name, "?", "unreadable", "?", human_bytes(model.size_bytes), "", "", ""]
         memory = ""
         if fit is not None:
             memory = human_bytes(fit.estimate_bytes) + ("" if fit.fits_ram else "  (over RAM)")
-        return [model.name, info.family, ", ".join(info.roles) or "none", info.file_type,
-                human_bytes(model.size_bytes), f"{row.n_ctx} / {info.context_length or '?'}", memory, ", ".join(uses)]
+        return [
+            model.name,
+            info.family,
+            ", ".join(info.roles) or "none",
+            info.file_type,
+            human_bytes(model.size_bytes),
+            f"{row.n_ctx} / {info.context_length or '?'}",
+            memory,
+            ", ".join(uses),
+        ]
 
     def _show_suggestions(self) -> None:
         from app.core import machine
-        from app.core.models.library import suggest_assignments
+        from app.core.models.fit import suggest_assignments
 
         models = [r.model for r in self.rows if r.model.info is not None]
-        self._suggested = suggest_assignments(models, ram_bytes=machine.memory().available,
-                                              gpu=bool(self.vram_bytes)) if models else {}
-        parts = [f"{role}: {m.name}" for role, m in self._suggested.items() if m is not None]
+        suggested = (
+            suggest_assignments(models, ram_bytes=machine.memory().available, gpu=bool(self.vram_bytes))
+            if models
+            else {}
+        )
+        self._suggested = {ModelRole(role): model for role, model in suggested.items()}
+        parts = [f"{role.value}: {m.name}" for role, m in self._suggested.items() if m is not None]
         self.suggestion.setText("Suggested — " + "; ".join(parts) if parts else "")
 
     def selected_row(self) -> LibraryRow | None:
@@ -187,7 +226,7 @@ class LibraryPanel(QWidget):
         return False
 
     def _show_details(self) -> None:
-        from app.core.models.library import assignment_warnings
+        from app.core.models.fit import assignment_warnings
 
         row = self.selected_row()
         self._sync_buttons()
@@ -201,9 +240,9 @@ class LibraryPanel(QWidget):
         lines = [f"{info.name} · {_count(info.parameters)} parameters · {row.model.path}"]
         if row.fit is not None:
             lines.append(row.fit.note)
-        for role in ("chat", "completion"):
+        for role in ModelRole:
             for warning in assignment_warnings(info, role):
-                lines.append(f"As the {role} model: {warning}")
+                lines.append(f"As the {role.value} model: {warning}")
         self.details.setText("\n".join(lines))
 
     def _sync_buttons(self) -> None:
@@ -217,22 +256,23 @@ class LibraryPanel(QWidget):
 
     # ---- actions -----------------------------------------------------------------------
 
-    def _assign(self, role: str) -> None:
-        from app.core.models.library import assignment_warnings
+    def _assign(self, role: ModelRole) -> None:
+        from app.core.models.fit import assignment_warnings
 
         row = self.selected_row()
         if row is None or row.model.info is None:
             return
         warnings = assignment_warnings(row.model.info, role)
-        if warnings and not self.confirm(f"Use {row.model.name} for {role}?",
-                                         "\n\n".join(warnings) + "\n\nUse it anyway?"):
+        if warnings and not self.confirm(
+            f"Use {row.model.name} for {role.value}?", "\n\n".join(warnings) + "\n\nUse it anyway?"
+        ):
             return
-        self.assign_requested.emit(role, str(row.model.path))
+        self.assign_requested.emit(role.value, str(row.model.path))
 
     def _apply_suggestions(self) -> None:
         for role, model in self._suggested.items():
             if model is not None and self.settings.model_for(role) != str(model.path):
-                self.assign_requested.emit(role, str(model.path))
+                self.assign_requested.emit(role.value, str(model.path))
 
     def _open_settings(self) -> None:
         path = self.selected_path()
@@ -244,16 +284,19 @@ class LibraryPanel(QWidget):
         from app.core.models.quantize_plan import default_output_path
 
         row = self.selected_row()
-        if row is None or row.model.info is None:
+        info = row.model.info if row is not None else None
+        if row is None or info is None:
             return
         model = row.model
-        source_type = model.info.file_type
+        source_type = info.file_type
         force = False
         if not is_full_precision(source_type):
-            if not self.confirm("Quantize a quantized model?",
-                                f"{model.name} is already quantized ({source_type}). Quantizing it again loses "
-                                "quality; a full-precision (F16, BF16 or F32) file gives a better result.\n\n"
-                                "Quantize it anyway?"):
+            if not self.confirm(
+                "Quantize a quantized model?",
+                f"{model.name} is already quantized ({source_type}). Quantizing it again loses "
+                "quality; a full-precision (F16, BF16 or F32) file gives a better result.\n\n"
+                "Quantize it anyway?",
+            ):
                 return
             force = True
         qtype = self.choose_type(quantize_targets())
@@ -268,18 +311,23 @@ class LibraryPanel(QWidget):
         """Ask which type to quantize to (tests replace this)."""
         from PySide6.QtWidgets import QInputDialog
 
-        qtype, ok = QInputDialog.getItem(self, "Quantize", "Quantize to (the first ones keep the most quality):",
-                                         types, types.index("Q4_K_M"), False)
+        qtype, ok = QInputDialog.getItem(
+            self, "Quantize", "Quantize to (the first ones keep the most quality):", types, types.index("Q4_K_M"), False
+        )
         return qtype if ok else None
 
     def _import(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a GGUF model", str(Path.home()),
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
         if not path:
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Import model",
-                          f"Copy {Path(path).name} into Fimble's model folder, or use it where it is?",
-                          parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Import model",
+            f"Copy {Path(path).name} into Fimble's model folder, or use it where it is?",
+            parent=self,
+        )
         copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Use in Place", QMessageBox.ButtonRole.ActionRole)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
@@ -293,13 +341,17 @@ class LibraryPanel(QWidget):
         if row is None:
             return
         model = row.model
-        in_use = [role for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
+        in_use = [role.value for role, path in self.assigned.items() if path and Path(path) == Path(model.path)]
         if in_use:
-            QMessageBox.information(self, "Model in use",
-                                    f"{model.name} is the {' and '.join(in_use)} model; assign another one first.")
+            QMessageBox.information(
+                self, "Model in use", f"{model.name} is the {' and '.join(in_use)} model; assign another one first."
+            )
             return
-        what = ("Forget this imported model? The file stays where it is." if model.referenced
-                else f"Delete {model.name} ({human_bytes(model.size_bytes)}) from disk?")
+        what = (
+            "Forget this imported model? The file stays where it is."
+            if model.referenced
+            else f"Delete {model.name} ({human_bytes(model.size_bytes)}) from disk?"
+        )
         if not self.confirm("Remove model", what):
             return
         try:

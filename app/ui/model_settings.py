@@ -6,20 +6,42 @@ in use.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.models.load_params import CACHE_TYPES, GPU_LAYERS_ALL, GPU_LAYERS_AUTO, LoadParams
 
-_GPU_MODES = (("Auto (as many as fit)", GPU_LAYERS_AUTO), ("All layers", GPU_LAYERS_ALL), ("CPU only", 0),
-              ("A number of layers", 1))
+_GPU_MODES = (
+    ("Auto (as many as fit)", GPU_LAYERS_AUTO),
+    ("All layers", GPU_LAYERS_ALL),
+    ("CPU only", 0),
+    ("A number of layers", 1),
+)
 
 
 class ModelSettingsDialog(QDialog):
     """Edit the load settings of one model; ``params()`` gives the result."""
 
-    def __init__(self, title: str, params: LoadParams, *, n_layers: int | None = None,
-                 note: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        params: LoadParams,
+        *,
+        n_layers: int | None = None,
+        note: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Runtime Settings — {title}")
         help_text = LoadParams.help()
@@ -31,7 +53,9 @@ class ModelSettingsDialog(QDialog):
         self.gpu_mode = QComboBox()
         for label, value in _GPU_MODES:
             self.gpu_mode.addItem(label, value)
-        self.gpu_layers = self._spin(1, max(n_layers or 0, 1000), max(params.n_gpu_layers, 1), help_text["n_gpu_layers"])
+        self.gpu_layers = self._spin(
+            1, max(n_layers or 0, 1000), max(params.n_gpu_layers, 1), help_text["n_gpu_layers"]
+        )
         mode = params.n_gpu_layers if params.n_gpu_layers <= 0 else 1
         self.gpu_mode.setCurrentIndex(next(i for i, (_, v) in enumerate(_GPU_MODES) if v == mode))
         self.gpu_mode.currentIndexChanged.connect(self._sync_gpu)
@@ -77,8 +101,11 @@ class ModelSettingsDialog(QDialog):
             layout.addWidget(hint)
         layout.addLayout(form)
         layout.addWidget(QLabel("Changes apply when the model is next loaded."))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._restore_defaults)
@@ -111,8 +138,12 @@ class ModelSettingsDialog(QDialog):
         self.n_batch.setValue(defaults.n_batch)
         self.rope_base.setValue(0)
         self.rope_scale.setValue(0)
-        for box, value in ((self.offload_kqv, defaults.offload_kqv), (self.use_mlock, defaults.use_mlock),
-                           (self.use_mmap, defaults.use_mmap), (self.flash_attn, defaults.flash_attn)):
+        for box, value in (
+            (self.offload_kqv, defaults.offload_kqv),
+            (self.use_mlock, defaults.use_mlock),
+            (self.use_mmap, defaults.use_mmap),
+            (self.flash_attn, defaults.flash_attn),
+        ):
             box.setChecked(value)
         self.seed.setValue(-1)
         self.type_k.setCurrentText(defaults.type_k)

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox, QPushButton,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.machine import disk_free, human_bytes
+from app.core.models.roles import ModelRole
 from app.ui.hub_panel import HubPanel
 from app.ui.jobs_panel import JobsPanel
 from app.ui.library_panel import LibraryPanel
 
-# Room kept free after a download, on top of the file itself.
-DISK_MARGIN = 200 * 1000 * 1000
+if TYPE_CHECKING:
+    from app.core.hub.client import HubClient
+    from app.core.hub.pull_plan import PullPlan
+    from app.core.models.library import Library
+    from app.core.settings import Settings
+    from app.services.model_jobs import Job, ModelJobs
+
+# A pull is refused unless this much disk stays free after it, on top of the files it writes.
+MIN_FREE_AFTER_PULL_BYTES = 200 * 1000 * 1000
 
 
 class ModelsDialog(QDialog):
@@ -27,8 +47,16 @@ class ModelsDialog(QDialog):
     assign_requested = Signal(str, str)  # role, path
     model_settings_changed = Signal(str, object)  # path, LoadParams
 
-    def __init__(self, library, settings, jobs, client_factory, *, vram_bytes: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        library: Library,
+        settings: Settings,
+        jobs: ModelJobs,
+        client_factory: Callable[[], HubClient],
+        *,
+        vram_bytes: int | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(1040, 640)
@@ -38,8 +66,9 @@ class ModelsDialog(QDialog):
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
         self.banner.setObjectName("offlineBanner")
-        self.banner.setStyleSheet("#offlineBanner { background: #fff3cd; color: #5c4400; padding: 6px; "
-                                  "border-radius: 4px; }")
+        self.banner.setStyleSheet(
+            "#offlineBanner { background: #fff3cd; color: #5c4400; padding: 6px; border-radius: 4px; }"
+        )
         self.banner.hide()
         self.token_button = QPushButton("Hugging Face Token…")
         self.token_button.clicked.connect(self.edit_token)
@@ -85,8 +114,10 @@ class ModelsDialog(QDialog):
     @Slot(str)
     def show_offline(self, reason: str) -> None:
         """Say the Hub can't be reached; the local library still works."""
-        self.banner.setText(f"Offline: {reason}. Your local models are listed in the Library tab; "
-                            "searching and downloading need the Hub.")
+        self.banner.setText(
+            f"Offline: {reason}. Your local models are listed in the Library tab; "
+            "searching and downloading need the Hub."
+        )
         self.banner.show()
 
     # ---- actions ---------------------------------------------------------------------------
@@ -97,11 +128,13 @@ class ModelsDialog(QDialog):
 
         current = load_token()
         text, ok = QInputDialog.getText(
-            self, "Hugging Face token",
+            self,
+            "Hugging Face token",
             "Gated models (Google's CodeGemma) need a token from huggingface.co/settings/tokens\n"
             "after you accept the model's license. Leave empty to remove the stored token."
             + ("\nA token is stored now." if current else ""),
-            QLineEdit.EchoMode.Password)
+            QLineEdit.EchoMode.Password,
+        )
         if not ok:
             return
         if not text.strip():
@@ -116,10 +149,10 @@ class ModelsDialog(QDialog):
         self.status.setText("Stored the Hugging Face token; gated downloads will use it.")
 
     @Slot(object)
-    def pull(self, plan) -> None:
+    def pull(self, plan: PullPlan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
-        from app.core.models.quant_types import bits_per_weight
         from app.core.hub.client import load_token
+        from app.core.models.quant_types import bits_per_weight
 
         needed = plan.file.size
         if plan.quantize_to:
@@ -128,15 +161,19 @@ class ModelsDialog(QDialog):
             needed += int(plan.file.size * bits_per_weight(plan.quantize_to) / source_bits)
         folder = plan.folder(self.library.models_dir)
         free = disk_free(folder)
-        if free < needed + DISK_MARGIN:
-            self.status.setText(f"Not enough disk space for {plan.output_name()}: needs {human_bytes(needed)}, "
-                                f"{human_bytes(free)} free in {folder.parent}.")
+        if free < needed + MIN_FREE_AFTER_PULL_BYTES:
+            self.status.setText(
+                f"Not enough disk space for {plan.output_name()}: needs {human_bytes(needed)}, "
+                f"{human_bytes(free)} free in {folder.parent}."
+            )
             return
         if plan.details.gated and not load_token():
-            if not self.confirm("Gated model",
-                                f"{plan.repo_id} is gated: accept its license at {plan.details.license_url} "
-                                "and add your Hugging Face token first, or the download will be refused.\n\n"
-                                "Queue the download anyway?"):
+            if not self.confirm(
+                "Gated model",
+                f"{plan.repo_id} is gated: accept its license at {plan.details.license_url} "
+                "and add your Hugging Face token first, or the download will be refused.\n\n"
+                "Queue the download anyway?",
+            ):
                 return
         job = self.jobs.pull(plan)
         self.status.setText(f"Queued: {job.title}")
@@ -165,16 +202,21 @@ class ModelsDialog(QDialog):
 
         row = next((r for r in self.library_panel.rows if str(r.model.path) == path), None)
         info = row.model.info if row else None
-        role = next((r for r in ("chat", "completion") if self.settings.model_for(r) == path), None)
+        role = next((r for r in ModelRole if self.settings.model_for(r) == path), None)
         note = row.fit.note if row and row.fit else ""
-        dialog = ModelSettingsDialog(Path(path).name, self.settings.params_for_model(path, role),
-                                     n_layers=info.n_layers if info else None, note=note, parent=self)
+        dialog = ModelSettingsDialog(
+            Path(path).name,
+            self.settings.params_for_model(path, role),
+            n_layers=info.n_layers if info else None,
+            note=note,
+            parent=self,
+        )
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.model_settings_changed.emit(path, dialog.params())
             self.library_panel.refresh()
 
     @Slot(object)
-    def _job_changed(self, job) -> None:
+    def _job_changed(self, job: Job) -> None:
         if job.state == "running" and job.stage == "download" and job.done == 0:
             self.status.setText(f"Downloading {job.title}…")
 
@@ -192,9 +234,10 @@ class ModelsDialog(QDialog):
 
     def _offer_delete_source(self, source: Path) -> None:
         size = human_bytes(source.stat().st_size)
-        if self.confirm("Delete the full-precision file?",
-                        f"The quantized model is ready. Delete the full-precision source {source.name} "
-                        f"({size}) to free the space?"):
+        if self.confirm(
+            "Delete the full-precision file?",
+            f"The quantized model is ready. Delete the full-precision source {source.name} ({size}) to free the space?",
+        ):
             source.unlink(missing_ok=True)
 
     def confirm(self, title: str, text: str) -> bool:

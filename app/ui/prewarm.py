@@ -20,8 +20,16 @@ from app.core.editor.languages import LANGUAGES
 log = logging.getLogger(__name__)
 
 # What the model manager and its panels import when they first open.
-MODULES = ("app.core.models.library", "app.core.hub.client", "app.core.hub.downloader", "app.core.models.catalog",
-           "app.engine.quantizer", "app.core.hub.pull_plan", "app.services.model_jobs", "app.ui.models_dialog")
+MODULES = (
+    "app.core.models.library",
+    "app.core.hub.client",
+    "app.core.hub.downloader",
+    "app.core.models.catalog",
+    "app.engine.quantizer",
+    "app.core.hub.pull_plan",
+    "app.services.model_jobs",
+    "app.ui.models_dialog",
+)
 
 
 def _warm() -> None:

@@ -62,4 +62,3 @@ def thread_warnings() -> list[str]:
     """The thread warnings Qt printed since the handler was installed."""
     with _lock:
         return list(_thread_warnings)
-

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pygments.token import (Comment, Error, Generic, Keyword, Name, Number, Operator, String,
-                            Token, _TokenType)
+from pygments.token import Comment, Error, Generic, Keyword, Name, Number, Operator, String, Token, _TokenType
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QTextCharFormat
 
@@ -61,13 +60,24 @@ class Theme:
     bracket_match: str
     ghost_text: str
     token_styles: Mapping[_TokenType, TokenStyle]
-    _formats: dict[_TokenType, QTextCharFormat] = field(
-        default_factory=dict, init=False, repr=False)
+    _formats: dict[_TokenType, QTextCharFormat] = field(default_factory=dict, init=False, repr=False)
 
 
-def _styles(fg: str, keyword: str, type_: str, function: str, class_: str, decorator: str,
-            string: str, comment: str, number: str, operator: str, variable: str, deleted: str,
-            inserted: str) -> dict[_TokenType, TokenStyle]:
+def _styles(
+    fg: str,
+    keyword: str,
+    type_: str,
+    function: str,
+    class_: str,
+    decorator: str,
+    string: str,
+    comment: str,
+    number: str,
+    operator: str,
+    variable: str,
+    deleted: str,
+    inserted: str,
+) -> dict[_TokenType, TokenStyle]:
     """Build the token-style table from a theme's palette of accent colours."""
     return {
         Token: TokenStyle(fg),
@@ -122,9 +132,20 @@ LIGHT = Theme(
     bracket_match="#D8EFD3",
     ghost_text="#6B7079",
     token_styles=_styles(
-        fg="#24292F", keyword="#8E24AA", type_="#00796B", function="#1F5FBF", class_="#A35200",
-        decorator="#8A6100", string="#2E7D32", comment="#5F6873", number="#B4430E",
-        operator="#0E6E8C", variable="#B31D28", deleted="#B31D28", inserted="#2E7D32"),
+        fg="#24292F",
+        keyword="#8E24AA",
+        type_="#00796B",
+        function="#1F5FBF",
+        class_="#A35200",
+        decorator="#8A6100",
+        string="#2E7D32",
+        comment="#5F6873",
+        number="#B4430E",
+        operator="#0E6E8C",
+        variable="#B31D28",
+        deleted="#B31D28",
+        inserted="#2E7D32",
+    ),
 )
 
 DARK = Theme(
@@ -139,9 +160,20 @@ DARK = Theme(
     bracket_match="#3B4A3A",
     ghost_text="#959BA5",
     token_styles=_styles(
-        fg="#D4D7DD", keyword="#C792EA", type_="#4EC9B0", function="#82AAFF", class_="#FFCB6B",
-        decorator="#E5C07B", string="#A5D6A7", comment="#8B949E", number="#F78C6C",
-        operator="#89DDFF", variable="#F07178", deleted="#F07178", inserted="#A5D6A7"),
+        fg="#D4D7DD",
+        keyword="#C792EA",
+        type_="#4EC9B0",
+        function="#82AAFF",
+        class_="#FFCB6B",
+        decorator="#E5C07B",
+        string="#A5D6A7",
+        comment="#8B949E",
+        number="#F78C6C",
+        operator="#89DDFF",
+        variable="#F07178",
+        deleted="#F07178",
+        inserted="#A5D6A7",
+    ),
 )
 
 THEMES: dict[str, Theme] = {LIGHT.name: LIGHT, DARK.name: DARK}

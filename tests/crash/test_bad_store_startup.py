@@ -11,7 +11,7 @@ from tests.crash.store_damage import KINDS, damage
 from app.core.chat.store import ChatStore
 from app.core.paths import app_dirs
 from app.core.editor.recovery import RecoveryStore
-from app.ui import main_window
+from app.ui import window_services
 from app.ui.main_window import MainWindow
 
 
@@ -86,7 +86,7 @@ def test_a_chat_database_that_cannot_be_opened_keeps_chats_in_memory(qtbot, cras
 def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monkeypatch):
     made = []
 
-    class Recorded(main_window.EngineController):
+    class Recorded(window_services.EngineController):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             made.append(self)
@@ -94,7 +94,7 @@ def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monk
     def refuse(_self) -> None:
         raise PermissionError(13, "Permission denied", "session.lock")
 
-    monkeypatch.setattr(main_window, "EngineController", Recorded)
+    monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(RecoveryStore, "begin_session", refuse)
     with pytest.raises(PermissionError):
         MainWindow(crash_settings)

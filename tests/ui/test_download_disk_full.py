@@ -8,23 +8,20 @@ import pytest
 from PySide6.QtCore import Qt
 
 import app.core.hub.downloader as downloader
-from tests.support.sample_bytes import pattern_bytes
-
 from app.core import machine
 from app.core.hub.client import HubClient
-from app.core.models.library import Library
+from app.core.hub.pull_plan import plan_pull
 from app.core.machine import human_bytes
+from app.core.models.library import Library
 from app.core.settings import Settings
 from app.services.model_jobs import ModelJobs
-from app.core.hub.pull_plan import plan_pull
 from app.ui.models_dialog import ModelsDialog
+from tests.support.sample_bytes import pattern_bytes
 
 REPO = "someone/full-GGUF"
 NAME = "full-Q8_0.gguf"
 SIZE = 3 * 1024 * 1024 + 17
 FREE_WHEN_FULL = 1_500_000
-
-
 
 
 DATA = pattern_bytes(SIZE, "full")
@@ -67,9 +64,11 @@ def test_a_full_disk_shows_one_line_keeps_the_part_and_resume_finishes(window, h
 
     line = row.text.text()
     needed = SIZE - disk["written"] + downloader.DISK_MARGIN
-    assert line == (f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} free in "
-                    f"{window.library.models_dir / 'someone__full-GGUF'}. The {human_bytes(disk['written'])} "
-                    "downloaded so far is kept; free some space, then press Resume to continue.")
+    assert line == (
+        f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} free in "
+        f"{window.library.models_dir / 'someone__full-GGUF'}. The {human_bytes(disk['written'])} "
+        "downloaded so far is kept; free some space, then press Resume to continue."
+    )
     assert row.pause_button.text() == "Resume" and row.pause_button.isEnabled()
     folder = window.library.models_dir / "someone__full-GGUF"
     assert (folder / (NAME + ".part")).stat().st_size == disk["written"]
@@ -101,7 +100,9 @@ def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window
     qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=60_000)
     needed = SIZE - cut_at + downloader.DISK_MARGIN
-    assert row.text.text() == (f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} "
-                               f"free in {folder}. The {human_bytes(cut_at)} downloaded so far is kept; free some "
-                               "space, then press Resume to continue.")
+    assert row.text.text() == (
+        f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} "
+        f"free in {folder}. The {human_bytes(cut_at)} downloaded so far is kept; free some "
+        "space, then press Resume to continue."
+    )
     assert part.stat().st_size == cut_at and row.pause_button.text() == "Resume"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
@@ -215,3 +214,20 @@ def test_a_new_tab_after_the_last_one_was_closed_and_deleted(qtbot, tmp_path):
         assert pane.tabs.current_editor() is tab.editor
     finally:
         controller.shutdown()
+
+
+def test_the_ask_actions_emit_their_template_key_for_a_selection(qtbot, editor):
+    from app.ui.code_editor import ASK_ACTIONS
+
+    labels = {label: key for key, label in ASK_ACTIONS}
+    menu = editor.context_menu()
+    asks = [a for a in menu.actions() if a.text() in labels]
+    assert len(asks) == len(ASK_ACTIONS) and not any(a.isEnabled() for a in asks)  # nothing selected
+    editor.selectAll()
+    menu = editor.context_menu()
+    asks = [a for a in menu.actions() if a.text() in labels]
+    assert all(a.isEnabled() for a in asks)
+    for action in asks:
+        with qtbot.waitSignal(editor.ask, timeout=1000) as asked:
+            action.trigger()
+        assert asked.args == [labels[action.text()]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from pygments.token import Comment, Keyword, Name, String, Token
 from PySide6.QtCore import Qt
@@ -90,7 +89,7 @@ def test_c_standard_types_are_types(qtbot):
 
 
 def test_positions_count_utf16_units(qtbot):
-    editor, _ = make_editor(qtbot, 's = "\U0001F600" if ok else None\n')
+    editor, _ = make_editor(qtbot, 's = "\U0001f600" if ok else None\n')
     keyword = color(LIGHT, Keyword)
     # The emoji is one code point but two UTF-16 units, so "if" starts at column 9.
     assert color_at(editor, 0, 9) == color_at(editor, 0, 10) == keyword
@@ -194,7 +193,7 @@ def test_current_theme_falls_back_to_palette_lightness(qapp):
 
 def _luminance(hex_color: str) -> float:
     """WCAG relative luminance."""
-    channels = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 

@@ -8,14 +8,19 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
+from app.core.models.roles import ModelRole
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
 
 
 @pytest.fixture
 def window(qtbot, tiny_models):
-    settings = Settings(chat_model=str(tiny_models["generic"]), completion_model=str(tiny_models["codellama"]),
-                        chat_params={"n_ctx": 4096}, completion_params={"n_ctx": 1024})
+    settings = Settings(
+        chat_model=str(tiny_models["generic"]),
+        completion_model=str(tiny_models["codellama"]),
+        chat_params={"n_ctx": 4096},
+        completion_params={"n_ctx": 1024},
+    )
     win = MainWindow(settings)
     qtbot.addWidget(win)
     with qtbot.waitSignals([win.chat_engine.worker.loaded, win.completion_engine.worker.loaded], timeout=30_000):
@@ -25,8 +30,11 @@ def window(qtbot, tiny_models):
 
 
 def test_status_bar_shows_models_and_backend(window):
+    assert window.chat_model_label.text().startswith("Chat: ")
+    assert window.completion_model_label.text().startswith("Completion: ")
     assert "tiny-generic-fixture" in window.chat_model_label.text()
     assert "tiny-codellama-fixture" in window.completion_model_label.text()
+    assert set(window.loaded_models) == set(ModelRole) and "chat" in window.loaded_models
     assert window.backend_label.text().startswith("Backend: ")
     assert "…" not in window.backend_label.text()
 
@@ -121,3 +129,50 @@ def test_an_answer_that_ends_after_switching_to_an_empty_chat_stays_in_its_own(q
     assert window.chat_service.messages() == [] and "Fimble" not in window.chat_pane.view.toPlainText()
     answer = window.chat_store.messages(first)[-1]
     assert answer.role == "assistant" and answer.partial and answer.stop_reason == "cancelled"
+
+
+def _menu(window, title: str, text: str):
+    for menu_action in window.menuBar().actions():
+        if menu_action.text() == title:
+            for action in menu_action.menu().actions():
+                if action.text() == text:
+                    return action
+    raise AssertionError(f"no menu item {title} → {text}")
+
+
+def test_opened_files_are_remembered_and_listed_under_open_recent(window, tmp_path, fimble_home):
+    from app.core.paths import app_dirs
+    from app.core.settings import load_settings
+
+    first, second = tmp_path / "a.py", tmp_path / "b.py"
+    first.write_text("a = 1\n")
+    second.write_text("b = 2\n")
+    window.open_path(str(first))
+    window.open_path(str(second))
+    window.open_path(str(tmp_path / "missing.py"))  # not opened, not remembered
+    assert window.settings.recent_files[:2] == [str(second), str(first)]
+    assert load_settings(app_dirs().config).recent_files[:2] == [str(second), str(first)]
+    recent = _menu(window, "&File", "Open &Recent").menu()
+    recent.aboutToShow.emit()
+    assert [a.text() for a in recent.actions()][:2] == [str(second), str(first)] and recent.isEnabled()
+
+
+def test_a_setting_that_cannot_be_saved_is_one_line_in_the_status_bar(window, tmp_path, fimble_home):
+    import shutil
+
+    shutil.rmtree(fimble_home / "config")
+    (fimble_home / "config").write_text("not a folder")
+    path = tmp_path / "c.py"
+    path.write_text("c = 3\n")
+    window.open_path(str(path))
+    assert window.settings.recent_files[0] == str(path)  # kept in memory
+    assert window.statusBar().currentMessage().startswith("settings not saved: ")
+
+
+def test_a_role_given_as_a_string_is_a_model_role(qtbot, window, tiny_models):
+    with qtbot.waitSignal(window.completion_engine.worker.loaded, timeout=20_000):
+        window.set_model("completion", str(tiny_models["codegemma"]))
+    assert window.settings.completion_model == str(tiny_models["codegemma"])
+    assert window.loaded_models[ModelRole.COMPLETION] == str(tiny_models["codegemma"])
+    with pytest.raises(ValueError):
+        window.set_model("Chat", str(tiny_models["codegemma"]))  # a label is not a role

@@ -7,11 +7,11 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QDialog
 
+from app.core.hub.client import HubClient
 from app.core.models.library import Library
 from app.core.models.load_params import GPU_LAYERS_ALL, LoadParams
 from app.core.settings import Settings
 from app.selftest.tiny_gguf import write_tiny_gguf
-from app.core.hub.client import HubClient
 from app.services.model_jobs import ModelJobs
 from app.ui.model_settings import ModelSettingsDialog
 from app.ui.models_dialog import ModelsDialog
@@ -68,9 +68,15 @@ def test_library_lists_models_with_metadata_and_warns_before_a_bad_assignment(qt
 
 
 def test_search_list_files_download_and_quantize_then_offer_to_delete_the_source(
-        qtbot, dialog, hub, full_precision_model, library):
-    hub.add_repo("google/codegemma-tiny-GGUF", {"codegemma-tiny.gguf": full_precision_model},
-                 downloads=4321, likes=21, license="gemma")
+    qtbot, dialog, hub, full_precision_model, library
+):
+    hub.add_repo(
+        "google/codegemma-tiny-GGUF",
+        {"codegemma-tiny.gguf": full_precision_model},
+        downloads=4321,
+        likes=21,
+        license="gemma",
+    )
     panel = dialog.hub_panel
     panel.query.setText("codegemma")
     panel.search()
@@ -142,9 +148,21 @@ def test_not_enough_disk_is_refused_before_the_download(qtbot, dialog, hub, monk
 
 
 def test_runtime_settings_form_round_trips_every_setting(qtbot, tmp_path):
-    params = LoadParams(n_ctx=8192, n_gpu_layers=12, n_threads=6, n_batch=256, rope_freq_base=10000.0,
-                        rope_freq_scale=0.5, offload_kqv=False, use_mlock=True, use_mmap=False, seed=42,
-                        flash_attn=True, type_k="q8_0", type_v="q4_0")
+    params = LoadParams(
+        n_ctx=8192,
+        n_gpu_layers=12,
+        n_threads=6,
+        n_batch=256,
+        rope_freq_base=10000.0,
+        rope_freq_scale=0.5,
+        offload_kqv=False,
+        use_mlock=True,
+        use_mmap=False,
+        seed=42,
+        flash_attn=True,
+        type_k="q8_0",
+        type_v="q4_0",
+    )
     form = ModelSettingsDialog("m.gguf", params, n_layers=28)
     qtbot.addWidget(form)
     assert form.params() == params
@@ -158,8 +176,7 @@ def test_main_window_opens_the_manager_and_applies_model_settings(qtbot, tiny_mo
     path = str(tiny_models["codellama"])
     window = MainWindow(Settings(chat_model=str(tiny_models["generic"]), completion_model=path))
     qtbot.addWidget(window)
-    with qtbot.waitSignals([window.chat_engine.worker.loaded, window.completion_engine.worker.loaded],
-                           timeout=30_000):
+    with qtbot.waitSignals([window.chat_engine.worker.loaded, window.completion_engine.worker.loaded], timeout=30_000):
         window.show()
     window.open_models()
     assert isinstance(window.models_dialog, QDialog) and window.models_dialog.isVisible()
@@ -176,7 +193,8 @@ def test_a_model_in_a_subfolder_with_the_same_name_is_still_listed(qtbot, librar
 
 
 def test_quantize_from_the_library_makes_a_new_model_and_offers_to_delete_the_source(
-        qtbot, dialog, library, full_precision_model):
+    qtbot, dialog, library, full_precision_model
+):
     source = library.models_dir / "codegemma-tiny-f16.gguf"
     shutil.copy(full_precision_model, source)
     panel = dialog.library_panel

@@ -1,0 +1,153 @@
+"""Which model serves which role: the status-bar labels, loading, and assigning models to roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QFileDialog, QLabel, QStatusBar, QToolButton, QWidget
+
+from app.core.models.load_params import LoadParams
+from app.core.models.roles import ModelRole
+from app.core.paths import app_dirs
+from app.services.engine_worker import EngineController
+from app.ui.window_settings import WindowSettings
+
+if TYPE_CHECKING:
+    from app.services.model_jobs import ModelJobs
+    from app.ui.models_dialog import ModelsDialog
+
+
+class RoleStatus(QObject):
+    """Shows one role's model state in a status-bar label, with a button that stops a load."""
+
+    def __init__(self, role: ModelRole, controller: EngineController, parent: QObject) -> None:
+        super().__init__(parent)
+        self.role = role
+        self._controller = controller
+        self.label = QLabel(f"{role.label}: starting…")
+        self.stop_button = QToolButton()
+        self.stop_button.setText("✕")
+        self.stop_button.setAutoRaise(True)
+        self.stop_button.setToolTip(f"Stop loading the {role.value} model")
+        self.stop_button.hide()
+        self.stop_button.clicked.connect(self.stop_loading)
+
+    @Slot()
+    def stop_loading(self) -> None:
+        """Cancel the load under way.
+
+        Called directly on the GUI thread, not queued to the worker: the
+        worker thread may be busy loading.
+        """
+        self._controller.worker.cancel_load()
+
+    def _loading(self, on: bool) -> None:
+        self.stop_button.setVisible(on)
+
+    @Slot(str)
+    def on_started(self, path: str) -> None:
+        """A load began."""
+        self.label.setText(f"{self.role.label}: loading {Path(path).name}…")
+        self._loading(True)
+
+    @Slot(float)
+    def on_progress(self, fraction: float) -> None:
+        """Loading advanced."""
+        self.label.setText(f"{self.role.label}: loading {fraction:.0%}")
+
+    @Slot(dict)
+    def on_loaded(self, info: dict) -> None:
+        """The model is ready."""
+        self._loading(False)
+        self.label.setText(f"{self.role.label}: {info['name']} ({info['file_type']})")
+        self.label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        """Loading failed."""
+        self._loading(False)
+        self.label.setText(f"{self.role.label}: {message}")
+
+
+class ModelRoles(QObject):
+    """The window's model roles: which file each role's engine serves, and changing that.
+
+    A choice is saved in the settings, then the role's engine loads the file
+    in the background; the worker checks it.
+    """
+
+    def __init__(self, engines: dict[ModelRole, EngineController], settings: WindowSettings, window: QWidget) -> None:
+        super().__init__(window)
+        self._engines = engines
+        self._settings = settings
+        self._window = window
+        self.loaded_models: dict[ModelRole, str] = {}  # role -> path of the model its engine serves
+        self.models_dialog: ModelsDialog | None = None
+        self.status = {role: RoleStatus(role, controller, self) for role, controller in engines.items()}
+        for role, controller in engines.items():
+            # Worker signals go to slots of QObjects living on the GUI thread, so
+            # Qt queues them here; a lambda would run on the worker thread instead.
+            status, worker = self.status[role], controller.worker
+            worker.load_started.connect(status.on_started)
+            worker.load_progress.connect(status.on_progress)
+            worker.loaded.connect(status.on_loaded)
+            worker.load_failed.connect(status.on_failed)
+
+    def add_to(self, bar: QStatusBar) -> None:
+        """Put each role's label and stop button in the status bar."""
+        for status in self.status.values():
+            bar.addWidget(status.label)
+            bar.addWidget(status.stop_button)
+
+    def load_all(self) -> None:
+        """Load every role's model as the settings say."""
+        settings = self._settings.settings
+        for role, controller in self._engines.items():
+            controller.load(settings.model_for(role), settings.load_params(role))
+
+    def choose_model(self, role: ModelRole) -> None:
+        """Pick a GGUF file for ``role``, remember it, and load it in the background."""
+        path, _ = QFileDialog.getOpenFileName(
+            self._window, f"Load {role.value} model", str(app_dirs().models), "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.set_model(role, path)
+
+    def set_model(self, role: ModelRole | str, path: str) -> None:
+        """Use ``path`` for ``role`` from now on; the worker validates and loads it."""
+        role = ModelRole(role)
+        with self._settings.change() as settings:
+            if role is ModelRole.CHAT:
+                settings.chat_model = path
+            else:
+                settings.completion_model = path
+        self._engines[role].load(path, self._settings.settings.load_params(role))
+
+    def set_model_params(self, path: str, params: LoadParams) -> None:
+        """Remember a model's runtime settings; reload it if a role uses it."""
+        with self._settings.change() as settings:
+            settings.set_model_params(path, params)
+        for role, controller in self._engines.items():
+            if settings.model_for(role) == path:
+                controller.load(path, settings.load_params(role))
+
+    def open_manager(self, jobs: ModelJobs, vram_bytes: int | None) -> ModelsDialog:
+        """Show the model manager (made on first use); its assignments come back here."""
+        from app.core.hub.client import HubClient
+        from app.core.models.library import Library
+        from app.ui.models_dialog import ModelsDialog
+
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(
+                Library.default(), self._settings.settings, jobs, HubClient, vram_bytes=vram_bytes, parent=self._window
+            )
+            self.models_dialog.library_panel.in_use = dict(self.loaded_models)
+            self.models_dialog.library_panel.refresh()
+            self.models_dialog.assign_requested.connect(self.set_model)
+            self.models_dialog.model_settings_changed.connect(self.set_model_params)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        self.models_dialog.activateWindow()
+        return self.models_dialog

@@ -1,0 +1,116 @@
+"""What one main window runs on, made from the settings: the chat store, the engines and the services.
+
+Nothing here is a widget. ``WindowServices`` opens the chat database, starts
+one engine thread per model role, makes the chat and completion services and
+the editor's recovery store, and later the model manager's job queue. It also
+stops all of them, in order, when the window closes or fails to start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QElapsedTimer, QObject
+
+from app.core.chat.store_rescue import open_chat_store
+from app.core.editor.recovery import RecoveryStore
+from app.core.models.roles import ModelRole
+from app.core.paths import app_dirs
+from app.core.settings import Settings
+from app.services.chat_service import ChatService
+from app.services.completion_service import CompletionService
+from app.services.engine_worker import EngineController
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.engine.client import Engine
+    from app.services.model_jobs import ModelJobs
+
+    EngineFactory = Callable[[str], Engine]
+
+# How long closing may wait for both engine hosts, all told.
+SHUTDOWN_BUDGET_MS = 1800
+
+
+class WindowServices:
+    """The stores, engines and services behind one window; they stop with it."""
+
+    def __init__(self, settings: Settings, engine_factory: EngineFactory | None, parent: QObject) -> None:
+        """Open the chat store, start the engines and make the services.
+
+        A bad chat database is set aside, never fatal (``chat_store_notice``
+        says what happened). If anything else fails, what was started is
+        stopped again before the error propagates.
+        """
+        opened = open_chat_store(app_dirs().ensure().data / "chats.sqlite3")
+        self.chat_store = opened.store
+        self.chat_store_notice = opened.notice
+        self.model_jobs: ModelJobs | None = None  # made when the model manager first opens
+        self._engines: dict[ModelRole, EngineController] = {}
+        try:
+            for role in ModelRole:
+                self._engines[role] = EngineController(role.value, engine_factory, parent)
+            self.chat_service = ChatService(self.chat_engine, self.chat_store, parent)
+            if settings.system_prompt is not None:
+                self.chat_service.default_system_prompt = settings.system_prompt
+            self.completion_service = CompletionService(self.completion_engine, parent)
+            self.recovery = RecoveryStore(app_dirs().cache / "recovery")
+        except BaseException:
+            self.stop_after_failed_start()
+            raise
+
+    @property
+    def chat_engine(self) -> EngineController:
+        """The engine that answers chats."""
+        return self._engines[ModelRole.CHAT]
+
+    @property
+    def completion_engine(self) -> EngineController:
+        """The engine that completes code in the editor."""
+        return self._engines[ModelRole.COMPLETION]
+
+    @property
+    def engines(self) -> dict[ModelRole, EngineController]:
+        """Every role's engine."""
+        return dict(self._engines)
+
+    def jobs(self) -> ModelJobs:
+        """The model manager's job queue, made (and earlier partial downloads listed) on first use."""
+        if self.model_jobs is None:
+            from app.core.hub.client import HubClient
+            from app.services.model_jobs import ModelJobs
+
+            self.model_jobs = ModelJobs(app_dirs().ensure().models, HubClient)
+            self.model_jobs.adopt_partials()
+        return self.model_jobs
+
+    def stop_after_failed_start(self) -> None:
+        """Stop the threads and hosts a failed start had started, and close the store."""
+        controllers = list(self._engines.values())
+        for controller in controllers:
+            controller.worker.begin_close()
+        for controller in controllers:
+            controller.shutdown(SHUTDOWN_BUDGET_MS)
+        self.chat_store.close()
+
+    def shutdown_engines(self) -> bool:
+        """Stop every engine and its thread; return True if all ended in time."""
+        timer = QElapsedTimer()
+        timer.start()
+        ok = True
+        controllers = list(self._engines.values())
+        for controller in controllers:
+            controller.worker.begin_close()  # the hosts wind down at once
+        for controller in controllers:
+            ok &= controller.shutdown(max(100, SHUTDOWN_BUDGET_MS - timer.elapsed()))
+        return ok
+
+    def shutdown(self) -> None:
+        """Close everything in order: session marker, chat, jobs, engines, then the store."""
+        self.recovery.end_session()
+        self.chat_service.shutdown()
+        if self.model_jobs is not None:
+            self.model_jobs.shutdown()  # a running download pauses and resumes next time
+        self.shutdown_engines()
+        self.chat_store.close()
