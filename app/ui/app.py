@@ -6,7 +6,7 @@ import sys
 
 from app.core.app_log import setup_app_log
 from app.core.paths import app_dirs, resource_path
-from app.core.settings import load_settings
+from app.core.settings import open_settings
 
 
 def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> int:
@@ -29,7 +29,8 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     icon = resource_path("icons", "fimble.png")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
-    window = MainWindow(load_settings(dirs.config))
+    opened = open_settings(dirs.config)
+    window = MainWindow(opened.settings, settings_notice=opened.notice)
     window.show()
     for path in files or []:
         window.open_path(path)

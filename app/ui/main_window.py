@@ -41,7 +41,9 @@ PREWARM_DELAY_MS = 1000
 class MainWindow(QMainWindow):
     """Lays out the panes and menus; shuts the engines and services down on close."""
 
-    def __init__(self, settings: Settings, engine_factory: EngineFactory | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine_factory: EngineFactory | None = None, settings_notice: str | None = None
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Fimble")
         self.resize(1280, 800)
@@ -52,6 +54,7 @@ class MainWindow(QMainWindow):
         self.services = WindowServices(settings, engine_factory, self)
         self.chat_store = self.services.chat_store
         self.chat_store_notice = self.services.chat_store_notice
+        self.settings_notice = settings_notice
         self.chat_engine = self.services.chat_engine
         self.completion_engine = self.services.completion_engine
         self.chat_service = self.services.chat_service
@@ -70,8 +73,10 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         """Make the panes, status bar and menus, and connect them; runs once, from ``__init__``."""
         self.chat_pane = ChatPane(self.chat_service)
-        if self.chat_store_notice:
-            self.chat_pane.show_banner(self.chat_store_notice)
+        # A damaged chat store or settings file was set aside: say where, until dismissed.
+        notices = [n for n in (self.chat_store_notice, self.settings_notice) if n]
+        if notices:
+            self.chat_pane.show_banner("\n".join(notices))
         crashed = self.recovery.crashed_last_time()
         self.editor_pane = EditorPane(self.completion_service, self.recovery)
         splitter = QSplitter(Qt.Orientation.Horizontal)

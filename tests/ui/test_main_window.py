@@ -176,3 +176,22 @@ def test_a_role_given_as_a_string_is_a_model_role(qtbot, window, tiny_models):
     assert window.loaded_models[ModelRole.COMPLETION] == str(tiny_models["codegemma"])
     with pytest.raises(ValueError):
         window.set_model("Chat", str(tiny_models["codegemma"]))  # a label is not a role
+
+
+def test_a_bad_settings_file_is_named_in_the_window_and_kept_aside(qtbot, tiny_models, fimble_home):
+    from app.core.paths import app_dirs
+    from app.core.settings import open_settings
+
+    config = app_dirs().ensure().config
+    bad = b'{"chat_model": 42, "completion_model": "%s"}' % str(tiny_models["codellama"]).encode()
+    (config / "settings.json").write_bytes(bad)
+    opened = open_settings(config)
+    assert opened.settings.chat_model != 42 and opened.kept_at is not None
+    assert opened.kept_at.read_bytes() == bad
+    win = MainWindow(opened.settings, settings_notice=opened.notice)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.completion_engine.worker.loaded, timeout=30_000):
+        win.show()
+    assert win.chat_pane.banner_bar.isVisible()
+    assert opened.kept_at.name in win.chat_pane.banner.text()
+    win.close()
