@@ -17,7 +17,8 @@ import time
 
 from markdown_it import MarkdownIt
 
-from app.core.markdown import html as fimble_markdown
+from app.core.markdown.highlight import highlight, warm_up
+from app.core.markdown.render import render
 
 QUICK_RUNS = 3
 FULL_RUNS = 5
@@ -163,23 +164,23 @@ def run(quick: bool) -> dict:
     """
     text = answer()
     baseline = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    fimble_markdown.warm_up()
-    fimble_markdown.render(text)  # import every lexer the answer needs
+    warm_up()
+    render(text)  # import every lexer the answer needs
     baseline.render(text)
     runs = QUICK_RUNS if quick else FULL_RUNS
     samples: dict[str, list[float]] = {"fimble": [], "baseline": []}
     cached: list[float] = []
     code_blocks = 0
     for _ in range(runs):
-        fimble_markdown._highlight.cache_clear()
+        highlight.cache_clear()
         start = time.perf_counter()
-        code_blocks = len(fimble_markdown.render(text).code_blocks)
+        code_blocks = len(render(text).code_blocks)
         samples["fimble"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         baseline.render(text)
         samples["baseline"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        fimble_markdown.render(text)  # highlight cache full, as in a streaming re-render
+        render(text)  # highlight cache full, as in a streaming re-render
         cached.append((time.perf_counter() - start) * 1000)
     fimble_ms = statistics.median(samples["fimble"])
     baseline_ms = statistics.median(samples["baseline"])

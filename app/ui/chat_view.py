@@ -9,7 +9,8 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QTextBrowser
 
 from app.core.chat.store import StoredMessage
-from app.core.markdown.html import CodeBlock, plain_text, render
+from app.core.markdown.plain import plain_text
+from app.core.markdown.render import CodeBlock, render
 
 RENDER_MS = 60  # the streaming answer is re-rendered at most this often
 NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time": "stopped at the time limit",

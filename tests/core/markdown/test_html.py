@@ -7,7 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.core.markdown.html import CodeBlock, RenderedMarkdown, plain_text, render, warm_up
+from app.core.markdown.highlight import warm_up
+from app.core.markdown.plain import plain_text
+from app.core.markdown.render import CodeBlock, RenderedMarkdown, render
 
 
 class _Tags(HTMLParser):
