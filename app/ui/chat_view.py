@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QTextCursor
@@ -11,8 +12,12 @@ from PySide6.QtWidgets import QApplication, QTextBrowser
 from app.core.chat.store import StoredMessage
 from app.core.markdown.plain import plain_text
 from app.core.markdown.render import CodeBlock, render
+from app.ui.theme import current_theme
 
 RENDER_MS = 60  # the streaming answer is re-rendered at most this often
+# ... and a long answer less often: the wait after a render is at least this many times as long as the
+# render took, so that re-rendering takes at most about a fifth of the GUI thread's time.
+RENDER_SPACING = 4
 NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time": "stopped at the time limit",
          "repetition": "stopped: the answer was repeating itself"}
 
@@ -83,7 +88,7 @@ class ChatView(QTextBrowser):
     def _body(self, message_id: int, role: str, content: str) -> str:
         if role != "assistant":
             return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
-        rendered = render(content)
+        rendered = render(content, dark=current_theme().is_dark)
         for block in rendered.code_blocks:
             self.blocks[f"{message_id}.{block.index}"] = block
         markup = rendered.html
@@ -104,7 +109,7 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._header(placeholder, False))
         cursor.insertBlock()
         self._stream_id, self._stream_start, self._stream_text = message_id, cursor.position(), []
-        self._timer.start()
+        self._timer.start(RENDER_MS)
 
     def add_text(self, text: str) -> None:
         """Add streamed text; the answer is re-rendered on the next tick."""
@@ -116,6 +121,7 @@ class ChatView(QTextBrowser):
         if not self._dirty or self._stream_id is None:
             return
         self._dirty = False
+        started = time.perf_counter()
         bar = self.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 4
         cursor = self._end_cursor()
@@ -124,6 +130,9 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._body(self._stream_id, "assistant", "".join(self._stream_text)))
         if at_bottom:
             self._scroll_to_end()
+        interval = max(RENDER_MS, round((time.perf_counter() - started) * 1000 * RENDER_SPACING))
+        if interval != self._timer.interval():
+            self._timer.setInterval(interval)  # restarts the timer: the wait starts now
 
     def end_answer(self, message: StoredMessage) -> None:
         """Replace the streamed answer with its final rendering and stats line."""
