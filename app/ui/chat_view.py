@@ -18,8 +18,12 @@ RENDER_MS = 60  # the streaming answer is re-rendered at most this often
 # ... and a long answer less often: the wait after a render is at least this many times as long as the
 # render took, so that re-rendering takes at most about a fifth of the GUI thread's time.
 RENDER_SPACING = 4
-NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time": "stopped at the time limit",
-         "repetition": "stopped: the answer was repeating itself"}
+NOTES = {
+    "cancelled": "stopped",
+    "length": "stopped at the token limit",
+    "time": "stopped at the time limit",
+    "repetition": "stopped: the answer was repeating itself",
+}
 
 
 def stats_line(message: StoredMessage) -> str:
@@ -27,10 +31,13 @@ def stats_line(message: StoredMessage) -> str:
     parts = []
     stats = message.stats or {}
     if stats.get("generated_tokens"):
-        parts.append(f"{stats['generated_tokens']} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s"
-                     f" · first token {stats.get('ttft_ms', 0):.0f} ms")
+        parts.append(
+            f"{stats['generated_tokens']} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s"
+            f" · first token {stats.get('ttft_ms', 0):.0f} ms"
+        )
     note = NOTES.get(message.stop_reason or "") or (
-        f"interrupted: {message.stop_reason}" if message.partial and message.stop_reason else "")
+        f"interrupted: {message.stop_reason}" if message.partial and message.stop_reason else ""
+    )
     if message.partial and not note:
         note = "partial"
     if note:
@@ -72,8 +79,11 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def _message_html(self, message: StoredMessage, last_user: bool = False) -> str:
-        return self._header(message, last_user) + self._body(message.id, message.role, message.content) + (
-            self._footer(message) if message.role == "assistant" else "")
+        return (
+            self._header(message, last_user)
+            + self._body(message.id, message.role, message.content)
+            + (self._footer(message) if message.role == "assistant" else "")
+        )
 
     def _header(self, message: StoredMessage, last_user: bool) -> str:
         who = {"user": ("You", "#3b6fd4"), "assistant": ("Fimble", "#2e8b57")}.get(message.role, ("System", "#777"))
@@ -82,8 +92,10 @@ class ChatView(QTextBrowser):
             links.append(f'<a href="msg:edit/{message.id}">Edit</a>')
         if message.role == "assistant":
             links.append(f'<a href="msg:regenerate/{message.id}">Regenerate</a>')
-        return (f'<p style="margin-top:14px; margin-bottom:2px;"><b style="color:{who[1]}">{who[0]}</b>'
-                f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>')
+        return (
+            f'<p style="margin-top:14px; margin-bottom:2px;"><b style="color:{who[1]}">{who[0]}</b>'
+            f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>'
+        )
 
     def _body(self, message_id: int, role: str, content: str) -> str:
         if role != "assistant":
@@ -182,4 +194,3 @@ class ChatView(QTextBrowser):
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
-

@@ -9,8 +9,17 @@ from app.ui.chat_view import ChatView
 def _message(mid, role, content, **extra):
     values = dict(partial=False, stop_reason=None, stats=None, position=mid, created_at=0.0)
     values.update(extra)
-    return StoredMessage(mid, 1, role, content, values["partial"], values["stop_reason"], values["stats"],
-                         values["position"], values["created_at"])
+    return StoredMessage(
+        mid,
+        1,
+        role,
+        content,
+        values["partial"],
+        values["stop_reason"],
+        values["stats"],
+        values["position"],
+        values["created_at"],
+    )
 
 
 def test_streamed_answer_starts_on_its_own_line_and_keeps_earlier_messages(qtbot):
@@ -21,8 +30,13 @@ def test_streamed_answer_starts_on_its_own_line_and_keeps_earlier_messages(qtbot
     view.add_text("Here is code:\n\n```python\nprint('hi')\n")
     view._render_stream()
     view.add_text("```\n")
-    final = _message(2, "assistant", "Here is code:\n\n```python\nprint('hi')\n```\n",
-                     stats={"generated_tokens": 9, "tokens_per_s": 30.0, "ttft_ms": 50.0}, stop_reason="stop")
+    final = _message(
+        2,
+        "assistant",
+        "Here is code:\n\n```python\nprint('hi')\n```\n",
+        stats={"generated_tokens": 9, "tokens_per_s": 30.0, "ttft_ms": 50.0},
+        stop_reason="stop",
+    )
     view.end_answer(final)
     lines = [line for line in view.toPlainText().splitlines() if line.strip()]
     assert lines[1] == "question <b>?</b>"  # user text is shown literally, never as HTML
@@ -34,8 +48,9 @@ def test_streamed_answer_starts_on_its_own_line_and_keeps_earlier_messages(qtbot
 def test_partial_answers_say_why_they_stopped(qtbot):
     view = ChatView()
     qtbot.addWidget(view)
-    view.show_messages([_message(1, "user", "q"), _message(2, "assistant", "half", partial=True,
-                                                           stop_reason="cancelled")])
+    view.show_messages(
+        [_message(1, "user", "q"), _message(2, "assistant", "half", partial=True, stop_reason="cancelled")]
+    )
     assert "stopped" in view.toPlainText()
 
 
