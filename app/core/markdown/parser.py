@@ -10,7 +10,9 @@ and with these choices for untrusted, often streamed model output:
   be indented any amount, and a fence inside a list item keeps lines that are
   indented less than the item; a fence that never closes runs to the end of
   its container, which for a streamed answer is the end of the text so far;
-- a pipe inside a code span in a table row stays in its cell.
+- a pipe inside a code span in a table row stays in its cell;
+- quotes and lists nested past markdown-it's limit are read as one paragraph
+  (the library would drop their text).
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def _fence(state: StateBlock, start_line: int, end_line: int, silent: bool) -> b
         return _library_fence(state, start_line, end_line, silent)
     finally:
         state.blkIndent = indent
+
+
+def _too_deep(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """Near the nesting limit, take the rest of the container as one paragraph.
+
+    Past ``maxNesting`` the library skips the remaining lines; this rule runs
+    first and keeps them, as text, two levels before (paragraph and inline).
+    """
+    if state.level < state.md.options.maxNesting - 2:
+        return False
+    if not silent:
+        token = state.push("paragraph_open", "p", 1)
+        token.map = [start_line, end_line]
+        token = state.push("inline", "", 0)
+        token.content = state.getLines(start_line, end_line, state.blkIndent, False).strip()
+        token.map = [start_line, end_line]
+        token.children = []
+        state.push("paragraph_close", "p", -1)
+        state.line = end_line
+    return True
 
 
 def _escape_code_pipes(line: str) -> str:
@@ -103,6 +125,7 @@ def _make_parser() -> _Parser:
     # Bare links are found by the inline rule, at "://"; the core rule only adds
     # fuzzy links (switched off below) and costs a third of the parse.
     parser.core.ruler.disable("linkify")
+    parser.block.ruler.before("table", "too_deep", _too_deep)
     parser.block.ruler.at("fence", _fence, {"alt": ["paragraph", "reference", "blockquote", "list"]})
     parser.core.ruler.after("block", "code_pipes_in_tables", _code_pipes_in_tables)
     if parser.linkify is not None:

@@ -236,3 +236,19 @@ def test_only_qt_tags_and_no_classes_in_a_full_answer():
     assert names <= QT_TAGS
     assert {"ol", "ul", "li", "pre", "table", "th", "td", "code", "s", "hr", "h1"} <= names
     assert "class=" not in html
+
+
+DEEP_LIST = "".join("  " * depth + f"- item{depth}\n" for depth in range(40)) + "\nafter"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "words"),
+    [
+        (">" * 40 + " deepest *words*\n\nafter", ["deepest words"]),
+        (DEEP_LIST, [f"item{depth}" for depth in range(40)]),
+    ],
+)
+def test_nesting_past_the_limit_keeps_its_text(markdown, words):
+    text, plain = text_of(render(markdown).html), plain_text(markdown)
+    assert all(word in text and word in plain for word in words)
+    assert text.endswith("after") and plain.endswith("after")
