@@ -23,6 +23,7 @@ BENCHMARKS = {
     "fim": "bench.fim",
     "chat": "bench.chat",
     "download": "bench.download",
+    "markdown": "bench.markdown",
     "soak": "bench.soak",
 }
 # Options only the soak takes: name -> keyword of ``bench.soak.run``.

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QTextBrowser
 
 from app.core.chat.store import StoredMessage
-from app.core.markdown.html import CodeBlock, plain_text, render
+from app.core.markdown.plain import plain_text
+from app.core.markdown.render import CodeBlock, render
+from app.ui.theme import current_theme
 
 RENDER_MS = 60  # the streaming answer is re-rendered at most this often
-NOTES = {"cancelled": "stopped", "length": "stopped at the token limit", "time": "stopped at the time limit",
-         "repetition": "stopped: the answer was repeating itself"}
+# ... and a long answer less often: the wait after a render is at least this many times as long as the
+# render took, so that re-rendering takes at most about a fifth of the GUI thread's time.
+RENDER_SPACING = 4
+NOTES = {
+    "cancelled": "stopped",
+    "length": "stopped at the token limit",
+    "time": "stopped at the time limit",
+    "repetition": "stopped: the answer was repeating itself",
+}
 
 
 def stats_line(message: StoredMessage) -> str:
@@ -21,10 +31,13 @@ def stats_line(message: StoredMessage) -> str:
     parts = []
     stats = message.stats or {}
     if stats.get("generated_tokens"):
-        parts.append(f"{stats['generated_tokens']} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s"
-                     f" · first token {stats.get('ttft_ms', 0):.0f} ms")
+        parts.append(
+            f"{stats['generated_tokens']} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s"
+            f" · first token {stats.get('ttft_ms', 0):.0f} ms"
+        )
     note = NOTES.get(message.stop_reason or "") or (
-        f"interrupted: {message.stop_reason}" if message.partial and message.stop_reason else "")
+        f"interrupted: {message.stop_reason}" if message.partial and message.stop_reason else ""
+    )
     if message.partial and not note:
         note = "partial"
     if note:
@@ -66,8 +79,11 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def _message_html(self, message: StoredMessage, last_user: bool = False) -> str:
-        return self._header(message, last_user) + self._body(message.id, message.role, message.content) + (
-            self._footer(message) if message.role == "assistant" else "")
+        return (
+            self._header(message, last_user)
+            + self._body(message.id, message.role, message.content)
+            + (self._footer(message) if message.role == "assistant" else "")
+        )
 
     def _header(self, message: StoredMessage, last_user: bool) -> str:
         who = {"user": ("You", "#3b6fd4"), "assistant": ("Fimble", "#2e8b57")}.get(message.role, ("System", "#777"))
@@ -76,13 +92,15 @@ class ChatView(QTextBrowser):
             links.append(f'<a href="msg:edit/{message.id}">Edit</a>')
         if message.role == "assistant":
             links.append(f'<a href="msg:regenerate/{message.id}">Regenerate</a>')
-        return (f'<p style="margin-top:14px; margin-bottom:2px;"><b style="color:{who[1]}">{who[0]}</b>'
-                f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>')
+        return (
+            f'<p style="margin-top:14px; margin-bottom:2px;"><b style="color:{who[1]}">{who[0]}</b>'
+            f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>'
+        )
 
     def _body(self, message_id: int, role: str, content: str) -> str:
         if role != "assistant":
             return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
-        rendered = render(content)
+        rendered = render(content, dark=current_theme().is_dark)
         for block in rendered.code_blocks:
             self.blocks[f"{message_id}.{block.index}"] = block
         markup = rendered.html
@@ -103,7 +121,7 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._header(placeholder, False))
         cursor.insertBlock()
         self._stream_id, self._stream_start, self._stream_text = message_id, cursor.position(), []
-        self._timer.start()
+        self._timer.start(RENDER_MS)
 
     def add_text(self, text: str) -> None:
         """Add streamed text; the answer is re-rendered on the next tick."""
@@ -115,6 +133,7 @@ class ChatView(QTextBrowser):
         if not self._dirty or self._stream_id is None:
             return
         self._dirty = False
+        started = time.perf_counter()
         bar = self.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 4
         cursor = self._end_cursor()
@@ -123,6 +142,9 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._body(self._stream_id, "assistant", "".join(self._stream_text)))
         if at_bottom:
             self._scroll_to_end()
+        interval = max(RENDER_MS, round((time.perf_counter() - started) * 1000 * RENDER_SPACING))
+        if interval != self._timer.interval():
+            self._timer.setInterval(interval)  # restarts the timer: the wait starts now
 
     def end_answer(self, message: StoredMessage) -> None:
         """Replace the streamed answer with its final rendering and stats line."""
@@ -172,4 +194,3 @@ class ChatView(QTextBrowser):
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
-

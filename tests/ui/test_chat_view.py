@@ -54,6 +54,28 @@ def test_partial_answers_say_why_they_stopped(qtbot):
     assert "stopped" in view.toPlainText()
 
 
+def test_answers_follow_the_dark_theme(qtbot):
+    from PySide6.QtGui import QColor, QGuiApplication, QPalette
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    answer = _message(1, "assistant", "```python\nx = 1\n```\n\n`inline`")
+    view.show_messages([answer])
+    light = view.toHtml().lower()
+    original = QPalette(QGuiApplication.palette())
+    dark = QPalette(original)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    QGuiApplication.setPalette(dark)  # no OS colour scheme offscreen: the palette decides
+    try:
+        view.show_messages([answer])
+        shown_dark = view.toHtml().lower()
+    finally:
+        QGuiApplication.setPalette(original)
+    assert "#f6f8fa" in light and "#272822" not in light  # light code-block background
+    assert "#272822" in shown_dark and "#f6f8fa" not in shown_dark  # monokai's background
+    assert list(view.blocks.values())[0].code == "x = 1"
+
+
 def test_sampling_dialog_returns_valid_settings(qtbot):
     from app.core.generation.contracts import Sampling
     from app.ui.chat_settings import SamplingDialog

@@ -7,7 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.core.markdown.html import CodeBlock, RenderedMarkdown, plain_text, render, warm_up
+from app.core.markdown.highlight import warm_up
+from app.core.markdown.plain import plain_text
+from app.core.markdown.render import CodeBlock, RenderedMarkdown, render
 
 
 class _Tags(HTMLParser):
@@ -101,13 +103,16 @@ def test_nested_emphasis_is_well_nested():
     assert "<em>it <strong>both</strong> it</em>" in html
 
 
-@pytest.mark.parametrize("text", [
-    "snake_case_name and other_name",
-    "2 * 3 * 4",
-    "a ** b",
-    "**unclosed bold",
-    "file_*.py",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "snake_case_name and other_name",
+        "2 * 3 * 4",
+        "a ** b",
+        "**unclosed bold",
+        "file_*.py",
+    ],
+)
 def test_text_that_is_not_emphasis(text):
     html = body(text)
     assert "<em>" not in html and "<strong>" not in html
@@ -147,10 +152,18 @@ def test_autolinks_and_bare_urls():
     assert "</a>. Done" in html
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "file:///etc/passwd",
-    "fimble:copy/0", "vbscript:x", "/relative/path",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "fimble:copy/0",
+        "vbscript:x",
+        "/relative/path",
+    ],
+)
 def test_links_with_other_schemes_stay_plain_text(url):
     html = body(f"[x]({url})")
     assert hrefs(html) == []
@@ -252,9 +265,11 @@ def test_table_needs_matching_delimiter_row():
 def test_code_blocks_are_extracted_exactly():
     code_a = "def f():  \n    return 1   \n\n\n    # end"
     code_b = "\tint x;\n\n"
-    markdown = (f"Intro\n\n```python\n{code_a}\n```\n\ntext\n\n"
-                f"~~~c++ extra info\n{code_b}\n~~~\n\n"
-                "````\n```\nnested fence\n```\n````")
+    markdown = (
+        f"Intro\n\n```python\n{code_a}\n```\n\ntext\n\n"
+        f"~~~c++ extra info\n{code_b}\n~~~\n\n"
+        "````\n```\nnested fence\n```\n````"
+    )
     result = render(markdown)
     assert result.code_blocks == (
         CodeBlock(0, "python", code_a),
@@ -266,8 +281,12 @@ def test_code_blocks_are_extracted_exactly():
 def test_code_block_action_links_and_language_header():
     html = body("```py\nx = 1\n```\n\n```js\nlet y;\n```")
     assert hrefs(html) == [
-        "fimble:copy/0", "fimble:insert/0", "fimble:open/0",
-        "fimble:copy/1", "fimble:insert/1", "fimble:open/1",
+        "fimble:copy/0",
+        "fimble:insert/0",
+        "fimble:open/0",
+        "fimble:copy/1",
+        "fimble:insert/1",
+        "fimble:open/1",
     ]
     assert ">Copy</a>" in html and ">Insert at cursor</a>" in html
     assert ">Open in new tab</a>" in html
@@ -307,7 +326,7 @@ def test_short_block_without_language_is_not_guessed():
 
 
 def test_longer_block_without_language_is_guessed():
-    code = "#include <stdio.h>\nint main(void) {\n    printf(\"hi\");\n    return 0;\n}"
+    code = '#include <stdio.h>\nint main(void) {\n    printf("hi");\n    return 0;\n}'
     html = body(f"```\n{code}\n```")
     pre = html.split("<pre", 1)[1]
     assert "<span" in pre
@@ -354,8 +373,10 @@ def test_dark_changes_colours():
 
 
 def test_raw_html_is_shown_as_text():
-    markdown = ("<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n"
-                "*<b>bold?</b>* and `<i>` and [<u>x</u>](https://a.b)")
+    markdown = (
+        "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n"
+        "*<b>bold?</b>* and `<i>` and [<u>x</u>](https://a.b)"
+    )
     html = body(markdown)
     names = tag_names(html)
     assert not {"script", "img", "b", "i", "u"} & set(names)
@@ -365,15 +386,18 @@ def test_raw_html_is_shown_as_text():
     assert "<b>bold?</b>" in text and "<u>x</u>" in text
 
 
-@pytest.mark.parametrize("markdown", [
-    '[x](http://a" onmouseover="x)',
-    '[x](https://a.b/"onmouseover="alert(1))',
-    '<https://a.b/"onmouseover="x>',
-    'https://a.b/x"onmouseover="y',
-    "[x](https://a.b/'onmouseover='x)",
-    '| "a" | b |\n|---|---|\n| c | d\' |',
-    '```py"onmouseover="x\ncode\n```',
-])
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        '[x](http://a" onmouseover="x)',
+        '[x](https://a.b/"onmouseover="alert(1))',
+        '<https://a.b/"onmouseover="x>',
+        'https://a.b/x"onmouseover="y',
+        "[x](https://a.b/'onmouseover='x)",
+        '| "a" | b |\n|---|---|\n| c | d\' |',
+        '```py"onmouseover="x\ncode\n```',
+    ],
+)
 def test_attribute_injection_is_escaped(markdown):
     html = body(markdown)
     for name, attrs in parsed(html).tags:
@@ -381,7 +405,7 @@ def test_attribute_injection_is_escaped(markdown):
         if name == "a":
             assert set(attrs) == {"href", "style"}
             assert attrs["href"].startswith(("http://", "https://", "fimble:"))
-    assert "onmouseover=\"" not in html and "onmouseover='" not in html
+    assert 'onmouseover="' not in html and "onmouseover='" not in html
 
 
 def test_code_blocks_escape_everything():
