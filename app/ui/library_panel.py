@@ -28,7 +28,7 @@ class LibraryRow:
 def list_library(library, settings, vram_bytes: int | None) -> list[LibraryRow]:
     """Inspect every local model and its memory fit; runs on a pool thread."""
     from app.core import machine
-    from app.core.models.library import memory_fit
+    from app.core.models.fit import memory_fit
     from app.core.models.info import inspect_model
 
     ram = machine.memory().available
@@ -160,7 +160,7 @@ class LibraryPanel(QWidget):
 
     def _show_suggestions(self) -> None:
         from app.core import machine
-        from app.core.models.library import suggest_assignments
+        from app.core.models.fit import suggest_assignments
 
         models = [r.model for r in self.rows if r.model.info is not None]
         self._suggested = suggest_assignments(models, ram_bytes=machine.memory().available,
@@ -187,7 +187,7 @@ class LibraryPanel(QWidget):
         return False
 
     def _show_details(self) -> None:
-        from app.core.models.library import assignment_warnings
+        from app.core.models.fit import assignment_warnings
 
         row = self.selected_row()
         self._sync_buttons()
@@ -218,7 +218,7 @@ class LibraryPanel(QWidget):
     # ---- actions -----------------------------------------------------------------------
 
     def _assign(self, role: str) -> None:
-        from app.core.models.library import assignment_warnings
+        from app.core.models.fit import assignment_warnings
 
         row = self.selected_row()
         if row is None or row.model.info is None:

@@ -15,7 +15,7 @@ keyed by path, size and modification time, because parsing a large vocabulary
 takes a noticeable fraction of a second per file.
 
 Which model suits which role, and how a model fits in memory, live in
-``app.core.models.fit``; they are re-exported here.
+``app.core.models.fit``.
 """
 
 from __future__ import annotations
@@ -31,14 +31,8 @@ from app.core import machine
 from app.core.errors import one_line
 from app.core.files import atomic_writer, write_text_atomic
 from app.core.models.gguf_file import GGUFError
-from app.core.models.fit import MemoryFit, assignment_warnings, memory_fit, suggest_assignments
 from app.core.models.info import ModelInfo, inspect_model
 from app.core.paths import app_dirs
-
-__all__ = [
-    "ImportCancelled", "Library", "LibraryError", "LibraryModel", "MemoryFit",
-    "assignment_warnings", "memory_fit", "suggest_assignments",
-]
 
 REFERENCES_FILE = "library.json"
 CACHE_FILE = "library-cache.json"
