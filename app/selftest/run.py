@@ -45,7 +45,7 @@ def _self_test_qt() -> str:
     label.close()
     if not shown:
         raise RuntimeError("Qt could not show a window")
-    return f"Qt {qVersion()} on {app.platformName()}"
+    return f"Qt {qVersion()} on {QApplication.platformName()}"
 
 
 def _self_test_engine(tokens: int) -> str:
@@ -68,5 +68,5 @@ def _self_test_engine(tokens: int) -> str:
             engine.close()
     if stats.generated_tokens != tokens:
         raise RuntimeError(f"the engine generated {stats.generated_tokens} of {tokens} tokens")
-    return (f"engine host on {backend['backend']} generated {stats.generated_tokens} tokens"
+    return (f"engine host on {backend.backend} generated {stats.generated_tokens} tokens"
             f" at {stats.tokens_per_s:.0f} tok/s")

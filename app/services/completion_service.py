@@ -18,6 +18,7 @@ from app.core.fim.context import ChunkRing
 from app.core.fim.post import postprocess, wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
 from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
+from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
 
 
@@ -177,10 +178,10 @@ class CompletionService(QObject):
 
     # ---- answers ---------------------------------------------------------------
 
-    @Slot(dict)
-    def _on_loaded(self, info: dict) -> None:
-        self.model_id = info.get("path", "")
-        self.prefix_only = info.get("fim") is None
+    @Slot(object)
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.model_id = loaded.info.path
+        self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
 
     @Slot(int, str)

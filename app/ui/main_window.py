@@ -14,7 +14,8 @@ from app.core.chat.defaults import render_template
 from app.core.chat.store_rescue import open_chat_store
 from app.core.editor.recovery import RecoveryStore
 from app.core.settings import RECENT_FILES_MAX, Settings, save_settings
-from app.core.generation.backend_info import describe_backend
+from app.core.generation.backend_info import BackendInfo
+from app.core.models.loaded import LoadedModel
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
 from app.services.engine_worker import EngineController
@@ -36,7 +37,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Fimble")
         self.resize(1280, 800)
         self.settings = settings
-        self.backend: dict = {}
+        self.backend: BackendInfo | None = None
         self.model_jobs = None  # the model manager's queue, made when the manager first opens
         self.models_dialog = None
         self.loaded_models: dict[str, str] = {}  # role -> path of the model its engine serves
@@ -169,32 +170,32 @@ class MainWindow(QMainWindow):
 
     # ---- slots -------------------------------------------------------------------
 
-    @Slot(dict)
-    def _on_backend(self, backend: dict) -> None:
+    @Slot(object)
+    def _on_backend(self, backend: BackendInfo) -> None:
         self.backend = backend
-        self.backend_label.setText(f"Backend: {describe_backend(backend)}")
+        self.backend_label.setText(f"Backend: {backend.describe()}")
 
-    @Slot(dict)
-    def _on_loaded_chat(self, info: dict) -> None:
-        self._note_loaded("chat", info)
-        if not info.get("has_chat_template"):
+    @Slot(object)
+    def _on_loaded_chat(self, loaded: LoadedModel) -> None:
+        self._note_loaded("chat", loaded)
+        if not loaded.info.has_chat_template:
             self.chat_pane.show_notice(
-                f"{info['name']} has no chat template; Fimble lays out its turns from the"
+                f"{loaded.info.name} has no chat template; Fimble lays out its turns from the"
                 " vocabulary. If it is a base model rather than an instruction-tuned one, its"
                 " answers will be poor: assign a chat model such as CodeGemma 7B-it."
             )
 
-    @Slot(dict)
-    def _on_loaded_completion(self, info: dict) -> None:
-        self._note_loaded("completion", info)
-        if info.get("fim") is None:
-            self.editor_pane.status.setText(f"{info['name']} has no FIM tokens: completions use the text before the cursor")
+    @Slot(object)
+    def _on_loaded_completion(self, loaded: LoadedModel) -> None:
+        self._note_loaded("completion", loaded)
+        if not loaded.info.can_complete:
+            self.editor_pane.status.setText(f"{loaded.info.name} has no FIM tokens: completions use the text before the cursor")
             self.editor_pane.status.setToolTip(
                 "Assign CodeGemma or Code Llama (Models → Model Manager…) for fill-in-the-middle"
             )
 
-    def _note_loaded(self, role: str, info: dict) -> None:
-        self.loaded_models[role] = info["path"]
+    def _note_loaded(self, role: str, loaded: LoadedModel) -> None:
+        self.loaded_models[role] = loaded.info.path
         if self.models_dialog is not None:
             self.models_dialog.library_panel.in_use = dict(self.loaded_models)
             self.models_dialog.library_panel.refresh()
@@ -336,7 +337,7 @@ class MainWindow(QMainWindow):
             self.model_jobs = ModelJobs(app_dirs().ensure().models, HubClient)
             self.model_jobs.adopt_partials()
         if self.models_dialog is None:
-            vram = self.backend.get("gpu_free_bytes") if self.backend.get("gpu_offload") else None
+            vram = self.backend.offload_free_bytes if self.backend else None
             self.models_dialog = ModelsDialog(Library.default(), self.settings, self.model_jobs, HubClient,
                                               vram_bytes=vram, parent=self)
             self.models_dialog.library_panel.in_use = dict(self.loaded_models)
@@ -405,12 +406,12 @@ class _ModelStatus(QObject):
         """Loading advanced."""
         self.label.setText(f"{self.role}: loading {fraction:.0%}")
 
-    @Slot(dict)
-    def on_loaded(self, info: dict) -> None:
+    @Slot(object)
+    def on_loaded(self, loaded: LoadedModel) -> None:
         """The model is ready."""
         self._loading(False)
-        self.label.setText(f"{self.role}: {info['name']} ({info['file_type']})")
-        self.label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
+        self.label.setText(f"{self.role}: {loaded.info.name} ({loaded.info.file_type})")
+        self.label.setToolTip(f"{loaded.info.path}\n{loaded.info.family} · context {loaded.n_ctx}")
 
     @Slot(str)
     def on_failed(self, message: str) -> None:

@@ -102,7 +102,7 @@ def test_loading_another_model_is_remembered(qtbot, window, tiny_models, fimble_
 
     with qtbot.waitSignal(window.chat_engine.worker.loaded, timeout=20_000) as loaded:
         window.set_model("chat", str(tiny_models["codegemma"]))
-    assert loaded.args[0]["family"] == "codegemma"
+    assert loaded.args[0].info.family == "codegemma"
     assert "tiny-codegemma-fixture" in window.chat_model_label.text()
     assert load_settings(app_dirs().config).chat_model == str(tiny_models["codegemma"])
 
