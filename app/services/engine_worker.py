@@ -310,17 +310,18 @@ class EngineController(QObject):
     ) -> None:
         super().__init__(parent)
         self.role = role
-        self.thread = QThread()
-        self.thread.setObjectName(f"fimble-{role}-worker")
+        # Not ``thread``: that would hide QObject.thread(), the thread this controller lives in.
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName(f"fimble-{role}-worker")
         self.worker = EngineWorker(role, engine_factory)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.start)
+        self.worker.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(self.worker.start)
         # finished is emitted from the worker thread itself: a direct call stops
         # the watchdog in the thread that owns it.
-        self.thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
+        self.worker_thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
         self._load_requested.connect(self.worker.load)
         self._generate_requested.connect(self.worker.generate)
-        self.thread.start()
+        self.worker_thread.start()
 
     def load(self, path: str | None, params: LoadParams) -> None:
         """Ask the worker to load a model (None: the starter model)."""
@@ -344,10 +345,10 @@ class EngineController(QObject):
         Qt aborts the process if a running QThread is destroyed.
         """
         self.worker.close()
-        self.thread.quit()
-        if self.thread.wait(wait_ms):
+        self.worker_thread.quit()
+        if self.worker_thread.wait(wait_ms):
             return True
-        _lingering.append((self.thread, self.worker))
+        _lingering.append((self.worker_thread, self.worker))
         return False
 
 

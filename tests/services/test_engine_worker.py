@@ -176,3 +176,11 @@ def test_a_worker_thread_still_busy_at_shutdown_is_kept_until_it_ends(qtbot):
     del ctl  # the window that owned it is gone; Qt would abort if the running thread were destroyed
     assert wait_for_lingering(20_000)
     assert failed.calls == []  # a closing worker reports nothing
+
+
+def test_the_controller_lives_in_the_gui_thread_and_its_worker_in_worker_thread(qtbot, controller):
+    from PySide6.QtCore import QCoreApplication
+
+    assert controller.thread() == QCoreApplication.instance().thread()
+    assert controller.worker.thread() == controller.worker_thread
+    assert controller.worker_thread.objectName() == "fimble-chat-worker" and controller.worker_thread.isRunning()

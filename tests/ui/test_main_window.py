@@ -89,7 +89,7 @@ def test_closing_mid_generation_is_quick_and_clean(qtbot, window, qtlog):
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 10.0  # generous: closing waits for events, not a clock
-    assert not window.chat_engine.thread.isRunning() and not window.completion_engine.thread.isRunning()
+    assert not window.chat_engine.worker_thread.isRunning() and not window.completion_engine.worker_thread.isRunning()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
