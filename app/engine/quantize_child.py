@@ -22,6 +22,7 @@ import os
 import re
 import signal
 import sys
+from multiprocessing.connection import Connection
 from typing import Callable
 
 from app.engine.lifeline import exit_with_parent
@@ -32,7 +33,7 @@ LEVEL_ERROR = 4
 LEVEL_CONT = 5  # continues the previous line
 
 # The log callback must outlive every call into llama.cpp, so it is kept here.
-_KEEP_ALIVE: list = []
+_KEEP_ALIVE: list[object] = []
 
 _PROGRESS = re.compile(r"^\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)\s+-\s+\[")
 
@@ -97,7 +98,7 @@ def _redirect_stderr(log_path: str | None) -> None:
 
 
 def quantize_main(
-    conn, source: str, output: str, ftype: int, threads: int, allow_requantize: bool, log_path: str | None
+    conn: Connection, source: str, output: str, ftype: int, threads: int, allow_requantize: bool, log_path: str | None
 ) -> None:
     """Entry point of the child process (started with ``spawn``).
 
@@ -128,7 +129,7 @@ def quantize_main(
 
     lines = LogLines(on_line)
 
-    def on_log(level: int, text: bytes, _user_data) -> None:
+    def on_log(level: int, text: bytes, _user_data: object) -> None:
         try:
             lines.feed(int(level), text.decode("utf-8", errors="replace") if text else "")
         except (BrokenPipeError, EOFError, OSError):

@@ -15,7 +15,8 @@ import signal
 import tempfile
 import threading
 from collections import deque
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Callable
 
@@ -49,7 +50,7 @@ class Quantizer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
-        self._process = None
+        self._process: BaseProcess | None = None
         self.last_exitcode: int | None = None
 
     @property
@@ -103,10 +104,13 @@ class Quantizer:
         finally:
             lock.release(remove_file=True)
 
-    def _run_locked(self, plan: QuantizePlan, on_progress, threads: int | None) -> Path:
+    def _run_locked(
+        self, plan: QuantizePlan, on_progress: Callable[[QuantizeProgress], None] | None, threads: int | None
+    ) -> Path:
         part = plan.part_path
-        log_path = None
-        conn = process = None
+        log_path: str | None = None
+        conn: Connection | None = None
+        process: BaseProcess | None = None
         try:
             if self._cancelled.is_set():
                 raise _cancelled()
@@ -139,7 +143,9 @@ class Quantizer:
             if log_path is not None:
                 Path(log_path).unlink(missing_ok=True)
 
-    def _start(self, plan: QuantizePlan, part: Path, threads: int | None, log_path: str):
+    def _start(
+        self, plan: QuantizePlan, part: Path, threads: int | None, log_path: str
+    ) -> tuple[Connection, BaseProcess]:
         from app.engine.quantize_child import quantize_main
 
         context = multiprocessing.get_context("spawn")
@@ -162,7 +168,9 @@ class Quantizer:
         child_end.close()
         return parent_end, process
 
-    def _follow(self, conn, process, on_progress) -> tuple[int | None, deque[str]]:
+    def _follow(
+        self, conn: Connection, process: BaseProcess, on_progress: Callable[[QuantizeProgress], None] | None
+    ) -> tuple[int | None, deque[str]]:
         """Relay progress until the child says it is done or goes away.
 
         Returns:
@@ -176,15 +184,17 @@ class Quantizer:
             try:
                 if not conn.poll():
                     return None, problems  # exited without a word
-                message = conn.recv()
+                message: object = conn.recv()
             except (EOFError, OSError):
                 return None, problems
-            if message[0] == "progress" and on_progress is not None:
-                on_progress(QuantizeProgress(*message[1:]))
-            elif message[0] == "log":
-                problems.append(message[2])
-            elif message[0] == "done":
-                return message[1], problems
+            match message:
+                case ("progress", int(done), int(total), str(name)):
+                    if on_progress is not None:
+                        on_progress(QuantizeProgress(done, total, name))
+                case ("log", int(), str(line)):
+                    problems.append(line)
+                case ("done", int(code)):
+                    return code, problems
         raise _cancelled()
 
 
@@ -192,7 +202,7 @@ def _cancelled() -> QuantizeError:
     return QuantizeError("cancelled", "quantizing was cancelled")
 
 
-def _stop(process) -> None:
+def _stop(process: BaseProcess) -> None:
     """End the child if it still runs: terminate, then kill after a grace period."""
     if process.exitcode is None:
         process.terminate()

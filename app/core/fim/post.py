@@ -21,6 +21,12 @@ _QUOTES = ("\"", "'", "`")
 _SCAN_CHARS = 2000
 _WORD = re.compile(r"\s*[^\w\s]*\w*")
 _LEADING_SPACE = re.compile(r"\s*")
+
+
+def _leading_space(text: str) -> int:
+    """How many whitespace characters ``text`` starts with."""
+    match = _LEADING_SPACE.match(text)
+    return match.end() if match else 0
 _TAB_WIDTH = 4
 
 
@@ -69,7 +75,7 @@ def postprocess(text: str, prefix: str, suffix: str, multiline: bool | None = No
     lines = _drop_repeated_tail(_strip_trailing_blank(lines), suffix)
     result = "\n".join(_strip_trailing_blank(lines))
     stripped = result.strip()
-    if not stripped or suffix.startswith(stripped, _LEADING_SPACE.match(suffix).end()):
+    if not stripped or suffix.startswith(stripped, _leading_space(suffix)):
         return ""
     if not multiline:
         result = _trim_line_overlap(result, prefix, _rest_of_line(suffix))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
 from app.core.generation.contracts import ChatMessage
 from app.core.generation.vocab import Vocab, continuation_tokens, text_tokens, tokens_without_space_prefix
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _SENTINEL = "\ue000{}\ue001"
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
@@ -22,7 +26,7 @@ class TemplateError(ValueError):
     """The chat template could not be rendered."""
 
 
-def _environment():
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)

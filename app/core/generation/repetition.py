@@ -46,7 +46,7 @@ class _PeriodRuns:
         self.min_period = min_period
         self.max_period = max_period
         self.repeats = repeats
-        self.recent: deque = deque(maxlen=max_period)
+        self.recent: deque[object] = deque(maxlen=max_period)
         self.runs = [0] * (max_period + 1)
 
     def push(self, item: object, accept: Callable[[int, int], bool]) -> bool:

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from app.core import machine
 from app.core.errors import one_line
@@ -74,7 +75,7 @@ class LibraryModel:
         """The roles the model can serve; none when it could not be read."""
         return self.info.roles if self.info else []
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """Return the model as ``fimble models --json`` prints it."""
         info = self.info
         return {
@@ -282,7 +283,7 @@ class Library:
                     out.append(Path(root) / file)
         return out
 
-    def _describe(self, path: Path, name: str, referenced: bool, cache: dict) -> LibraryModel:
+    def _describe(self, path: Path, name: str, referenced: bool, cache: dict[str, object]) -> LibraryModel:
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -291,10 +292,12 @@ class Library:
             return LibraryModel(name, path, 0, referenced, None, f"cannot read the file: {exc.strerror}")
         key = str(path)
         record = cache.get(key)
-        if record and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
+        if isinstance(record, dict) and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
             info = _info_from_dict(record.get("info"))
-            if info is not None or record.get("error"):
-                return LibraryModel(name, path, stat.st_size, referenced, info, record.get("error"))
+            cached_error = record.get("error")
+            if info is not None or cached_error:
+                error_text = cached_error if isinstance(cached_error, str) else None
+                return LibraryModel(name, path, stat.st_size, referenced, info, error_text)
         info, error = None, None
         try:
             info = inspect_model(path).info
@@ -317,7 +320,7 @@ class Library:
         unique = list(dict.fromkeys(str(p) for p in paths))
         _write_json(self.config_dir / REFERENCES_FILE, {"version": 1, "references": unique})
 
-    def _load_cache(self) -> dict:
+    def _load_cache(self) -> dict[str, object]:
         try:
             data = json.loads((self.cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -325,9 +328,9 @@ class Library:
         if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
             return {}
         models = data.get("models")
-        return dict(models) if isinstance(models, dict) else {}
+        return {str(k): v for k, v in models.items()} if isinstance(models, dict) else {}
 
-    def _save_cache(self, cache: dict) -> None:
+    def _save_cache(self, cache: dict[str, object]) -> None:
         try:
             _write_json(self.cache_dir / CACHE_FILE, {"version": _CACHE_VERSION, "models": cache})
         except OSError:
@@ -378,21 +381,22 @@ def _copy_file(
         raise LibraryError(f"copying {source.name} failed: {exc.strerror or exc}") from None
 
 
-def _cache_record(path: Path, info: ModelInfo, error: str | None) -> dict:
+def _cache_record(path: Path, info: ModelInfo, error: str | None) -> dict[str, object]:
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": info.to_dict(), "error": error}
 
 
-def _info_from_dict(data) -> ModelInfo | None:
+def _info_from_dict(data: object) -> ModelInfo | None:
     if not isinstance(data, dict):
         return None
     try:
-        return ModelInfo(**{f.name: data[f.name] for f in fields(ModelInfo)})
+        values: dict[str, Any] = {f.name: data[f.name] for f in fields(ModelInfo)}  # JSON, as written by to_dict
+        return ModelInfo(**values)
     except (KeyError, TypeError):
         return None  # written by an older version; inspect again
 
 
-def _write_json(target: Path, data: dict) -> None:
+def _write_json(target: Path, data: dict[str, object]) -> None:
     write_text_atomic(target, json.dumps(data, indent=1))
 
 

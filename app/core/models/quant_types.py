@@ -70,7 +70,7 @@ def from_filename(filename: str) -> str | None:
 
 def is_full_precision(name: str | None) -> bool:
     """Whether a file type is unquantized (F32, F16 or BF16)."""
-    return bool(name) and name.upper() in FULL_PRECISION
+    return name is not None and name.upper() in FULL_PRECISION
 
 
 def quantize_targets() -> list[str]:

@@ -21,7 +21,7 @@ class FimTokens:
     middle: int
     file_separator: int | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int | None]:
         """Return the ids by role, as ``fimble inspect`` prints them."""
         return {
             "prefix": self.prefix,

@@ -21,10 +21,10 @@ class CodeGemma(Family):
 
     def fim_tokens(self, vocab: Vocab) -> FimTokens | None:
         """Return the ``<|fim_*|>`` ids and ``<|file_separator|>``."""
-        ids = [find_token(vocab, t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)]
-        if None in ids:
+        prefix, suffix, middle = (find_token(vocab, t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE))
+        if prefix is None or suffix is None or middle is None:
             return None
-        return FimTokens(*ids, file_separator=find_token(vocab, FILE_SEPARATOR))
+        return FimTokens(prefix, suffix, middle, file_separator=find_token(vocab, FILE_SEPARATOR))
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out ``[BOS] (<|file_separator|>path\\ntext)* <|fim_prefix|>…``.

@@ -30,10 +30,10 @@ class CodeLlama(Family):
 
     def fim_tokens(self, vocab: Vocab) -> FimTokens | None:
         """Return the ``<PRE>``, ``<SUF>`` and ``<MID>`` ids."""
-        ids = [find_token(vocab, *spellings) for spellings in (PRE, SUF, MID)]
-        if None in ids:
+        prefix, suffix, middle = (find_token(vocab, *spellings) for spellings in (PRE, SUF, MID))
+        if prefix is None or suffix is None or middle is None:
             return None
-        return FimTokens(*ids, file_separator=None)
+        return FimTokens(prefix, suffix, middle, file_separator=None)
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out ``[BOS, <PRE>] prefix [<SUF>] suffix [<MID>]``.

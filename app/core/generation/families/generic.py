@@ -23,10 +23,10 @@ class Generic(Family):
 
     def fim_tokens(self, vocab: Vocab) -> FimTokens | None:
         """Return FIM ids under any common spelling, or None."""
-        ids = [find_token(vocab, *spellings) for spellings in (PREFIX, SUFFIX, MIDDLE)]
-        if None in ids:
+        prefix, suffix, middle = (find_token(vocab, *spellings) for spellings in (PREFIX, SUFFIX, MIDDLE))
+        if prefix is None or suffix is None or middle is None:
             return None
-        return FimTokens(*ids, file_separator=find_token(vocab, *FILE_SEPARATOR))
+        return FimTokens(prefix, suffix, middle, file_separator=find_token(vocab, *FILE_SEPARATOR))
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out prefix-suffix-middle, with other files behind file separators."""
