@@ -43,7 +43,9 @@ def _text(value: Any) -> str:
 
 def _devices(lib: Any) -> tuple[list[str], list[ComputeDevice]]:
     _bind(lib)
-    registries = [_text(lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i))) for i in range(lib.ggml_backend_reg_count())]
+    registries = [
+        _text(lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i))) for i in range(lib.ggml_backend_reg_count())
+    ]
     devices = []
     for index in range(int(lib.ggml_backend_dev_count())):
         device = lib.ggml_backend_dev_get(index)

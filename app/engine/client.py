@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
@@ -45,8 +45,14 @@ class Engine(ABC):
         """Say whether the engine is running."""
 
     @abstractmethod
-    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
-             on_progress: Callable[[float], None] | None = None) -> LoadedModel:
+    def load(
+        self,
+        path: str,
+        params: LoadParams,
+        *,
+        vocab_only: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> LoadedModel:
         """Load a model and return what was loaded.
 
         Raises:

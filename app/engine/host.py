@@ -103,7 +103,9 @@ def host_main(conn: Connection, log_path: str | None = None) -> None:
             conn.send(p.Failed(exc.kind, exc.message, getattr(message, "job_id", None)))
         except Exception as exc:  # never a traceback to the user; keep it for the log
             traceback.print_exc()
-            conn.send(p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None)))
+            conn.send(
+                p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None))
+            )
         finally:
             inbox.current_job = None
     runner.unload()

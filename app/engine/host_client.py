@@ -5,9 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
@@ -143,8 +144,14 @@ class HostEngine(Engine):
 
     # ---- commands -----------------------------------------------------------------
 
-    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
-             on_progress: Callable[[float], None] | None = None) -> LoadedModel:
+    def load(
+        self,
+        path: str,
+        params: LoadParams,
+        *,
+        vocab_only: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> LoadedModel:
         """Load a model in the host, reporting progress."""
         self._send(p.Load(str(path), params, vocab_only))
         while True:

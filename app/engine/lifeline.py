@@ -22,9 +22,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Callable
 
 # How often the watcher looks at the parent pid between sentinel waits.
 POLL_S = 0.5

@@ -1,8 +1,9 @@
 """The quantizer's child process: llama.cpp's quantizer, its log read as progress.
 
-llama.cpp reports each tensor it writes on one log line, such as::
+llama.cpp reports each tensor it writes on one log line, such as (its
+column padding shortened here)::
 
-    [  12/  20] blk.0.attn_q.weight            - [   256,    256,      1,      1], type =    f16, converting to q4_K .. size =     0.12 MiB ->     0.04 MiB
+    [  12/  20] blk.0.attn_q.weight - [ 256, 256, 1, 1], type = f16, converting to q4_K .. size = 0.12 MiB -> 0.04 MiB
 
 delivered in several fragments (the part before ``converting`` comes before
 the tensor is converted). ``LogLines`` joins the fragments into lines, and
@@ -22,8 +23,8 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Callable
 
 from app.engine.lifeline import exit_with_parent
 

@@ -1,9 +1,10 @@
 """Quantize a GGUF model with llama.cpp's own quantizer, in a child process.
 
 ``app.core.models.quantize_plan.plan_quantize`` checks everything that can be
-known beforehand and writes nothing. ``Quantizer.run`` then starts ``quantize_child.quantize_main`` with ``spawn``, reports each
-tensor as llama.cpp writes it, and moves ``<output>.part`` into place only
-once the result has been checked. ``Quantizer.cancel`` ends the child at any
+known beforehand and writes nothing. ``Quantizer.run`` then starts
+``quantize_child.quantize_main`` with ``spawn``, reports each tensor as
+llama.cpp writes it, and moves ``<output>.part`` into place only once the
+result has been checked. ``Quantizer.cancel`` ends the child at any
 moment; no partial file is left behind by a cancel or a failure.
 """
 
@@ -15,10 +16,10 @@ import signal
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Callable
 
 from app.core.hub.download_lock import PartLock
 from app.core.models import quant_types
@@ -97,8 +98,9 @@ class Quantizer:
         """
         lock = PartLock(plan.output.parent, plan.output.name)
         if not lock.try_acquire():
-            raise QuantizeError("busy", f"another Fimble window is making {plan.output.name} right now; "
-                                        "wait for it to finish")
+            raise QuantizeError(
+                "busy", f"another Fimble window is making {plan.output.name} right now; wait for it to finish"
+            )
         try:
             return self._run_locked(plan, on_progress, threads)
         finally:
@@ -153,8 +155,15 @@ class Quantizer:
         allow_requantize = not quant_types.is_full_precision(plan.source_type)
         process = context.Process(
             target=quantize_main,
-            args=(child_end, str(plan.source), str(part), quant_types.ftype_id(plan.qtype),
-                  max(0, threads or 0), allow_requantize, log_path),
+            args=(
+                child_end,
+                str(plan.source),
+                str(part),
+                quant_types.ftype_id(plan.qtype),
+                max(0, threads or 0),
+                allow_requantize,
+                log_path,
+            ),
             name="fimble-quantize",
             daemon=True,
         )
@@ -221,8 +230,9 @@ def _verify(plan: QuantizePlan, part: Path) -> None:
         raise QuantizeError("failed", f"llama.cpp wrote a {written} file instead of {plan.qtype}")
 
 
-def _failure_text(plan: QuantizePlan, code: int | None, exitcode: int | None,
-                  problems: deque[str], log_path: str | None) -> str:
+def _failure_text(
+    plan: QuantizePlan, code: int | None, exitcode: int | None, problems: deque[str], log_path: str | None
+) -> str:
     """One line saying why llama.cpp failed, from its last error or its stderr."""
     detail = _last_reason(problems) or _last_stderr_line(log_path)
     if code is None:

@@ -5,20 +5,20 @@ from __future__ import annotations
 import codecs
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from app.core.generation.families import PromptError
-from app.core.generation.families.base import with_bos
 from app.core.chat.budget import BudgetResult, fit_conversation
 from app.core.fim.budget import fit_request
-from app.core.models.gguf_file import GGUFError
-from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
-from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats
+from app.core.generation.families import PromptError
+from app.core.generation.families.base import with_bos
 from app.core.generation.repetition import RepetitionGuard
 from app.core.generation.vocab import text_tokens
+from app.core.models.gguf_file import GGUFError
+from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
+from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
 from app.core.models.loaded import LoadedModel
 
 if TYPE_CHECKING:
@@ -108,8 +108,7 @@ class ModelRunner:
 
     # ---- loading -------------------------------------------------------------
 
-    def load(self, path: str, params: LoadParams, vocab_only: bool,
-             progress: Callable[[float], None]) -> LoadedModel:
+    def load(self, path: str, params: LoadParams, vocab_only: bool, progress: Callable[[float], None]) -> LoadedModel:
         """Validate then load a model; return what was loaded, for the parent.
 
         Raises:
@@ -136,12 +135,22 @@ class ModelRunner:
         try:
             with _load_progress(on_progress):
                 llama = llama_cpp.Llama(
-                    model_path=path, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                    n_threads=params.n_threads, n_batch=params.n_batch, n_ubatch=min(params.n_batch, 512),
-                    rope_freq_base=params.rope_freq_base, rope_freq_scale=params.rope_freq_scale,
-                    offload_kqv=params.offload_kqv, use_mlock=params.use_mlock, use_mmap=params.use_mmap,
-                    flash_attn=params.flash_attn, type_k=_CACHE_TYPE_IDS[params.type_k],
-                    type_v=_CACHE_TYPE_IDS[params.type_v], vocab_only=vocab_only, verbose=False,
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=params.n_threads,
+                    n_batch=params.n_batch,
+                    n_ubatch=min(params.n_batch, 512),
+                    rope_freq_base=params.rope_freq_base,
+                    rope_freq_scale=params.rope_freq_scale,
+                    offload_kqv=params.offload_kqv,
+                    use_mlock=params.use_mlock,
+                    use_mmap=params.use_mmap,
+                    flash_attn=params.flash_attn,
+                    type_k=_CACHE_TYPE_IDS[params.type_k],
+                    type_v=_CACHE_TYPE_IDS[params.type_v],
+                    vocab_only=vocab_only,
+                    verbose=False,
                     seed=params.seed if params.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
                 )
         except (ValueError, RuntimeError) as exc:
@@ -154,8 +163,11 @@ class ModelRunner:
         if not vocab_only:
             self._install_abort_callback(llama)
         return LoadedModel(
-            info=model.info, n_ctx=llama.n_ctx(), load_ms=(time.perf_counter() - started) * 1000,
-            params=params, vocab_only=vocab_only,
+            info=model.info,
+            n_ctx=llama.n_ctx(),
+            load_ms=(time.perf_counter() - started) * 1000,
+            params=params,
+            vocab_only=vocab_only,
         )
 
     def _install_abort_callback(self, llama: Llama) -> None:
@@ -226,8 +238,11 @@ class ModelRunner:
             return self._chat_tokens(request.messages), None
         n_ctx = self._context_size()
         fitted = fit_conversation(
-            request.messages, lambda messages: len(self._chat_tokens(messages)), n_ctx,
-            reserve=min(request.sampling.max_tokens, n_ctx // 2), policy=request.overflow,
+            request.messages,
+            lambda messages: len(self._chat_tokens(messages)),
+            n_ctx,
+            reserve=min(request.sampling.max_tokens, n_ctx // 2),
+            policy=request.overflow,
         )
         if not fitted.fits:
             raise EngineFailure("context_overflow", fitted.notice or "the conversation does not fit the context")
@@ -258,7 +273,8 @@ class ModelRunner:
         if len(tokens) >= n_ctx:
             raise EngineFailure(
                 "context_overflow",
-                f"the prompt is {len(tokens)} tokens but the context holds {n_ctx}; shorten it or raise the context length",
+                f"the prompt is {len(tokens)} tokens but the context holds {n_ctx};"
+                " shorten it or raise the context length",
             )
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
@@ -278,8 +294,12 @@ class ModelRunner:
         last_at: float | None = None
         try:
             stream = llama.generate(
-                tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
+                tokens,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
+                temp=sampling.temperature,
+                repeat_penalty=sampling.repeat_penalty,
             )
             for token in stream:
                 last_at = time.perf_counter()
@@ -333,10 +353,15 @@ class ModelRunner:
         prompt_ms = (first_at - started) * 1000
         decode_s = (last_at or ended) - first_at
         stats = GenerationStats(
-            prompt_tokens=len(tokens), reused_tokens=reused, generated_tokens=count,
-            prompt_ms=prompt_ms, ttft_ms=prompt_ms, total_ms=(ended - started) * 1000,
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            generated_tokens=count,
+            prompt_ms=prompt_ms,
+            ttft_ms=prompt_ms,
+            total_ms=(ended - started) * 1000,
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
-            finish_reason=reason, n_ctx=n_ctx,
+            finish_reason=reason,
+            n_ctx=n_ctx,
             dropped_turns=fitted.dropped if fitted else 0,
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
@@ -352,7 +377,7 @@ def _reset(llama: Llama) -> None:
 
 def _common_prefix(old: list[int], new: list[int]) -> int:
     count = 0
-    for a, b in zip(old, new):
+    for a, b in zip(old, new, strict=False):
         if a != b:
             break
         count += 1
@@ -379,6 +404,5 @@ def _gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
     if not vram:
         return 0
     context = n_ctx or (model.info.context_length or 4096)
-    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram,
-                     cache_type=params.type_k)
+    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram, cache_type=params.type_k)
     return fit.suggested_gpu_layers

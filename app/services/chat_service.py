@@ -248,8 +248,13 @@ class ChatService(QObject):
         if answer_id is None:
             return
         partial = stats.finish_reason in ("cancelled", "time", "repetition")
-        self._finish_saved(answer_id, content="".join(self._text), partial=partial,
-                           stop_reason=stats.finish_reason, stats=asdict(stats))
+        self._finish_saved(
+            answer_id,
+            content="".join(self._text),
+            partial=partial,
+            stop_reason=stats.finish_reason,
+            stats=asdict(stats),
+        )
         if stats.notice:
             self.notice.emit(stats.notice)
         self.answer_finished.emit(job_id, stats)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -145,13 +145,21 @@ class CompletionService(QObject):
         s = self.tuning
         sampling = Sampling(
             max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
-            temperature=0.0, time_limit_s=s.time_limit_s, reuse_kv=s.reuse_kv,
+            temperature=0.0,
+            time_limit_s=s.time_limit_s,
+            reuse_kv=s.reuse_kv,
         )
         return FimRequest(
-            prefix=snapshot.prefix, suffix=snapshot.suffix, path=snapshot.path,
-            chunks=self.ring.chunks(exclude_path=snapshot.path), sampling=sampling,
-            allow_prefix_only=self.prefix_only, order=s.order, prefix_tokens=s.prefix_tokens,
-            suffix_tokens=s.suffix_tokens, single_line=not multiline,
+            prefix=snapshot.prefix,
+            suffix=snapshot.suffix,
+            path=snapshot.path,
+            chunks=self.ring.chunks(exclude_path=snapshot.path),
+            sampling=sampling,
+            allow_prefix_only=self.prefix_only,
+            order=s.order,
+            prefix_tokens=s.prefix_tokens,
+            suffix_tokens=s.suffix_tokens,
+            single_line=not multiline,
         )
 
     def dismiss(self) -> None:
@@ -221,4 +229,3 @@ class CompletionService(QObject):
         if self._in_flight(job_id) is not None:
             self._current = None
             self.failed.emit(message)
-

@@ -8,8 +8,8 @@ calls. Answers come back only through signals, each tagged with a job id.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
@@ -44,7 +44,9 @@ class EngineWorker(QObject):
     failed = Signal(int, str, str)  # job id, kind, message
     host_crashed = Signal(str)
     host_restarted = Signal(object)  # BackendInfo
-    _switch_done = Signal(int, object, object, object)  # switch id, engine or None, (path, params), LoadedModel or message
+    _switch_done = Signal(
+        int, object, object, object
+    )  # switch id, engine or None, (path, params), LoadedModel or message
 
     def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None) -> None:
         super().__init__()

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from app.core.generation.backend_info import BackendInfo
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
-from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 from app.engine.client import EngineCrashed, EngineError
 
 DEADLINE_S = 10.0  # generous: the assertions are about events, not this machine's speed
@@ -201,8 +201,9 @@ def test_starter_model_end_to_end(host, starter_model):
     loaded = host.load(str(starter_model), LoadParams(n_ctx=2048))
     assert loaded.info.architecture == "gemma3"
     # Gemma 3 270M is a base model: it continues code well.
-    request = FimRequest("def add(a, b):\n    return", allow_prefix_only=True,
-                         sampling=Sampling(max_tokens=8, temperature=0.0))
+    request = FimRequest(
+        "def add(a, b):\n    return", allow_prefix_only=True, sampling=Sampling(max_tokens=8, temperature=0.0)
+    )
     pieces, stats = collect(host.generate(1, request))
     assert "".join(pieces).startswith(" a + b")
     assert stats.generated_tokens == 8 and stats.tokens_per_s > 0

@@ -7,14 +7,14 @@ import signal
 import time
 
 import pytest
-from tests.support.gui_thread_waits import SignalLog
 
 from app.core.generation.backend_info import BackendInfo
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, Sampling
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
-from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, Sampling
 from app.engine.client import EngineError
 from app.services.engine_worker import EngineController, wait_for_lingering
+from tests.support.gui_thread_waits import SignalLog
 
 LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
 

@@ -63,8 +63,10 @@ def render_chat_template(
     bos = vocab.piece(vocab.bos_id) if vocab.bos_id is not None else ""
     eos = vocab.piece(vocab.eos_id) if vocab.eos_id is not None else ""
     try:
-        rendered = _environment().from_string(template).render(
-            messages=placeholders, add_generation_prompt=True, bos_token=bos, eos_token=eos
+        rendered = (
+            _environment()
+            .from_string(template)
+            .render(messages=placeholders, add_generation_prompt=True, bos_token=bos, eos_token=eos)
         )
     except TemplateError:
         raise

@@ -56,8 +56,7 @@ def _fits(info: ModelInfo, ram_bytes: int | None) -> bool:
 
 
 def _chat_key(model: LibraryModel, info: ModelInfo, ram_bytes: int | None) -> tuple[bool, bool, bool, int, str]:
-    return (_fits(info, ram_bytes), instruct_named(info), info.has_chat_template, info.parameters,
-            model.name)
+    return (_fits(info, ram_bytes), instruct_named(info), info.has_chat_template, info.parameters, model.name)
 
 
 def _completion_key(

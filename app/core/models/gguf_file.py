@@ -223,9 +223,7 @@ def _parse(path: Path, buffer: mmap.mmap, size: int) -> GGUFFile:
     data_offset = -(-cursor.pos // alignment) * alignment
     for record in records:
         if data_offset + record.offset + record.nbytes > size:
-            raise GGUFError(
-                f"{path.name} is truncated: tensor {record.name!r} lies past the end of the file"
-            )
+            raise GGUFError(f"{path.name} is truncated: tensor {record.name!r} lies past the end of the file")
     return GGUFFile(path, version, size, metadata, records, data_offset)
 
 

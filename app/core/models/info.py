@@ -15,8 +15,17 @@ from app.core.models.gguf_file import GGUFFile, read_gguf
 # llama.cpp token types (tokenizer.ggml.token_type).
 TOKEN_CONTROL = 3
 
-_CACHE_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32,
-                "q4_1": 20 / 32, "q5_0": 22 / 32, "q5_1": 24 / 32, "iq4_nl": 18 / 32}
+_CACHE_BYTES = {
+    "f32": 4.0,
+    "f16": 2.0,
+    "bf16": 2.0,
+    "q8_0": 34 / 32,
+    "q4_0": 18 / 32,
+    "q4_1": 20 / 32,
+    "q5_0": 22 / 32,
+    "q5_1": 24 / 32,
+    "iq4_nl": 18 / 32,
+}
 
 
 class GGUFVocab:
@@ -40,7 +49,9 @@ class GGUFVocab:
         self.add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", self.bos_id is not None))
         model = meta.get("tokenizer.ggml.model", "")
         self.add_space_prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", model == "llama"))
-        self.eog_ids = frozenset(i for i in (self.eos_id, _int_or_none(meta.get("tokenizer.ggml.eot_token_id"))) if i is not None)
+        self.eog_ids = frozenset(
+            i for i in (self.eos_id, _int_or_none(meta.get("tokenizer.ggml.eot_token_id"))) if i is not None
+        )
 
     def token_id(self, text: str) -> int | None:
         """Return the id of the token spelled exactly ``text``."""
@@ -136,8 +147,7 @@ class InspectedModel:
             has_chat_template=self.chat_template is not None,
             size_bytes=self.file.size_bytes,
             fim=fim.as_dict() if fim else None,
-            can_chat=self.family.can_chat(self.name, self.chat_template is not None)
-            or has_turn_tokens(self.vocab),
+            can_chat=self.family.can_chat(self.name, self.chat_template is not None) or has_turn_tokens(self.vocab),
             n_layers=_int_or_none(self.arch_value("block_count")),
             weights_bytes=weights,
         )

@@ -109,7 +109,7 @@ class Library:
         self._lock = threading.RLock()
 
     @classmethod
-    def default(cls) -> "Library":
+    def default(cls) -> Library:
         """Return the library in the app's own folders, creating them if needed."""
         dirs = app_dirs().ensure()
         return cls(dirs.models, dirs.config, dirs.cache)
@@ -292,7 +292,8 @@ class Library:
             return LibraryModel(name, path, 0, referenced, None, f"cannot read the file: {exc.strerror}")
         key = str(path)
         record = cache.get(key)
-        if isinstance(record, dict) and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if isinstance(record, dict) and (record.get("size"), record.get("mtime_ns")) == stamp:
             info = _info_from_dict(record.get("info"))
             cached_error = record.get("error")
             if info is not None or cached_error:

@@ -24,7 +24,9 @@ class LoadParams:
     """How the engine host loads a model. Changes apply on the next load."""
 
     n_ctx: int = _describe("Context length in tokens (0 = the model's own).", 4096)
-    n_gpu_layers: int = _describe("Layers offloaded to the GPU (-2 = as many as fit, -1 = all, 0 = CPU only).", GPU_LAYERS_AUTO)
+    n_gpu_layers: int = _describe(
+        "Layers offloaded to the GPU (-2 = as many as fit, -1 = all, 0 = CPU only).", GPU_LAYERS_AUTO
+    )
     n_threads: int | None = _describe("CPU threads for generation (None = llama.cpp's choice).", None)
     n_batch: int = _describe("Prompt evaluation batch size in tokens.", 512)
     rope_freq_base: float = _describe("RoPE frequency base (0 = from the model).", 0.0)

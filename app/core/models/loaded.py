@@ -22,4 +22,3 @@ class LoadedModel:
     load_ms: float
     params: LoadParams
     vocab_only: bool = False
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.models.fit import assignment_warnings, compute_buffer_bytes, memory_fit, suggest_assignments
-from app.core.models.library import Library
 from app.core.models.info import inspect_model
+from app.core.models.library import Library
 from app.selftest.tiny_gguf import write_tiny_gguf
 
 

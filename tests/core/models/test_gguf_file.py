@@ -33,8 +33,12 @@ def test_codellama_fixture(tiny_models):
     info = inspect_model(tiny_models["codellama"]).info
     ids = special_token_ids("codellama")
     assert (info.family, info.architecture) == ("codellama", "llama")
-    assert info.fim == {"prefix": ids["\u2581<PRE>"], "suffix": ids["\u2581<SUF>"],
-                        "middle": ids["\u2581<MID>"], "file_separator": None}
+    assert info.fim == {
+        "prefix": ids["\u2581<PRE>"],
+        "suffix": ids["\u2581<SUF>"],
+        "middle": ids["\u2581<MID>"],
+        "file_separator": None,
+    }
     assert info.roles == ["completion"]  # a base model without a template does not chat
 
 

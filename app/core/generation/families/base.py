@@ -49,9 +49,7 @@ class Family:
         """
         raise NotImplementedError
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Return the chat prompt, ending where the assistant's answer starts.
 
         Raises:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.families.base import (
     Family,
     FimTokens,
@@ -11,7 +12,6 @@ from app.core.generation.families.base import (
     split_system,
     with_bos,
 )
-from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.vocab import Vocab, find_token, text_tokens, tokens_without_space_prefix
 
 # Code Llama's SentencePiece model spells these with a leading "▁"; some
@@ -48,9 +48,7 @@ class CodeLlama(Family):
         tokens.append(fim.middle)
         return with_bos(vocab, tokens)
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Lay out ``<s>[INST] <<SYS>>…<</SYS>> user [/INST] answer </s>`` turns.
 
         Only BOS and EOS are control tokens; ``[INST]`` is plain text, and so

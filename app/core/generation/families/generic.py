@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.core.generation.chat_template import render_chat_template
+from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.families.base import Family, FimTokens, PromptError, psm_tokens, require_fim, with_bos
 from app.core.generation.families.turns import chatml_turns, gemma_turns, turn_stop_ids
-from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.vocab import Vocab, find_token
 
 # Spellings used by StarCoder, DeepSeek Coder, Qwen2.5-Coder, CodeGemma and others.
@@ -33,17 +33,14 @@ class Generic(Family):
         fim = require_fim(self.fim_tokens(vocab), self)
         return psm_tokens(vocab, fim, request, name_current_file=False)
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Render the GGUF's own template in a sandbox, else known turn tokens."""
         if chat_template:
             return with_bos(vocab, render_chat_template(chat_template, vocab, messages))
         tokens = gemma_turns(vocab, messages) or chatml_turns(vocab, messages)
         if tokens is None:
             raise PromptError(
-                "this model has no chat template, so it is not a chat model;"
-                " pick an instruction-tuned model for chat"
+                "this model has no chat template, so it is not a chat model; pick an instruction-tuned model for chat"
             )
         return tokens
 
