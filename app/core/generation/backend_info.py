@@ -46,8 +46,3 @@ class BackendInfo:
         free = self.gpu_free_bytes
         suffix = f" ({free / 2**30:.1f} GiB free)" if free else ""
         return f"{self.backend} · {name}{suffix}"
-
-
-def describe_backend(info: BackendInfo) -> str:
-    """Return ``info.describe()``: one line for the status bar and About box."""
-    return info.describe()
