@@ -53,11 +53,11 @@ class _Session:
         self.app = app
         self.controller = EngineController(name, lambda role: HostEngine(role, str(folder / f"{role}.log")))
         self.service = CompletionService(self.controller)
-        self.service.settings.reuse_kv = reuse
-        self.service.settings.use_cache = reuse
-        self.service.settings.order = order
-        self.service.settings.max_tokens_block = 24
-        self.service.settings.max_tokens_line = 24
+        self.service.tuning.reuse_kv = reuse
+        self.service.tuning.use_cache = reuse
+        self.service.tuning.order = order
+        self.service.tuning.max_tokens_block = 24
+        self.service.tuning.max_tokens_line = 24
         self.latencies: list[float] = []
         self.evaluated: list[int] = []
         self._done = False
@@ -174,7 +174,7 @@ def _order_comparison(app, folder: Path, source: str, edits) -> dict:
     result = {}
     for order in ("psm", "spm"):
         session = _Session(app, model, folder, reuse=True, order=order, name=f"fim-{order}")
-        session.service.settings.use_cache = False  # count the engine's work, not cache hits
+        session.service.tuning.use_cache = False  # count the engine's work, not cache hits
         try:
             for prefix, suffix in _typing_session(source, edits):
                 session.complete(prefix, suffix)

@@ -7,12 +7,15 @@ C API, which llama-cpp-python loads but does not wrap.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
+
+from app.core.generation.backend_info import BackendInfo, ComputeDevice
 
 GPU_BACKENDS = ("CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL", "MUSA", "CANN", "OpenCL")
 _DEV_TYPE_GPU = (1, 3)  # GGML_BACKEND_DEVICE_TYPE_GPU, GGML_BACKEND_DEVICE_TYPE_IGPU
 
 
-def _bind(lib) -> None:
+def _bind(lib: Any) -> None:
     lib.ggml_backend_reg_count.restype = ctypes.c_size_t
     lib.ggml_backend_reg_get.restype = ctypes.c_void_p
     lib.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
@@ -33,62 +36,59 @@ def _bind(lib) -> None:
     ]
 
 
-def _devices(lib) -> tuple[list[str], list[dict]]:
+def _text(value: Any) -> str:
+    """A C string llama.cpp returned, as text."""
+    return bytes(value or b"").decode(errors="replace")
+
+
+def _devices(lib: Any) -> tuple[list[str], list[ComputeDevice]]:
     _bind(lib)
     registries = [
-        lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)).decode()
-        for i in range(lib.ggml_backend_reg_count())
+        _text(lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i))) for i in range(lib.ggml_backend_reg_count())
     ]
     devices = []
-    for index in range(lib.ggml_backend_dev_count()):
+    for index in range(int(lib.ggml_backend_dev_count())):
         device = lib.ggml_backend_dev_get(index)
         free, total = ctypes.c_size_t(), ctypes.c_size_t()
         lib.ggml_backend_dev_memory(device, ctypes.byref(free), ctypes.byref(total))
         devices.append(
-            {
-                "name": lib.ggml_backend_dev_name(device).decode(errors="replace"),
-                "description": lib.ggml_backend_dev_description(device).decode(errors="replace"),
-                "gpu": lib.ggml_backend_dev_type(device) in _DEV_TYPE_GPU,
-                "free_bytes": free.value,
-                "total_bytes": total.value,
-            }
+            ComputeDevice(
+                name=_text(lib.ggml_backend_dev_name(device)),
+                description=_text(lib.ggml_backend_dev_description(device)),
+                gpu=int(lib.ggml_backend_dev_type(device)) in _DEV_TYPE_GPU,
+                free_bytes=free.value,
+                total_bytes=total.value,
+            )
         )
     return registries, devices
 
 
-def backend_info() -> dict:
-    """Describe the llama.cpp build this process loaded.
-
-    Returns:
-        A dict with ``backend`` ("CPU", "CUDA", "Metal", "Vulkan", …),
-        ``gpu_offload`` (bool), ``gpu_name``, ``gpu_free_bytes``,
-        ``gpu_total_bytes`` (None without a GPU), ``devices``,
-        ``llama_cpp_python`` (version) and ``system_info``.
-    """
+def backend_info() -> BackendInfo:
+    """Describe the llama.cpp build this process loaded, and its first GPU."""
     import llama_cpp
 
     llama_cpp.llama_backend_init()
     registries: list[str] = []
-    devices: list[dict] = []
+    devices: list[ComputeDevice] = []
     try:
         from llama_cpp import _ggml
 
         registries, devices = _devices(_ggml.libggml)
     except (ImportError, AttributeError, OSError):
         pass  # an older build without the device registry: fall back to system info
-    system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+    system_info = _text(llama_cpp.llama_print_system_info()).strip()
     gpu_backends = [r for r in registries if r in GPU_BACKENDS]
     if not gpu_backends:
         gpu_backends = [b for b in GPU_BACKENDS if f"{b.upper()} :" in system_info.upper()]
-    gpus = [d for d in devices if d["gpu"]]
+    gpus = [d for d in devices if d.gpu]
     first = gpus[0] if gpus else None
-    return {
-        "backend": gpu_backends[0] if gpu_backends else "CPU",
-        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()) and bool(gpus or gpu_backends),
-        "gpu_name": first["description"] if first else None,
-        "gpu_free_bytes": first["free_bytes"] if first else None,
-        "gpu_total_bytes": first["total_bytes"] if first else None,
-        "devices": devices,
-        "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
-        "system_info": system_info,
-    }
+    return BackendInfo(
+        backend=gpu_backends[0] if gpu_backends else "CPU",
+        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()) and bool(gpus or gpu_backends),
+        gpu_name=first.description if first else None,
+        gpu_free_bytes=first.free_bytes if first else None,
+        gpu_total_bytes=first.total_bytes if first else None,
+        devices=tuple(devices),
+        llama_cpp_python=str(getattr(llama_cpp, "__version__", "unknown")),
+        system_info=system_info,
+    )

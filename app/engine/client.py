@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
-from app.core.models.load_params import LoadParams
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 
 
 class EngineError(Exception):
@@ -32,10 +34,10 @@ class EngineCrashed(EngineError):
 class Engine(ABC):
     """One model-serving backend. Methods block; ``cancel``/``close`` are thread-safe."""
 
-    backend: dict
+    backend: BackendInfo
 
     @abstractmethod
-    def start(self) -> dict:
+    def start(self) -> BackendInfo:
         """Start the engine and return its backend description."""
 
     @abstractmethod
@@ -43,9 +45,15 @@ class Engine(ABC):
         """Say whether the engine is running."""
 
     @abstractmethod
-    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
-             on_progress: Callable[[float], None] | None = None) -> dict:
-        """Load a model and return its info dict.
+    def load(
+        self,
+        path: str,
+        params: LoadParams,
+        *,
+        vocab_only: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> LoadedModel:
+        """Load a model and return what was loaded.
 
         Raises:
             EngineError: The model could not be loaded.

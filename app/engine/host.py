@@ -11,8 +11,9 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
+from multiprocessing.connection import Connection
 
-from app.core.models.load_params import LoadParams
+from app.core.generation.contracts import GenerationStats
 from app.engine import protocol as p
 from app.engine.lifeline import exit_with_parent
 from app.engine.runner import EngineFailure, ModelRunner
@@ -21,10 +22,10 @@ from app.engine.runner import EngineFailure, ModelRunner
 class _Inbox:
     """Reads the pipe on its own thread; Cancel is applied there, at once."""
 
-    def __init__(self, conn, cancel: threading.Event) -> None:
+    def __init__(self, conn: Connection, cancel: threading.Event) -> None:
         self.conn = conn
         self.cancel = cancel
-        self.queue: queue.Queue = queue.Queue()
+        self.queue: queue.Queue[object] = queue.Queue()
         self.current_job: int | None = None
         self.cancelled_jobs: set[int] = set()
         threading.Thread(target=self._read, name="fimble-host-reader", daemon=True).start()
@@ -32,7 +33,7 @@ class _Inbox:
     def _read(self) -> None:
         while True:
             try:
-                message = self.conn.recv()
+                message: object = self.conn.recv()
             except (EOFError, OSError):
                 message = p.Shutdown()  # the parent is gone: exit rather than linger
             if isinstance(message, p.Cancel):
@@ -74,7 +75,7 @@ def _redirect_stderr(log_path: str | None) -> None:
     sys.stderr = log
 
 
-def host_main(conn, log_path: str | None = None) -> None:
+def host_main(conn: Connection, log_path: str | None = None) -> None:
     """Entry point of the host process (started with ``spawn``).
 
     The host ends itself when the window's process dies, even in the middle
@@ -102,21 +103,19 @@ def host_main(conn, log_path: str | None = None) -> None:
             conn.send(p.Failed(exc.kind, exc.message, getattr(message, "job_id", None)))
         except Exception as exc:  # never a traceback to the user; keep it for the log
             traceback.print_exc()
-            conn.send(p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None)))
+            conn.send(
+                p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None))
+            )
         finally:
             inbox.current_job = None
     runner.unload()
 
 
-def _handle(message, runner: ModelRunner, inbox: _Inbox, conn) -> None:
+def _handle(message: object, runner: ModelRunner, inbox: _Inbox, conn: Connection) -> None:
     if isinstance(message, p.Load):
         inbox.start_job(None)
-        try:
-            params = LoadParams.from_dict(message.params)
-        except (TypeError, ValueError) as exc:
-            raise EngineFailure("bad_request", f"invalid load settings: {exc}") from None
-        info = runner.load(message.path, params, message.vocab_only, lambda f: conn.send(p.LoadProgress(f)))
-        conn.send(p.Loaded(info))
+        model = runner.load(message.path, message.params, message.vocab_only, lambda f: conn.send(p.LoadProgress(f)))
+        conn.send(p.Loaded(model))
     elif isinstance(message, p.Tokenize):
         ids = runner.tokenize(message.text, message.special)
         conn.send(p.Tokens(ids, runner.pieces(ids)))
@@ -132,9 +131,7 @@ def _handle(message, runner: ModelRunner, inbox: _Inbox, conn) -> None:
         raise EngineFailure("bad_request", f"unknown command {type(message).__name__}")
 
 
-def _generate(message: p.Generate, runner: ModelRunner, inbox: _Inbox, conn) -> None:
-    from app.core.generation.contracts import GenerationStats
-
+def _generate(message: p.Generate, runner: ModelRunner, inbox: _Inbox, conn: Connection) -> None:
     job = message.job_id
     if not inbox.start_job(job):
         conn.send(p.Done(job, "", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled")))

@@ -5,15 +5,21 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
-from multiprocessing.connection import wait
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TypeVar
 
-from app.core.models.load_params import LoadParams
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.engine import protocol as p
 from app.engine.client import Engine, EngineCrashed, EngineError
 
 START_TIMEOUT_S = 60.0
+
+_Reply = TypeVar("_Reply")
 
 
 def _death_text(role: str, exitcode: int | None) -> str:
@@ -35,14 +41,14 @@ class HostEngine(Engine):
     def __init__(self, role: str = "chat", log_path: str | None = None) -> None:
         self.role = role
         self.log_path = log_path
-        self.backend: dict = {}
-        self._process = None
-        self._conn = None
+        self.backend = BackendInfo()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
         self._send_lock = threading.Lock()
 
     # ---- life cycle -------------------------------------------------------------
 
-    def start(self) -> dict:
+    def start(self) -> BackendInfo:
         """Spawn the host and wait for it to report its backend."""
         from app.engine.host import host_main
 
@@ -58,6 +64,9 @@ class HostEngine(Engine):
         if isinstance(reply, p.Failed):
             self.close()
             raise EngineError(reply.kind, reply.message)
+        if not isinstance(reply, p.Ready):
+            self.close()
+            raise EngineError("internal", f"the {self.role} engine sent {type(reply).__name__} before it was ready")
         self.backend = reply.backend
         return self.backend
 
@@ -93,7 +102,7 @@ class HostEngine(Engine):
 
     # ---- transport --------------------------------------------------------------
 
-    def _send(self, message) -> None:
+    def _send(self, message: object) -> None:
         conn = self._conn
         if conn is None:
             raise EngineCrashed(f"the {self.role} engine is not running")
@@ -109,21 +118,22 @@ class HostEngine(Engine):
             process.join(0.5)
         return _death_text(self.role, process.exitcode if process is not None else None)
 
-    def _recv(self, timeout: float | None = None):
+    def _recv(self, timeout: float | None = None) -> object:
         conn, process = self._conn, self._process
         if conn is None or process is None:
             raise EngineCrashed(f"the {self.role} engine is not running")
         try:
             ready = wait([conn, process.sentinel], timeout)
             if not ready:
-                raise EngineError("timeout", f"the {self.role} engine did not answer in {timeout:.0f} s")
+                raise EngineError("timeout", f"the {self.role} engine did not answer in {timeout or 0:.0f} s")
             if conn in ready or conn.poll():
-                return conn.recv()
+                reply: object = conn.recv()
+                return reply
         except (EOFError, OSError):
             pass
         raise EngineCrashed(self._death())
 
-    def _call(self, message, expect: type):
+    def _call(self, message: object, expect: type[_Reply]) -> _Reply:
         self._send(message)
         while True:
             reply = self._recv()
@@ -134,10 +144,16 @@ class HostEngine(Engine):
 
     # ---- commands -----------------------------------------------------------------
 
-    def load(self, path: str, params: LoadParams, *, vocab_only: bool = False,
-             on_progress: Callable[[float], None] | None = None) -> dict:
+    def load(
+        self,
+        path: str,
+        params: LoadParams,
+        *,
+        vocab_only: bool = False,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> LoadedModel:
         """Load a model in the host, reporting progress."""
-        self._send(p.Load(str(path), params.to_dict(), vocab_only))
+        self._send(p.Load(str(path), params, vocab_only))
         while True:
             reply = self._recv()
             if isinstance(reply, p.LoadProgress):
@@ -146,7 +162,7 @@ class HostEngine(Engine):
             elif isinstance(reply, p.Failed):
                 raise EngineError(reply.kind, reply.message)
             elif isinstance(reply, p.Loaded):
-                return reply.info
+                return reply.model
 
     def tokenize(self, text: str, special: bool = False) -> tuple[list[int], list[str]]:
         """Tokenize with the loaded model."""

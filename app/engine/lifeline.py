@@ -22,8 +22,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import wait
-from typing import Callable
+from multiprocessing.process import BaseProcess
 
 # How often the watcher looks at the parent pid between sentinel waits.
 POLL_S = 0.5
@@ -31,7 +32,7 @@ POLL_S = 0.5
 ORPHAN_EXIT_CODE = 3
 
 
-def parent_is_gone(parent, parent_pid: int) -> bool:
+def parent_is_gone(parent: BaseProcess | None, parent_pid: int) -> bool:
     """Whether the parent that started this process has died.
 
     Args:

@@ -1,14 +1,18 @@
 """Messages between the GUI/CLI process and an engine host, over a pipe.
 
-Every message is a small frozen dataclass; nothing here imports llama_cpp,
-so both sides can share it.
+Every message is a small frozen dataclass, and so is everything it carries
+(core's request, report and stats types); nothing here imports llama_cpp, so
+both sides can share it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 
 # ---- parent -> host ---------------------------------------------------------
 
@@ -18,7 +22,7 @@ class Load:
     """Load a model, replacing any loaded one."""
 
     path: str
-    params: dict
+    params: LoadParams
     vocab_only: bool = False
 
 
@@ -69,7 +73,7 @@ class Shutdown:
 class Ready:
     """The host started; ``backend`` says what llama.cpp was built with."""
 
-    backend: dict
+    backend: BackendInfo
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,9 @@ class LoadProgress:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The model is loaded; ``info`` is its ``ModelInfo`` dict plus load facts."""
+    """The model is loaded; ``model`` is its summary plus the facts of the load."""
 
-    info: dict
+    model: LoadedModel
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The quantizer's child process: llama.cpp's quantizer, its log read as progress.
 
-llama.cpp reports each tensor it writes on one log line, such as::
+llama.cpp reports each tensor it writes on one log line, such as (its
+column padding shortened here)::
 
-    [  12/  20] blk.0.attn_q.weight            - [   256,    256,      1,      1], type =    f16, converting to q4_K .. size =     0.12 MiB ->     0.04 MiB
+    [  12/  20] blk.0.attn_q.weight - [ 256, 256, 1, 1], type = f16, converting to q4_K .. size = 0.12 MiB -> 0.04 MiB
 
 delivered in several fragments (the part before ``converting`` comes before
 the tensor is converted). ``LogLines`` joins the fragments into lines, and
@@ -22,7 +23,8 @@ import os
 import re
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 from app.engine.lifeline import exit_with_parent
 
@@ -32,7 +34,7 @@ LEVEL_ERROR = 4
 LEVEL_CONT = 5  # continues the previous line
 
 # The log callback must outlive every call into llama.cpp, so it is kept here.
-_KEEP_ALIVE: list = []
+_KEEP_ALIVE: list[object] = []
 
 _PROGRESS = re.compile(r"^\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)\s+-\s+\[")
 
@@ -97,7 +99,7 @@ def _redirect_stderr(log_path: str | None) -> None:
 
 
 def quantize_main(
-    conn, source: str, output: str, ftype: int, threads: int, allow_requantize: bool, log_path: str | None
+    conn: Connection, source: str, output: str, ftype: int, threads: int, allow_requantize: bool, log_path: str | None
 ) -> None:
     """Entry point of the child process (started with ``spawn``).
 
@@ -128,7 +130,7 @@ def quantize_main(
 
     lines = LogLines(on_line)
 
-    def on_log(level: int, text: bytes, _user_data) -> None:
+    def on_log(level: int, text: bytes, _user_data: object) -> None:
         try:
             lines.feed(int(level), text.decode("utf-8", errors="replace") if text else "")
         except (BrokenPipeError, EOFError, OSError):

@@ -1,9 +1,10 @@
 """Quantize a GGUF model with llama.cpp's own quantizer, in a child process.
 
 ``app.core.models.quantize_plan.plan_quantize`` checks everything that can be
-known beforehand and writes nothing. ``Quantizer.run`` then starts ``quantize_child.quantize_main`` with ``spawn``, reports each
-tensor as llama.cpp writes it, and moves ``<output>.part`` into place only
-once the result has been checked. ``Quantizer.cancel`` ends the child at any
+known beforehand and writes nothing. ``Quantizer.run`` then starts
+``quantize_child.quantize_main`` with ``spawn``, reports each tensor as
+llama.cpp writes it, and moves ``<output>.part`` into place only once the
+result has been checked. ``Quantizer.cancel`` ends the child at any
 moment; no partial file is left behind by a cancel or a failure.
 """
 
@@ -15,9 +16,10 @@ import signal
 import tempfile
 import threading
 from collections import deque
-from multiprocessing.connection import wait
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Callable
 
 from app.core.hub.download_lock import PartLock
 from app.core.models import quant_types
@@ -49,7 +51,7 @@ class Quantizer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
-        self._process = None
+        self._process: BaseProcess | None = None
         self.last_exitcode: int | None = None
 
     @property
@@ -96,17 +98,21 @@ class Quantizer:
         """
         lock = PartLock(plan.output.parent, plan.output.name)
         if not lock.try_acquire():
-            raise QuantizeError("busy", f"another Fimble window is making {plan.output.name} right now; "
-                                        "wait for it to finish")
+            raise QuantizeError(
+                "busy", f"another Fimble window is making {plan.output.name} right now; wait for it to finish"
+            )
         try:
             return self._run_locked(plan, on_progress, threads)
         finally:
             lock.release(remove_file=True)
 
-    def _run_locked(self, plan: QuantizePlan, on_progress, threads: int | None) -> Path:
+    def _run_locked(
+        self, plan: QuantizePlan, on_progress: Callable[[QuantizeProgress], None] | None, threads: int | None
+    ) -> Path:
         part = plan.part_path
-        log_path = None
-        conn = process = None
+        log_path: str | None = None
+        conn: Connection | None = None
+        process: BaseProcess | None = None
         try:
             if self._cancelled.is_set():
                 raise _cancelled()
@@ -139,7 +145,9 @@ class Quantizer:
             if log_path is not None:
                 Path(log_path).unlink(missing_ok=True)
 
-    def _start(self, plan: QuantizePlan, part: Path, threads: int | None, log_path: str):
+    def _start(
+        self, plan: QuantizePlan, part: Path, threads: int | None, log_path: str
+    ) -> tuple[Connection, BaseProcess]:
         from app.engine.quantize_child import quantize_main
 
         context = multiprocessing.get_context("spawn")
@@ -147,8 +155,15 @@ class Quantizer:
         allow_requantize = not quant_types.is_full_precision(plan.source_type)
         process = context.Process(
             target=quantize_main,
-            args=(child_end, str(plan.source), str(part), quant_types.ftype_id(plan.qtype),
-                  max(0, threads or 0), allow_requantize, log_path),
+            args=(
+                child_end,
+                str(plan.source),
+                str(part),
+                quant_types.ftype_id(plan.qtype),
+                max(0, threads or 0),
+                allow_requantize,
+                log_path,
+            ),
             name="fimble-quantize",
             daemon=True,
         )
@@ -162,7 +177,9 @@ class Quantizer:
         child_end.close()
         return parent_end, process
 
-    def _follow(self, conn, process, on_progress) -> tuple[int | None, deque[str]]:
+    def _follow(
+        self, conn: Connection, process: BaseProcess, on_progress: Callable[[QuantizeProgress], None] | None
+    ) -> tuple[int | None, deque[str]]:
         """Relay progress until the child says it is done or goes away.
 
         Returns:
@@ -176,15 +193,17 @@ class Quantizer:
             try:
                 if not conn.poll():
                     return None, problems  # exited without a word
-                message = conn.recv()
+                message: object = conn.recv()
             except (EOFError, OSError):
                 return None, problems
-            if message[0] == "progress" and on_progress is not None:
-                on_progress(QuantizeProgress(*message[1:]))
-            elif message[0] == "log":
-                problems.append(message[2])
-            elif message[0] == "done":
-                return message[1], problems
+            match message:
+                case ("progress", int(done), int(total), str(name)):
+                    if on_progress is not None:
+                        on_progress(QuantizeProgress(done, total, name))
+                case ("log", int(), str(line)):
+                    problems.append(line)
+                case ("done", int(code)):
+                    return code, problems
         raise _cancelled()
 
 
@@ -192,7 +211,7 @@ def _cancelled() -> QuantizeError:
     return QuantizeError("cancelled", "quantizing was cancelled")
 
 
-def _stop(process) -> None:
+def _stop(process: BaseProcess) -> None:
     """End the child if it still runs: terminate, then kill after a grace period."""
     if process.exitcode is None:
         process.terminate()
@@ -211,8 +230,9 @@ def _verify(plan: QuantizePlan, part: Path) -> None:
         raise QuantizeError("failed", f"llama.cpp wrote a {written} file instead of {plan.qtype}")
 
 
-def _failure_text(plan: QuantizePlan, code: int | None, exitcode: int | None,
-                  problems: deque[str], log_path: str | None) -> str:
+def _failure_text(
+    plan: QuantizePlan, code: int | None, exitcode: int | None, problems: deque[str], log_path: str | None
+) -> str:
     """One line saying why llama.cpp failed, from its last error or its stderr."""
     detail = _last_reason(problems) or _last_stderr_line(log_path)
     if code is None:

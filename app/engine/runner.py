@@ -5,19 +5,24 @@ from __future__ import annotations
 import codecs
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Callable
+from typing import TYPE_CHECKING
 
-from app.core.generation.families import PromptError
-from app.core.generation.families.base import with_bos
 from app.core.chat.budget import BudgetResult, fit_conversation
 from app.core.fim.budget import fit_request
-from app.core.models.gguf_file import GGUFError
-from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
-from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
-from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats
+from app.core.generation.families import PromptError
+from app.core.generation.families.base import with_bos
 from app.core.generation.repetition import RepetitionGuard
 from app.core.generation.vocab import text_tokens
+from app.core.models.gguf_file import GGUFError
+from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
+from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
+from app.core.models.loaded import LoadedModel
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 
 class EngineFailure(Exception):
@@ -32,7 +37,7 @@ class EngineFailure(Exception):
 class LlamaVocab:
     """``core.vocab.Vocab`` over llama.cpp's tokenizer and the GGUF's token table."""
 
-    def __init__(self, llama, table: GGUFVocab) -> None:
+    def __init__(self, llama: Llama, table: GGUFVocab) -> None:
         import llama_cpp
 
         self._llama = llama
@@ -67,15 +72,18 @@ _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 
 
 
 @contextmanager
-def _load_progress(callback: Callable[[float], bool]):
+def _load_progress(callback: Callable[[float], bool]) -> Iterator[None]:
     """Attach a llama.cpp load-progress callback to the next ``Llama()``."""
     import llama_cpp.llama_cpp as low
 
-    c_callback = low.llama_progress_callback(lambda fraction, _data: bool(callback(fraction)))
+    def on_progress(fraction: float, _data: object) -> bool:
+        return bool(callback(fraction))
+
+    c_callback = low.llama_progress_callback(on_progress)
     original = low.llama_model_default_params
 
-    def with_progress():
-        params = original()
+    def with_progress() -> low.llama_model_params:
+        params: low.llama_model_params = original()
         params.progress_callback = c_callback
         return params
 
@@ -92,17 +100,16 @@ class ModelRunner:
     def __init__(self, cancel: threading.Event) -> None:
         self._cancel = cancel
         self._deadline: float | None = None
-        self.llama = None
+        self.llama: Llama | None = None
         self.model: InspectedModel | None = None
         self.vocab: LlamaVocab | None = None
-        self._abort_cb = None
+        self._abort_cb: object | None = None  # kept alive while llama.cpp holds it
         self._vocab_only = False
 
     # ---- loading -------------------------------------------------------------
 
-    def load(self, path: str, params: LoadParams, vocab_only: bool,
-             progress: Callable[[float], None]) -> dict:
-        """Validate then load a model; return its info for the parent.
+    def load(self, path: str, params: LoadParams, vocab_only: bool, progress: Callable[[float], None]) -> LoadedModel:
+        """Validate then load a model; return what was loaded, for the parent.
 
         Raises:
             EngineFailure: bad_model, load_failed or load_cancelled.
@@ -123,20 +130,29 @@ class ModelRunner:
         # llama.cpp pads the context to a multiple of 256 but llama-cpp-python
         # sizes its token array from the number asked for: ask for the padded one.
         n_ctx = -(-params.n_ctx // CTX_PAD) * CTX_PAD if params.n_ctx else 0
-        kwargs = dict(
-            model_path=path, n_ctx=n_ctx, n_gpu_layers=_gpu_layers(model, params, n_ctx),
-            n_threads=params.n_threads, n_batch=params.n_batch, n_ubatch=min(params.n_batch, 512),
-            rope_freq_base=params.rope_freq_base, rope_freq_scale=params.rope_freq_scale,
-            offload_kqv=params.offload_kqv, use_mlock=params.use_mlock, use_mmap=params.use_mmap,
-            flash_attn=params.flash_attn, type_k=_CACHE_TYPE_IDS[params.type_k],
-            type_v=_CACHE_TYPE_IDS[params.type_v], vocab_only=vocab_only, verbose=False,
-        )
-        if params.seed >= 0:
-            kwargs["seed"] = params.seed
+        n_gpu_layers = _gpu_layers(model, params, n_ctx)
         started = time.perf_counter()
         try:
             with _load_progress(on_progress):
-                llama = llama_cpp.Llama(**kwargs)
+                llama = llama_cpp.Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=params.n_threads,
+                    n_batch=params.n_batch,
+                    n_ubatch=min(params.n_batch, 512),
+                    rope_freq_base=params.rope_freq_base,
+                    rope_freq_scale=params.rope_freq_scale,
+                    offload_kqv=params.offload_kqv,
+                    use_mlock=params.use_mlock,
+                    use_mmap=params.use_mmap,
+                    flash_attn=params.flash_attn,
+                    type_k=_CACHE_TYPE_IDS[params.type_k],
+                    type_v=_CACHE_TYPE_IDS[params.type_v],
+                    vocab_only=vocab_only,
+                    verbose=False,
+                    seed=params.seed if params.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
+                )
         except (ValueError, RuntimeError) as exc:
             if self._cancel.is_set():
                 raise EngineFailure("load_cancelled", "loading was cancelled") from None
@@ -145,36 +161,40 @@ class ModelRunner:
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
         if not vocab_only:
-            self._install_abort_callback()
-        info = model.info.to_dict()
-        info.update(n_ctx=llama.n_ctx(), load_ms=(time.perf_counter() - started) * 1000,
-                    params=params.to_dict(), vocab_only=vocab_only)
-        return info
+            self._install_abort_callback(llama)
+        return LoadedModel(
+            info=model.info,
+            n_ctx=llama.n_ctx(),
+            load_ms=(time.perf_counter() - started) * 1000,
+            params=params,
+            vocab_only=vocab_only,
+        )
 
-    def _install_abort_callback(self) -> None:
+    def _install_abort_callback(self, llama: Llama) -> None:
         import llama_cpp
 
-        def should_abort(_data) -> bool:
+        def should_abort(_data: object) -> bool:
             if self._cancel.is_set():
                 return True
             return self._deadline is not None and time.perf_counter() > self._deadline
 
-        self._abort_cb = llama_cpp.ggml_abort_callback(should_abort)
-        llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_cb, None)
+        callback = llama_cpp.ggml_abort_callback(should_abort)
+        self._abort_cb = callback
+        llama_cpp.llama_set_abort_callback(llama._ctx.ctx, callback, None)
 
     def unload(self) -> None:
         """Free the model and its context."""
         if self.llama is not None:
             self.llama.close()
-        self.llama = self.model = self.vocab = None
+        self.llama, self.model, self.vocab = None, None, None
         self._abort_cb = None
 
     # ---- prompts ---------------------------------------------------------------
 
-    def _require_model(self):
+    def _require_model(self) -> tuple[Llama, InspectedModel, LlamaVocab]:
         if self.llama is None or self.model is None or self.vocab is None:
             raise EngineFailure("no_model", "no model is loaded")
-        return self.model, self.vocab
+        return self.llama, self.model, self.vocab
 
     def build_prompt(self, request: FimRequest | ChatRequest) -> list[int]:
         """Return the prompt token ids for a request.
@@ -186,7 +206,7 @@ class ModelRunner:
 
     def _prompt(self, request: FimRequest | ChatRequest) -> tuple[list[int], BudgetResult | None]:
         """The prompt, and for chat how the conversation was fitted to the context."""
-        model, vocab = self._require_model()
+        _, model, vocab = self._require_model()
         try:
             if isinstance(request, FimRequest):
                 request = fit_request(vocab, request)
@@ -199,15 +219,16 @@ class ModelRunner:
 
     def _context_size(self) -> int:
         """Tokens the context holds (and llama-cpp-python's token array agrees)."""
-        return min(self.llama.n_ctx(), len(self.llama.input_ids))
+        llama, _, _ = self._require_model()
+        return min(llama.n_ctx(), len(llama.input_ids))
 
-    def _chat_tokens(self, messages) -> list[int]:
-        model, vocab = self._require_model()
+    def _chat_tokens(self, messages: Iterable[ChatMessage]) -> list[int]:
+        _, model, vocab = self._require_model()
         return model.family.build_chat(vocab, tuple(messages), model.chat_template)
 
     def _chat_prompt(self, request: ChatRequest) -> tuple[list[int], BudgetResult | None]:
         """Build a chat prompt that leaves room for the answer in the context."""
-        model, _ = self._require_model()
+        _, model, _ = self._require_model()
         if not model.info.can_chat:
             raise PromptError(
                 f"{model.name} is not a chat model (no chat template or turn tokens);"
@@ -217,8 +238,11 @@ class ModelRunner:
             return self._chat_tokens(request.messages), None
         n_ctx = self._context_size()
         fitted = fit_conversation(
-            request.messages, lambda messages: len(self._chat_tokens(messages)), n_ctx,
-            reserve=min(request.sampling.max_tokens, n_ctx // 2), policy=request.overflow,
+            request.messages,
+            lambda messages: len(self._chat_tokens(messages)),
+            n_ctx,
+            reserve=min(request.sampling.max_tokens, n_ctx // 2),
+            policy=request.overflow,
         )
         if not fitted.fits:
             raise EngineFailure("context_overflow", fitted.notice or "the conversation does not fit the context")
@@ -226,12 +250,13 @@ class ModelRunner:
 
     def tokenize(self, text: str, special: bool) -> list[int]:
         """Tokenize text without BOS."""
-        _, vocab = self._require_model()
+        _, _, vocab = self._require_model()
         return vocab.tokenize(text, special=special)
 
     def pieces(self, tokens: list[int]) -> list[str]:
         """Return each token's text, control tokens spelled out."""
-        return [self.llama.detokenize([t], special=True).decode("utf-8", errors="replace") for t in tokens]
+        llama, _, _ = self._require_model()
+        return [llama.detokenize([t], special=True).decode("utf-8", errors="replace") for t in tokens]
 
     # ---- generation ------------------------------------------------------------
 
@@ -243,20 +268,21 @@ class ModelRunner:
         """
         started = time.perf_counter()
         tokens, fitted = self._prompt(request)
-        llama, model, vocab = self.llama, self.model, self.vocab
+        llama, model, vocab = self._require_model()
         n_ctx = self._context_size()
         if len(tokens) >= n_ctx:
             raise EngineFailure(
                 "context_overflow",
-                f"the prompt is {len(tokens)} tokens but the context holds {n_ctx}; shorten it or raise the context length",
+                f"the prompt is {len(tokens)} tokens but the context holds {n_ctx};"
+                " shorten it or raise the context length",
             )
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
-        stop_ids = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
+        stop_ids: frozenset[int] = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
         single_line = isinstance(request, FimRequest) and request.single_line
         guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
         if not sampling.reuse_kv:
-            llama.reset()  # forget the previous prompt: every token is evaluated
+            _reset(llama)  # forget the previous prompt: every token is evaluated
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
@@ -264,11 +290,16 @@ class ModelRunner:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         count, reason = 0, "length"
-        first_at = last_at = None
+        first_at: float | None = None
+        last_at: float | None = None
         try:
             stream = llama.generate(
-                tokens, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
+                tokens,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
+                temp=sampling.temperature,
+                repeat_penalty=sampling.repeat_penalty,
             )
             for token in stream:
                 last_at = time.perf_counter()
@@ -322,10 +353,15 @@ class ModelRunner:
         prompt_ms = (first_at - started) * 1000
         decode_s = (last_at or ended) - first_at
         stats = GenerationStats(
-            prompt_tokens=len(tokens), reused_tokens=reused, generated_tokens=count,
-            prompt_ms=prompt_ms, ttft_ms=prompt_ms, total_ms=(ended - started) * 1000,
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            generated_tokens=count,
+            prompt_ms=prompt_ms,
+            ttft_ms=prompt_ms,
+            total_ms=(ended - started) * 1000,
             tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
-            finish_reason=reason, n_ctx=n_ctx,
+            finish_reason=reason,
+            n_ctx=n_ctx,
             dropped_turns=fitted.dropped if fitted else 0,
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
@@ -333,9 +369,15 @@ class ModelRunner:
         return "".join(parts), stats
 
 
+def _reset(llama: Llama) -> None:
+    """Make ``llama`` evaluate the next prompt from its first token (``reset`` has no annotations)."""
+    reset: Callable[[], None] = llama.reset
+    reset()
+
+
 def _common_prefix(old: list[int], new: list[int]) -> int:
     count = 0
-    for a, b in zip(old, new):
+    for a, b in zip(old, new, strict=False):
         if a != b:
             break
         count += 1
@@ -358,11 +400,9 @@ def _gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
     from app.core.models.fit import memory_fit
     from app.engine.backend import backend_info
 
-    backend = backend_info()
-    vram = backend.get("gpu_free_bytes") if backend.get("gpu_offload") else None
+    vram = backend_info().offload_free_bytes
     if not vram:
         return 0
     context = n_ctx or (model.info.context_length or 4096)
-    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram,
-                     cache_type=params.type_k)
+    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram, cache_type=params.type_k)
     return fit.suggested_gpu_layers

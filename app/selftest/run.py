@@ -45,13 +45,13 @@ def _self_test_qt() -> str:
     label.close()
     if not shown:
         raise RuntimeError("Qt could not show a window")
-    return f"Qt {qVersion()} on {app.platformName()}"
+    return f"Qt {qVersion()} on {QApplication.platformName()}"
 
 
 def _self_test_engine(tokens: int) -> str:
-    from app.selftest.tiny_gguf import write_tiny_gguf
     from app.engine.client import EngineError
     from app.engine.host_client import HostEngine
+    from app.selftest.tiny_gguf import write_tiny_gguf
 
     with tempfile.TemporaryDirectory(prefix="fimble-self-test-") as folder:
         model = write_tiny_gguf(Path(folder) / "self-test.gguf", "codegemma")
@@ -68,5 +68,6 @@ def _self_test_engine(tokens: int) -> str:
             engine.close()
     if stats.generated_tokens != tokens:
         raise RuntimeError(f"the engine generated {stats.generated_tokens} of {tokens} tokens")
-    return (f"engine host on {backend['backend']} generated {stats.generated_tokens} tokens"
-            f" at {stats.tokens_per_s:.0f} tok/s")
+    return (
+        f"engine host on {backend.backend} generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.0f} tok/s"
+    )

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.core.chat.defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
 from app.core.chat.store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
 from app.core.generation.contracts import ChatMessage, ChatRequest, GenerationStats, Sampling
+from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController
 
 FLUSH_MS = 250  # how often streamed text is written to the store
@@ -243,21 +244,26 @@ class ChatService(QObject):
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
-        if job_id != self._job:
+        answer_id = self._end() if job_id == self._job else None
+        if answer_id is None:
             return
-        answer_id = self._end()
         partial = stats.finish_reason in ("cancelled", "time", "repetition")
-        self._finish_saved(answer_id, content="".join(self._text), partial=partial,
-                           stop_reason=stats.finish_reason, stats=asdict(stats))
+        self._finish_saved(
+            answer_id,
+            content="".join(self._text),
+            partial=partial,
+            stop_reason=stats.finish_reason,
+            stats=asdict(stats),
+        )
         if stats.notice:
             self.notice.emit(stats.notice)
         self.answer_finished.emit(job_id, stats)
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
-        if job_id != self._job:
+        answer_id = self._end() if job_id == self._job else None
+        if answer_id is None:
             return
-        answer_id = self._end()
         if self._text or self._unsaved is not None:
             self._finish_saved(answer_id, content="".join(self._text), partial=True, stop_reason=kind)
         else:
@@ -271,8 +277,8 @@ class ChatService(QObject):
         ids = [m.id for m in self.store.messages(self._answer_conversation)]
         return ids[ids.index(message_id) - 1]
 
-    @Slot(dict)
-    def _on_loaded(self, info: dict) -> None:
-        self.family = info.get("family", "generic")
-        self.model_name = info.get("name", "")
-        self.can_chat = bool(info.get("can_chat", True))
+    @Slot(object)
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.family = loaded.info.family
+        self.model_name = loaded.info.name
+        self.can_chat = loaded.info.can_chat

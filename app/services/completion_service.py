@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -17,7 +17,8 @@ from app.core.fim.cache import CompletionCache
 from app.core.fim.context import ChunkRing
 from app.core.fim.post import postprocess, wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
-from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
+from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
+from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
 
 
@@ -32,10 +33,14 @@ class EditorSnapshot:
 
 
 @dataclass
-class CompletionSettings:
-    """User-facing knobs; ``disabled_languages`` turns automatic requests off."""
+class CompletionTuning:
+    """The service's internal knobs for editor completions.
 
-    order: str = "spm"
+    They are fixed in code: never shown to the user nor saved with the
+    settings. Benchmarks and tests change them to compare variants.
+    """
+
+    order: FimOrder = TYPING_FIM_ORDER
     reuse_kv: bool = True  # evaluate only what changed since the previous prompt
     use_cache: bool = True  # answer repeated contexts from the suggestion cache
     max_tokens_line: int = 32
@@ -43,7 +48,6 @@ class CompletionSettings:
     time_limit_s: float = 2.0
     prefix_tokens: int = 1536
     suffix_tokens: int = 512
-    disabled_languages: set[str] | None = None
 
 
 @dataclass
@@ -69,10 +73,12 @@ class CompletionService(QObject):
     partial = Signal(int, str)  # job id, the suggestion so far, while it streams
     failed = Signal(str)
 
-    def __init__(self, engine: EngineController, parent=None) -> None:
+    def __init__(self, engine: EngineController, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.settings = CompletionSettings()
+        self.tuning = CompletionTuning()
+        # Languages whose automatic suggestions the user turned off in the editor (this session only).
+        self.disabled_languages: set[str] = set()
         self.cache = CompletionCache()
         self.ring = ChunkRing()
         self.model_id = ""
@@ -92,13 +98,14 @@ class CompletionService(QObject):
 
     def auto_enabled(self, language: str) -> bool:
         """Whether suggestions come by themselves for ``language``."""
-        return language not in (self.settings.disabled_languages or set())
+        return language not in self.disabled_languages
 
     def set_auto_enabled(self, language: str, enabled: bool) -> None:
         """Turn automatic suggestions on or off for one language."""
-        disabled = set(self.settings.disabled_languages or set())
-        (disabled.discard if enabled else disabled.add)(language)
-        self.settings.disabled_languages = disabled
+        if enabled:
+            self.disabled_languages.discard(language)
+        else:
+            self.disabled_languages.add(language)
 
     def schedule(self, language: str, take_snapshot: Callable[[], EditorSnapshot]) -> None:
         """Ask for a completion after the adaptive debounce (typing).
@@ -123,7 +130,7 @@ class CompletionService(QObject):
         self._cancel_current()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
         started = time.perf_counter()
-        if self.settings.use_cache:
+        if self.tuning.use_cache:
             cached = self.cache.lookup(self.model_id, snapshot.prefix, snapshot.suffix)
             if cached:
                 job = next_job_id()
@@ -135,16 +142,24 @@ class CompletionService(QObject):
         return job
 
     def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
-        s = self.settings
+        s = self.tuning
         sampling = Sampling(
             max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
-            temperature=0.0, time_limit_s=s.time_limit_s, reuse_kv=s.reuse_kv,
+            temperature=0.0,
+            time_limit_s=s.time_limit_s,
+            reuse_kv=s.reuse_kv,
         )
         return FimRequest(
-            prefix=snapshot.prefix, suffix=snapshot.suffix, path=snapshot.path,
-            chunks=self.ring.chunks(exclude_path=snapshot.path), sampling=sampling,
-            allow_prefix_only=self.prefix_only, order=s.order, prefix_tokens=s.prefix_tokens,
-            suffix_tokens=s.suffix_tokens, single_line=not multiline,
+            prefix=snapshot.prefix,
+            suffix=snapshot.suffix,
+            path=snapshot.path,
+            chunks=self.ring.chunks(exclude_path=snapshot.path),
+            sampling=sampling,
+            allow_prefix_only=self.prefix_only,
+            order=s.order,
+            prefix_tokens=s.prefix_tokens,
+            suffix_tokens=s.suffix_tokens,
+            single_line=not multiline,
         )
 
     def dismiss(self) -> None:
@@ -177,10 +192,10 @@ class CompletionService(QObject):
 
     # ---- answers ---------------------------------------------------------------
 
-    @Slot(dict)
-    def _on_loaded(self, info: dict) -> None:
-        self.model_id = info.get("path", "")
-        self.prefix_only = info.get("fim") is None
+    @Slot(object)
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.model_id = loaded.info.path
+        self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
 
     @Slot(int, str)
@@ -205,7 +220,7 @@ class CompletionService(QObject):
         text = current.text()
         self.latencies_ms.append((time.perf_counter() - current.started) * 1000)
         snapshot = current.snapshot
-        if self.settings.use_cache and text:
+        if self.tuning.use_cache and text:
             self.cache.put(self.cache.key(self.model_id, snapshot.prefix, snapshot.suffix), text)
         self.suggestion.emit(job_id, text, stats)
 
@@ -214,4 +229,3 @@ class CompletionService(QObject):
         if self._in_flight(job_id) is not None:
             self._current = None
             self.failed.emit(message)
-

@@ -8,15 +8,17 @@ calls. Answers come back only through signals, each tagged with a job id.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
-from app.core.models.load_params import LoadParams
-from app.core.paths import app_dirs
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.core.models.starter import StarterMissing, starter_model_path
+from app.core.paths import app_dirs
 from app.engine.client import Engine, EngineCrashed, EngineError
 from app.engine.host_client import HostEngine
 
@@ -32,17 +34,19 @@ def next_job_id() -> int:
 class EngineWorker(QObject):
     """Lives on its own QThread; every slot runs there."""
 
-    backend_ready = Signal(dict)
+    backend_ready = Signal(object)  # BackendInfo
     load_started = Signal(str)  # model path
     load_progress = Signal(float)
-    loaded = Signal(dict)  # model info
+    loaded = Signal(object)  # LoadedModel
     load_failed = Signal(str)
     piece = Signal(int, str)  # job id, text
     finished = Signal(int, object)  # job id, GenerationStats
     failed = Signal(int, str, str)  # job id, kind, message
     host_crashed = Signal(str)
-    host_restarted = Signal(dict)
-    _switch_done = Signal(int, object, object, object)  # switch id, engine or None, (path, params), info or message
+    host_restarted = Signal(object)  # BackendInfo
+    _switch_done = Signal(
+        int, object, object, object
+    )  # switch id, engine or None, (path, params), LoadedModel or message
 
     def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None) -> None:
         super().__init__()
@@ -85,7 +89,7 @@ class EngineWorker(QObject):
         engine = self._factory(self.role)
         self._engine = engine  # visible to close() while the host starts
         try:
-            backend = engine.start()
+            backend: BackendInfo = engine.start()
         except EngineError as exc:
             self._engine = None
             if not self._closing:
@@ -157,12 +161,12 @@ class EngineWorker(QObject):
         def work() -> None:
             try:
                 engine.start()
-                info = engine.load(path, params, on_progress=self.load_progress.emit)
+                loaded = engine.load(path, params, on_progress=self.load_progress.emit)
             except EngineError as exc:
                 engine.close(timeout=0.2)
                 self._switch_done.emit(switch_id, None, (path, params), exc.message)
                 return
-            self._switch_done.emit(switch_id, engine, (path, params), info)
+            self._switch_done.emit(switch_id, engine, (path, params), loaded)
 
         thread = _SwitchThread(work)
         self._switch_threads = [t for t in self._switch_threads if t.isRunning()] + [thread]
@@ -175,13 +179,15 @@ class EngineWorker(QObject):
             pending.request_close()
 
     @Slot(int, object, object, object)
-    def _finish_switch(self, switch_id: int, engine: Engine | None, model: tuple, result) -> None:
+    def _finish_switch(
+        self, switch_id: int, engine: Engine | None, model: tuple[str, LoadParams], result: LoadedModel | str
+    ) -> None:
         if switch_id != self._switch_id or self._closing:
             if engine is not None:
                 engine.close(timeout=0.2)
             return
         self._pending = None
-        if engine is None:
+        if engine is None or not isinstance(result, LoadedModel):
             self.load_failed.emit(str(result))
             return
         old, self._engine = self._engine, engine
@@ -197,7 +203,7 @@ class EngineWorker(QObject):
         path, params = self._model
         self.load_started.emit(path)
         try:
-            info = engine.load(path, params, on_progress=self.load_progress.emit)
+            loaded = engine.load(path, params, on_progress=self.load_progress.emit)
         except EngineCrashed as exc:
             self.load_failed.emit(exc.message)
             self._recover(exc.message)
@@ -206,7 +212,7 @@ class EngineWorker(QObject):
             self.load_failed.emit(exc.message)
             return False
         self._model_loaded = True
-        self.loaded.emit(info)
+        self.loaded.emit(loaded)
         return True
 
     @Slot(int, object)
@@ -220,6 +226,9 @@ class EngineWorker(QObject):
                 self.failed.emit(job_id, "no_model", "the model could not be reloaded")
                 return
         engine = self._engine
+        if engine is None:
+            self.failed.emit(job_id, "no_model", "no model is loaded yet")
+            return
         try:
             for item in engine.generate(job_id, request):
                 if isinstance(item, GenerationStats):
@@ -298,20 +307,23 @@ class EngineController(QObject):
     _load_requested = Signal(object, object)
     _generate_requested = Signal(int, object)
 
-    def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None, parent=None) -> None:
+    def __init__(
+        self, role: str, engine_factory: Callable[[str], Engine] | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.role = role
-        self.thread = QThread()
-        self.thread.setObjectName(f"fimble-{role}-worker")
+        # Not ``thread``: that would hide QObject.thread(), the thread this controller lives in.
+        self.worker_thread = QThread()
+        self.worker_thread.setObjectName(f"fimble-{role}-worker")
         self.worker = EngineWorker(role, engine_factory)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.start)
+        self.worker.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(self.worker.start)
         # finished is emitted from the worker thread itself: a direct call stops
         # the watchdog in the thread that owns it.
-        self.thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
+        self.worker_thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
         self._load_requested.connect(self.worker.load)
         self._generate_requested.connect(self.worker.generate)
-        self.thread.start()
+        self.worker_thread.start()
 
     def load(self, path: str | None, params: LoadParams) -> None:
         """Ask the worker to load a model (None: the starter model)."""
@@ -335,10 +347,10 @@ class EngineController(QObject):
         Qt aborts the process if a running QThread is destroyed.
         """
         self.worker.close()
-        self.thread.quit()
-        if self.thread.wait(wait_ms):
+        self.worker_thread.quit()
+        if self.worker_thread.wait(wait_ms):
             return True
-        _lingering.append((self.thread, self.worker))
+        _lingering.append((self.worker_thread, self.worker))
         return False
 
 

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMenu, QMessage
 
 from app.core.chat.defaults import render_template
 from app.core.editor.recovery import RecoveredBuffer
-from app.core.generation.backend_info import describe_backend
+from app.core.generation.backend_info import BackendInfo
 from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.settings import Settings
 from app.ui.about import show_about
@@ -49,7 +50,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.settings = settings
         self.prefs = WindowSettings(settings, self._report_settings_error)
-        self.backend: dict = {}
+        self.backend: BackendInfo | None = None
         # Opens the chat store and starts the engines; stops them again if it fails.
         self.services = WindowServices(settings, engine_factory, self)
         self.chat_store = self.services.chat_store
@@ -150,34 +151,34 @@ class MainWindow(QMainWindow):
 
     # ---- what the engines report -------------------------------------------------
 
-    @Slot(dict)
-    def _on_backend(self, backend: dict) -> None:
+    @Slot(object)
+    def _on_backend(self, backend: BackendInfo) -> None:
         self.backend = backend
-        self.backend_label.setText(f"Backend: {describe_backend(backend)}")
+        self.backend_label.setText(f"Backend: {backend.describe()}")
 
-    @Slot(dict)
-    def _on_loaded_chat(self, info: dict) -> None:
-        self._note_loaded(ModelRole.CHAT, info)
-        if not info.get("has_chat_template"):
+    @Slot(object)
+    def _on_loaded_chat(self, loaded: LoadedModel) -> None:
+        self._note_loaded(ModelRole.CHAT, loaded)
+        if not loaded.info.has_chat_template:
             self.chat_pane.show_notice(
-                f"{info['name']} has no chat template; Fimble lays out its turns from the"
+                f"{loaded.info.name} has no chat template; Fimble lays out its turns from the"
                 " vocabulary. If it is a base model rather than an instruction-tuned one, its"
                 " answers will be poor: assign a chat model such as CodeGemma 7B-it."
             )
 
-    @Slot(dict)
-    def _on_loaded_completion(self, info: dict) -> None:
-        self._note_loaded(ModelRole.COMPLETION, info)
-        if info.get("fim") is None:
+    @Slot(object)
+    def _on_loaded_completion(self, loaded: LoadedModel) -> None:
+        self._note_loaded(ModelRole.COMPLETION, loaded)
+        if not loaded.info.can_complete:
             self.editor_pane.status.setText(
-                f"{info['name']} has no FIM tokens: completions use the text before the cursor"
+                f"{loaded.info.name} has no FIM tokens: completions use the text before the cursor"
             )
             self.editor_pane.status.setToolTip(
                 "Assign CodeGemma or Code Llama (Models → Model Manager…) for fill-in-the-middle"
             )
 
-    def _note_loaded(self, role: ModelRole, info: dict) -> None:
-        self.loaded_models[role] = info["path"]
+    def _note_loaded(self, role: ModelRole, loaded: LoadedModel) -> None:
+        self.loaded_models[role] = loaded.info.path
         if self.models_dialog is not None:
             self.models_dialog.library_panel.in_use = dict(self.loaded_models)
             self.models_dialog.library_panel.refresh()
@@ -205,7 +206,7 @@ class MainWindow(QMainWindow):
 
     def open_models(self) -> None:
         """Show the model manager; its downloads outlive the window."""
-        vram = self.backend.get("gpu_free_bytes") if self.backend.get("gpu_offload") else None
+        vram = self.backend.offload_free_bytes if self.backend else None
         self.model_roles.open_manager(self.services.jobs(), vram)
 
     def set_model(self, role: ModelRole | str, path: str) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QStatusBar, QToolButton, QWidget
 
 from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.services.engine_worker import EngineController
@@ -57,12 +58,12 @@ class RoleStatus(QObject):
         """Loading advanced."""
         self.label.setText(f"{self.role.label}: loading {fraction:.0%}")
 
-    @Slot(dict)
-    def on_loaded(self, info: dict) -> None:
+    @Slot(object)
+    def on_loaded(self, loaded: LoadedModel) -> None:
         """The model is ready."""
         self._loading(False)
-        self.label.setText(f"{self.role.label}: {info['name']} ({info['file_type']})")
-        self.label.setToolTip(f"{info['path']}\n{info['family']} · context {info['n_ctx']}")
+        self.label.setText(f"{self.role.label}: {loaded.info.name} ({loaded.info.file_type})")
+        self.label.setToolTip(f"{loaded.info.path}\n{loaded.info.family} · context {loaded.n_ctx}")
 
     @Slot(str)
     def on_failed(self, message: str) -> None:

@@ -39,10 +39,10 @@ def test_the_window_starts_on_a_bad_chat_database(qtbot, crash_settings, kind):
         assert pane.list.count() == 0
         qtbot.mouseClick(pane.banner_close, Qt.MouseButton.LeftButton)
         assert not pane.banner_bar.isVisible()
-        assert window.chat_engine.thread.isRunning() and window.completion_engine.thread.isRunning()
+        assert window.chat_engine.worker_thread.isRunning() and window.completion_engine.worker_thread.isRunning()
     finally:
         window.close()
-    assert not window.chat_engine.thread.isRunning()
+    assert not window.chat_engine.worker_thread.isRunning()
     reopened = ChatStore(_db())  # the new store is sound
     reopened.close()
 
@@ -100,4 +100,4 @@ def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monk
         MainWindow(crash_settings)
     assert len(made) == 2
     for controller in made:
-        assert controller.thread.wait(5000) and not controller.thread.isRunning()
+        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from app.core.models.load_params import LoadParams
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.engine.client import EngineCrashed, EngineError
 
 DEADLINE_S = 10.0  # generous: the assertions are about events, not this machine's speed
@@ -28,18 +30,21 @@ def collect(stream):
 
 def test_ready_reports_the_backend(host):
     backend = host.backend
-    assert backend["backend"] in ("CPU", "CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL")
-    assert isinstance(backend["gpu_offload"], bool)
-    assert backend["llama_cpp_python"]
-    assert any(d["name"] for d in backend["devices"])
+    assert isinstance(backend, BackendInfo)
+    assert backend.backend in ("CPU", "CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL")
+    assert isinstance(backend.gpu_offload, bool)
+    assert backend.llama_cpp_python
+    assert any(d.name for d in backend.devices)
 
 
 def test_load_reports_progress_and_info(host, tiny_models):
     progress = []
-    info = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024), on_progress=progress.append)
+    loaded = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024), on_progress=progress.append)
     assert progress and progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
-    assert info["family"] == "codegemma" and info["n_ctx"] == 1024
-    assert info["params"]["n_ctx"] == 1024
+    assert isinstance(loaded, LoadedModel)
+    assert loaded.info.family == "codegemma" and loaded.n_ctx == 1024
+    assert loaded.params == LoadParams(n_ctx=1024) and not loaded.vocab_only and loaded.load_ms > 0
+    assert loaded.info.path == str(tiny_models["codegemma"]) and loaded.info.can_complete
 
 
 def test_generate_streams_pieces_and_measured_stats(host, tiny_models):
@@ -110,7 +115,7 @@ def test_typed_errors_in_plain_words(host, tiny_models, tmp_path):
     with pytest.raises(EngineError) as caught:
         collect(host.generate(1, FimRequest("x")))
     assert caught.value.kind == "no_model"
-    n_ctx = host.load(str(tiny_models["generic"]), LoadParams(n_ctx=64))["n_ctx"]
+    n_ctx = host.load(str(tiny_models["generic"]), LoadParams(n_ctx=64)).n_ctx
     with pytest.raises(EngineError) as caught:
         collect(host.generate(2, FimRequest("x")))
     assert caught.value.kind == "wrong_role"
@@ -193,11 +198,12 @@ def test_cancel_during_prompt_evaluation_uses_the_abort_callback(host, starter_m
 
 @pytest.mark.starter
 def test_starter_model_end_to_end(host, starter_model):
-    info = host.load(str(starter_model), LoadParams(n_ctx=2048))
-    assert info["architecture"] == "gemma3"
+    loaded = host.load(str(starter_model), LoadParams(n_ctx=2048))
+    assert loaded.info.architecture == "gemma3"
     # Gemma 3 270M is a base model: it continues code well.
-    request = FimRequest("def add(a, b):\n    return", allow_prefix_only=True,
-                         sampling=Sampling(max_tokens=8, temperature=0.0))
+    request = FimRequest(
+        "def add(a, b):\n    return", allow_prefix_only=True, sampling=Sampling(max_tokens=8, temperature=0.0)
+    )
     pieces, stats = collect(host.generate(1, request))
     assert "".join(pieces).startswith(" a + b")
     assert stats.generated_tokens == 8 and stats.tokens_per_s > 0

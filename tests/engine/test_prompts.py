@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.generation.contracts import ChatMessage, ChatRequest, ContextChunk, FimRequest
-from app.selftest.tiny_gguf import special_token_ids
 from app.engine.runner import EngineFailure
+from app.selftest.tiny_gguf import special_token_ids
 
 CG = special_token_ids("codegemma")
 CL = special_token_ids("codellama")
@@ -23,14 +23,21 @@ def test_codegemma_fim_layout(runners):
     ids = runner.build_prompt(FimRequest(prefix="def add(a, b):\n    ", suffix="\n\nprint(add(1, 2))\n"))
     prefix_ids = vocab.tokenize("def add(a, b):\n    ", special=False)
     suffix_ids = vocab.tokenize("\n\nprint(add(1, 2))\n", special=False)
-    assert ids == [CG["<bos>"], CG["<|fim_prefix|>"], *prefix_ids, CG["<|fim_suffix|>"], *suffix_ids,
-                   CG["<|fim_middle|>"]]
+    assert ids == [
+        CG["<bos>"],
+        CG["<|fim_prefix|>"],
+        *prefix_ids,
+        CG["<|fim_suffix|>"],
+        *suffix_ids,
+        CG["<|fim_middle|>"],
+    ]
 
 
 def test_codegemma_other_files_go_first_behind_file_separators(runners):
     runner = runners["codegemma"]
-    request = FimRequest(prefix="x = ", suffix="", path="src/main.py",
-                         chunks=(ContextChunk("src/util.py", "def helper():\n    pass\n"),))
+    request = FimRequest(
+        prefix="x = ", suffix="", path="src/main.py", chunks=(ContextChunk("src/util.py", "def helper():\n    pass\n"),)
+    )
     ids = runner.build_prompt(request)
     sep = CG["<|file_separator|>"]
     assert ids[0] == CG["<bos>"] and ids[1] == sep
@@ -69,8 +76,12 @@ def test_prefix_only_fallback_for_models_without_fim(runners):
 
 def test_codegemma_chat_folds_the_system_prompt_into_the_first_user_turn(runners):
     runner = runners["codegemma"]
-    messages = (ChatMessage("system", "Answer in Go."), ChatMessage("user", "Hi"),
-                ChatMessage("assistant", "Hello"), ChatMessage("user", "Sort a slice"))
+    messages = (
+        ChatMessage("system", "Answer in Go."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello"),
+        ChatMessage("user", "Sort a slice"),
+    )
     rendered = text(runner, runner.build_prompt(ChatRequest(messages)))
     assert rendered == (
         "<bos><start_of_turn>user\nAnswer in Go.\n\nHi<end_of_turn>\n"
@@ -85,8 +96,12 @@ def test_codellama_inst_chat_with_sys_block(tiny_models, tmp_path):
 
     path = write_tiny_gguf(tmp_path / "instruct.gguf", "codellama", name="CodeLlama 7B Instruct")
     runner = vocab_runner(path)
-    messages = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"),
-                ChatMessage("assistant", "Hello"), ChatMessage("user", "Why?"))
+    messages = (
+        ChatMessage("system", "Be brief."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello"),
+        ChatMessage("user", "Why?"),
+    )
     ids = runner.build_prompt(ChatRequest(messages))
     bos, eos = CL["<s>"], CL["</s>"]
     assert ids.count(bos) == 2 and ids.count(eos) == 1 and ids[0] == bos
@@ -113,11 +128,14 @@ def test_generic_chat_renders_the_gguf_template_with_a_single_bos(runners):
     assert rendered.endswith("<|im_start|>assistant\n")
 
 
-@pytest.mark.parametrize("family, markers", [
-    ("codegemma", ["<end_of_turn>", "<start_of_turn>", "<|fim_middle|>", "<|file_separator|>", "<bos>"]),
-    ("codellama", ["</s>", "<s>", "\u2581<PRE>", "<EOT>"]),
-    ("generic", ["<|im_end|>", "<|im_start|>", "<s>"]),
-])
+@pytest.mark.parametrize(
+    "family, markers",
+    [
+        ("codegemma", ["<end_of_turn>", "<start_of_turn>", "<|fim_middle|>", "<|file_separator|>", "<bos>"]),
+        ("codellama", ["</s>", "<s>", "\u2581<PRE>", "<EOT>"]),
+        ("generic", ["<|im_end|>", "<|im_start|>", "<s>"]),
+    ],
+)
 def test_control_token_spellings_typed_by_a_user_stay_text(runners, family, markers):
     runner = runners[family]
     evil = "look: " + " ".join(markers) + " done"
@@ -154,8 +172,7 @@ def test_starter_chat_uses_gemma_turns(starter_model):
     runner = vocab_runner(starter_model)
     ids = runner.build_prompt(ChatRequest((ChatMessage("system", "S"), ChatMessage("user", "a\nb <end_of_turn>"))))
     rendered = text(runner, ids)
-    assert rendered == ("<bos><start_of_turn>user\nS\n\na\nb <end_of_turn><end_of_turn>\n"
-                        "<start_of_turn>model\n")
+    assert rendered == ("<bos><start_of_turn>user\nS\n\na\nb <end_of_turn><end_of_turn>\n<start_of_turn>model\n")
     end = runner.vocab.token_id("<end_of_turn>")
     assert ids.count(end) == 1  # the typed one is text
     runner.unload()
@@ -165,8 +182,14 @@ def test_codegemma_spm_puts_the_suffix_first(runners):
     runner = runners["codegemma"]
     vocab = runner.vocab
     ids = runner.build_prompt(FimRequest(prefix="a = 1\n", suffix="b = 2\n", order="spm"))
-    assert ids == [CG["<bos>"], CG["<|fim_suffix|>"], *vocab.tokenize("b = 2\n", special=False),
-                   CG["<|fim_prefix|>"], *vocab.tokenize("a = 1\n", special=False), CG["<|fim_middle|>"]]
+    assert ids == [
+        CG["<bos>"],
+        CG["<|fim_suffix|>"],
+        *vocab.tokenize("b = 2\n", special=False),
+        CG["<|fim_prefix|>"],
+        *vocab.tokenize("a = 1\n", special=False),
+        CG["<|fim_middle|>"],
+    ]
 
 
 def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):

@@ -13,8 +13,6 @@ import pytest
 
 from app.core import machine
 from app.core.models.info import inspect_model
-from app.selftest.tiny_gguf import write_tiny_gguf
-from app.engine.quantize_child import LEVEL_CONT, LogLines, parse_progress
 from app.core.models.quantize_plan import (
     QuantizeError,
     QuantizePlan,
@@ -23,7 +21,9 @@ from app.core.models.quantize_plan import (
     plan_quantize,
     source_is_full_precision,
 )
+from app.engine.quantize_child import LEVEL_CONT, LogLines, parse_progress
 from app.engine.quantizer import Quantizer
+from app.selftest.tiny_gguf import write_tiny_gguf
 
 # Rows of 256 and 512 values fill whole k-quant blocks, so Q4_K_M really applies.
 SHAPE = dict(n_embd=256, n_ff=512, n_head=4, n_head_kv=2)
@@ -69,13 +69,18 @@ def test_progress_lines_are_parsed_from_fragments():
     reader.feed(4, "no newline at the end")
     reader.flush()
     assert [line for _, line in lines][1:] == [
-        "llama_model_quantize_impl: model size  =     2.85 MiB (16.01 BPW)", "second line", "partial end",
+        "llama_model_quantize_impl: model size  =     2.85 MiB (16.01 BPW)",
+        "second line",
+        "partial end",
         "no newline at the end",
     ]
     assert lines[-1][0] == 4 and lines[-2][0] == 2
     assert parse_progress(lines[0][1]) == (2, 20, "token_embd.weight")
     assert parse_progress("[ 291/ 291]   blk.27.ffn_up.weight - [ 3072, 24576, 1, 1], type = f16, size = 1") == (
-        291, 291, "blk.27.ffn_up.weight")
+        291,
+        291,
+        "blk.27.ffn_up.weight",
+    )
     assert parse_progress(lines[1][1]) is None
 
 

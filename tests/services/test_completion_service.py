@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.fim.timing import MAX_DEBOUNCE_MS, MIN_DEBOUNCE_MS, adaptive_debounce_ms
+from app.core.generation.contracts import DEFAULT_FIM_ORDER, FimRequest
 from app.core.models.load_params import LoadParams
-from app.services.completion_service import CompletionService, EditorSnapshot
+from app.services.completion_service import CompletionService, CompletionTuning, EditorSnapshot
 from app.services.engine_worker import EngineController
 
 PREFIX = "import os\n\n\ndef list_files(folder):\n    "
@@ -71,3 +72,8 @@ def test_debounce_follows_latency():
     assert adaptive_debounce_ms([20, 30, 40]) == MIN_DEBOUNCE_MS
     assert adaptive_debounce_ms([400, 500, 600]) == 250
     assert adaptive_debounce_ms([5000]) == MAX_DEBOUNCE_MS
+
+
+def test_typing_uses_spm_while_one_off_requests_default_to_psm():
+    assert CompletionTuning().order == "spm"
+    assert FimRequest("x").order == DEFAULT_FIM_ORDER == "psm"

@@ -7,12 +7,14 @@ import signal
 import time
 
 import pytest
-from tests.support.gui_thread_waits import SignalLog
 
-from app.core.models.load_params import LoadParams
+from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, Sampling
+from app.core.models.load_params import LoadParams
+from app.core.models.loaded import LoadedModel
 from app.engine.client import EngineError
 from app.services.engine_worker import EngineController, wait_for_lingering
+from tests.support.gui_thread_waits import SignalLog
 
 LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
 
@@ -31,8 +33,8 @@ def _load(qtbot, ctl, path, n_ctx=1024):
 
 
 def test_streams_pieces_tagged_with_the_job_id(qtbot, controller, tiny_models):
-    info = _load(qtbot, controller, tiny_models["generic"])
-    assert info["family"] == "generic"
+    loaded = _load(qtbot, controller, tiny_models["generic"])
+    assert isinstance(loaded, LoadedModel) and loaded.info.family == "generic" and loaded.n_ctx == 1024
     pieces = SignalLog(controller.worker.piece)
     with qtbot.waitSignal(controller.worker.finished, timeout=10_000) as done:
         job = controller.generate(ChatRequest((ChatMessage("user", "hi"),), Sampling(max_tokens=12, ignore_eos=True)))
@@ -93,7 +95,7 @@ def test_switching_models_keeps_the_old_one_serving_until_the_new_one_is_loaded(
     with qtbot.waitSignal(worker.finished, timeout=10_000):
         controller.generate(FimRequest("a", allow_prefix_only=True, sampling=Sampling(max_tokens=3, ignore_eos=True)))
     qtbot.waitUntil(lambda: bool(loads.calls), timeout=20_000)
-    assert first["family"] == "generic" and loads.calls[0][0]["family"] == "codegemma"
+    assert first.info.family == "generic" and loads.calls[0][0].info.family == "codegemma"
     assert worker.engine.pid != old_pid
     qtbot.waitUntil(lambda: not _alive(old_pid), timeout=20_000)
     with qtbot.waitSignal(worker.finished, timeout=10_000) as done:
@@ -146,9 +148,9 @@ class _SlowToStart:
     """An engine whose host takes seconds to start, as on a busy machine, then fails."""
 
     def __init__(self, _role: str) -> None:
-        self.backend = {}
+        self.backend = BackendInfo()
 
-    def start(self) -> dict:
+    def start(self) -> BackendInfo:
         time.sleep(2.0)
         raise EngineError("start_failed", "the host did not start")
 
@@ -174,3 +176,11 @@ def test_a_worker_thread_still_busy_at_shutdown_is_kept_until_it_ends(qtbot):
     del ctl  # the window that owned it is gone; Qt would abort if the running thread were destroyed
     assert wait_for_lingering(20_000)
     assert failed.calls == []  # a closing worker reports nothing
+
+
+def test_the_controller_lives_in_the_gui_thread_and_its_worker_in_worker_thread(qtbot, controller):
+    from PySide6.QtCore import QCoreApplication
+
+    assert controller.thread() == QCoreApplication.instance().thread()
+    assert controller.worker.thread() == controller.worker_thread
+    assert controller.worker_thread.objectName() == "fimble-chat-worker" and controller.worker_thread.isRunning()

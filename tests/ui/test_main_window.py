@@ -97,7 +97,7 @@ def test_closing_mid_generation_is_quick_and_clean(qtbot, window, qtlog):
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 10.0  # generous: closing waits for events, not a clock
-    assert not window.chat_engine.thread.isRunning() and not window.completion_engine.thread.isRunning()
+    assert not window.chat_engine.worker_thread.isRunning() and not window.completion_engine.worker_thread.isRunning()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -110,7 +110,7 @@ def test_loading_another_model_is_remembered(qtbot, window, tiny_models, fimble_
 
     with qtbot.waitSignal(window.chat_engine.worker.loaded, timeout=20_000) as loaded:
         window.set_model("chat", str(tiny_models["codegemma"]))
-    assert loaded.args[0]["family"] == "codegemma"
+    assert loaded.args[0].info.family == "codegemma"
     assert "tiny-codegemma-fixture" in window.chat_model_label.text()
     assert load_settings(app_dirs().config).chat_model == str(tiny_models["codegemma"])
 

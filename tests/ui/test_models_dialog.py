@@ -182,7 +182,7 @@ def test_main_window_opens_the_manager_and_applies_model_settings(qtbot, tiny_mo
     assert isinstance(window.models_dialog, QDialog) and window.models_dialog.isVisible()
     with qtbot.waitSignal(window.completion_engine.worker.loaded, timeout=30_000) as loaded:
         window.set_model_params(path, LoadParams(n_ctx=512))
-    assert loaded.args[0]["n_ctx"] == 512
+    assert loaded.args[0].n_ctx == 512
     window.close()
 
 

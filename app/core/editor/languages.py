@@ -46,9 +46,17 @@ class Language:
         return " " * self.tab_width if self.insert_spaces else "\t"
 
 
-def _lang(id: str, name: str, extensions: tuple[str, ...], lexer: str, *, tab_width: int = 4,
-          insert_spaces: bool = True, line_comment: str | None = None,
-          indent_after: tuple[str, ...] = ()) -> Language:
+def _lang(
+    id: str,
+    name: str,
+    extensions: tuple[str, ...],
+    lexer: str,
+    *,
+    tab_width: int = 4,
+    insert_spaces: bool = True,
+    line_comment: str | None = None,
+    indent_after: tuple[str, ...] = (),
+) -> Language:
     """Build a ``Language`` with the common defaults."""
     return Language(id, name, extensions, lexer, tab_width, insert_spaces, line_comment, indent_after)
 
@@ -56,33 +64,58 @@ def _lang(id: str, name: str, extensions: tuple[str, ...], lexer: str, *, tab_wi
 LANGUAGES: dict[str, Language] = {
     language.id: language
     for language in (
-        _lang("python", "Python", (".py", ".pyw", ".pyi"), "python",
-              line_comment="#", indent_after=(":", "(", "[", "{")),
-        _lang("javascript", "JavaScript", (".js", ".mjs", ".cjs", ".jsx"), "javascript",
-              tab_width=2, line_comment="//", indent_after=_C_BLOCKS),
-        _lang("typescript", "TypeScript", (".ts", ".mts", ".cts", ".tsx"), "typescript",
-              tab_width=2, line_comment="//", indent_after=_C_BLOCKS),
+        _lang(
+            "python", "Python", (".py", ".pyw", ".pyi"), "python", line_comment="#", indent_after=(":", "(", "[", "{")
+        ),
+        _lang(
+            "javascript",
+            "JavaScript",
+            (".js", ".mjs", ".cjs", ".jsx"),
+            "javascript",
+            tab_width=2,
+            line_comment="//",
+            indent_after=_C_BLOCKS,
+        ),
+        _lang(
+            "typescript",
+            "TypeScript",
+            (".ts", ".mts", ".cts", ".tsx"),
+            "typescript",
+            tab_width=2,
+            line_comment="//",
+            indent_after=_C_BLOCKS,
+        ),
         _lang("java", "Java", (".java",), "java", line_comment="//", indent_after=_C_BLOCKS),
         _lang("c", "C", (".c", ".h"), "c", line_comment="//", indent_after=_C_BLOCKS),
-        _lang("cpp", "C++", (".cpp", ".cc", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ino"),
-              "cpp", line_comment="//", indent_after=_C_BLOCKS),
+        _lang(
+            "cpp",
+            "C++",
+            (".cpp", ".cc", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ino"),
+            "cpp",
+            line_comment="//",
+            indent_after=_C_BLOCKS,
+        ),
         _lang("csharp", "C#", (".cs", ".csx"), "csharp", line_comment="//", indent_after=_C_BLOCKS),
-        _lang("go", "Go", (".go",), "go", insert_spaces=False, line_comment="//",
-              indent_after=_C_BLOCKS),
+        _lang("go", "Go", (".go",), "go", insert_spaces=False, line_comment="//", indent_after=_C_BLOCKS),
         _lang("rust", "Rust", (".rs",), "rust", line_comment="//", indent_after=_C_BLOCKS),
         _lang("sql", "SQL", (".sql",), "sql", line_comment="--", indent_after=("(",)),
-        _lang("bash", "Shell", (".sh", ".bash", ".zsh", ".ksh"), "bash", line_comment="#",
-              indent_after=("{", "(", "then", "do", "else")),
+        _lang(
+            "bash",
+            "Shell",
+            (".sh", ".bash", ".zsh", ".ksh"),
+            "bash",
+            line_comment="#",
+            indent_after=("{", "(", "then", "do", "else"),
+        ),
         _lang("html", "HTML", (".html", ".htm", ".xhtml"), "html", tab_width=2),
         _lang("css", "CSS", (".css",), "css", tab_width=2, indent_after=("{",)),
         _lang("markdown", "Markdown", (".md", ".markdown", ".mdown", ".mkd"), "markdown"),
-        _lang("json", "JSON", (".json", ".jsonc", ".jsonl", ".ndjson"), "json", tab_width=2,
-              indent_after=("{", "[")),
-        _lang("yaml", "YAML", (".yaml", ".yml"), "yaml", tab_width=2, line_comment="#",
-              indent_after=(":", "|", ">")),
+        _lang("json", "JSON", (".json", ".jsonc", ".jsonl", ".ndjson"), "json", tab_width=2, indent_after=("{", "[")),
+        _lang("yaml", "YAML", (".yaml", ".yml"), "yaml", tab_width=2, line_comment="#", indent_after=(":", "|", ">")),
         _lang("toml", "TOML", (".toml",), "toml", line_comment="#", indent_after=("[", "{")),
-        _lang("makefile", "Makefile", (".mk", ".mak"), "make", insert_spaces=False,
-              line_comment="#", indent_after=(":",)),
+        _lang(
+            "makefile", "Makefile", (".mk", ".mak"), "make", insert_spaces=False, line_comment="#", indent_after=(":",)
+        ),
         _lang("dockerfile", "Dockerfile", (".dockerfile",), "docker", line_comment="#"),
         _lang("plaintext", "Plain Text", (".txt", ".text", ".log"), "text"),
     )

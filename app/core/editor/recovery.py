@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.files import write_text_atomic
 from app.core.editor.text_files import FileRefused, read_text_file
+from app.core.files import write_text_atomic
 
 MARKER_FILE = "session.lock"
 BUFFER_PREFIX = "buffer-"
@@ -68,8 +68,7 @@ class RecoveryStore:
         self.folder = Path(folder)
         self._last: dict[str, str] = {}
 
-    def save(self, buffer_id: str, text: str, *, path: str | None, encoding: str = "utf-8",
-             title: str = "") -> None:
+    def save(self, buffer_id: str, text: str, *, path: str | None, encoding: str = "utf-8", title: str = "") -> None:
         """Autosave one buffer, replacing its previous autosave.
 
         Nothing is written when text, path, encoding and title are the same
@@ -85,8 +84,14 @@ class RecoveryStore:
         Raises:
             OSError: The folder cannot be written.
         """
-        record = {"format": FORMAT, "id": buffer_id, "path": None if path is None else str(path),
-                  "title": title, "encoding": encoding, "text": text}
+        record = {
+            "format": FORMAT,
+            "id": buffer_id,
+            "path": None if path is None else str(path),
+            "title": title,
+            "encoding": encoding,
+            "text": text,
+        }
         digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()
         target = self._buffer_file(buffer_id)
         if self._last.get(buffer_id) == digest and target.exists():

@@ -30,9 +30,15 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_LABELS = {"utf-8": "UTF-8", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE",
-           "utf-32-le": "UTF-32 LE", "utf-32-be": "UTF-32 BE", "cp1252": "Windows-1252",
-           "iso8859-1": "Latin-1"}
+_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+    "utf-32-le": "UTF-32 LE",
+    "utf-32-be": "UTF-32 BE",
+    "cp1252": "Windows-1252",
+    "iso8859-1": "Latin-1",
+}
 # Control characters that do not occur in text; tab, newlines, form feed,
 # vertical tab and escape (ANSI colours in logs) are allowed.
 _CONTROL = frozenset(chr(c) for c in (*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F))
@@ -117,12 +123,13 @@ def read_text_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES
     notice = None
     if encoding != "utf-8":
         label = describe_encoding(encoding)
-        notice = (f"{name} is not UTF-8: opened as {label} and will be saved as {label}")
+        notice = f"{name} is not UTF-8: opened as {label} and will be saved as {label}"
     return TextDocument(path, _normalise(text), encoding, newline, bom, notice)
 
 
-def write_text_file(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8",
-                    newline: str = "\n", bom: bool = False) -> None:
+def write_text_file(
+    path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8", newline: str = "\n", bom: bool = False
+) -> None:
     """Save text atomically in the file's own encoding and newline style.
 
     Args:
@@ -176,7 +183,7 @@ def _decode(data: bytes, name: str) -> tuple[str, str, bool]:
     for mark, encoding in _BOMS:
         if data.startswith(mark):
             try:
-                text = data[len(mark):].decode(encoding)
+                text = data[len(mark) :].decode(encoding)
             except UnicodeDecodeError:
                 raise binary from None
             if _looks_binary(text[:SNIFF_BYTES]):
@@ -225,7 +232,10 @@ def _encode(text: str, encoding: str, newline: str, bom: bool) -> bytes:
         label = describe_encoding(encoding)
         raise EncodingMismatch(
             f"line {line} has {char!r} (U+{ord(char):04X}), which {label} cannot store",
-            line=line, char=char, encoding=encoding) from exc
+            line=line,
+            char=char,
+            encoding=encoding,
+        ) from exc
     if bom:
         name = codecs.lookup(encoding).name
         body = next((mark for mark, codec in _BOMS if codec == name), b"") + body
@@ -235,4 +245,3 @@ def _encode(text: str, encoding: str, newline: str, bom: bool) -> bytes:
 def _replace_atomically(target: Path, data: bytes, info: os.stat_result | None) -> None:
     """Write data beside target, then move it over target, keeping target's permissions."""
     write_bytes_atomic(target, data, keep_mode=info is not None)
-

@@ -54,12 +54,12 @@ def _fit_prefix(vocab: Vocab, prefix: str, budget: int) -> str:
     hi = len(lines) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if _count(vocab, prefix[starts[mid]:]) <= budget:
+        if _count(vocab, prefix[starts[mid] :]) <= budget:
             hi = mid
         else:
             lo = mid + 1
     snapped = min(-(-lo // SNAP_LINES) * SNAP_LINES, len(lines) - 1)
-    cut = prefix[starts[snapped]:]
+    cut = prefix[starts[snapped] :]
     if _count(vocab, cut) > budget:  # the cursor's own line is longer than the budget
         tokens = vocab.tokenize(cut, special=False)[-budget:]
         return _tail_text(cut, len(tokens))

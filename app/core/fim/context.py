@@ -20,10 +20,8 @@ _TS_EXTENSIONS = (".ts", ".tsx", ".mts", ".cts")
 _Hits = list[tuple[tuple[int, int], list[Path]]]
 
 _PY_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
-_PY_FROM = re.compile(
-    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE)
-_JS_SPEC = re.compile(
-    r"(?:\bfrom|\bimport|\bimport[ \t]*\(|\brequire[ \t]*\()[ \t]*(['\"])(\.{1,2}/[^'\"\n]*)\1")
+_PY_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE)
+_JS_SPEC = re.compile(r"(?:\bfrom|\bimport|\bimport[ \t]*\(|\brequire[ \t]*\()[ \t]*(['\"])(\.{1,2}/[^'\"\n]*)\1")
 # One line with its "\n" (editors count lines by "\n" only, unlike str.splitlines).
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _C_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*\"([^\"\n]+)\"", re.MULTILINE)
@@ -46,8 +44,7 @@ class ChunkRing:
         ValueError: If a limit is below 1 or ``similarity`` is not in (0, 1].
     """
 
-    def __init__(self, capacity: int = 8, max_chunk_lines: int = 64,
-                 similarity: float = 0.8) -> None:
+    def __init__(self, capacity: int = 8, max_chunk_lines: int = 64, similarity: float = 0.8) -> None:
         if capacity < 1 or max_chunk_lines < 1:
             raise ValueError("capacity and max_chunk_lines must be at least 1")
         if not 0.0 < similarity <= 1.0:
@@ -71,20 +68,19 @@ class ChunkRing:
         """
         lines = _LINE.findall(text)
         if len(lines) > self.max_chunk_lines:
-            text = "".join(lines[:self.max_chunk_lines])
+            text = "".join(lines[: self.max_chunk_lines])
         if not text.strip():
             return
         shape = _line_set(text)
         self._items = [
-            (chunk, other) for chunk, other in self._items
-            if not (chunk.path == path and chunk.text == text)
-            and _jaccard(shape, other) < self.similarity
+            (chunk, other)
+            for chunk, other in self._items
+            if not (chunk.path == path and chunk.text == text) and _jaccard(shape, other) < self.similarity
         ]
         self._items.append((ContextChunk(path, text), shape))
-        del self._items[:max(0, len(self._items) - self.capacity)]
+        del self._items[: max(0, len(self._items) - self.capacity)]
 
-    def chunks(self, exclude_path: str | None = None,
-               max_chars: int | None = None) -> tuple[ContextChunk, ...]:
+    def chunks(self, exclude_path: str | None = None, max_chars: int | None = None) -> tuple[ContextChunk, ...]:
         """Return the chunks for a prompt, oldest first, newest closest to the cursor.
 
         Args:
@@ -126,7 +122,7 @@ def region_around(text: str, line: int, lines: int = 64) -> str:
         return ""
     line = min(max(line, 0), len(all_lines) - 1)
     start = max(0, min(line - lines // 2, len(all_lines) - lines))
-    return "".join(all_lines[start:start + lines])
+    return "".join(all_lines[start : start + lines])
 
 
 def imported_paths(path: Path, text: str, root: Path) -> list[Path]:
@@ -155,8 +151,7 @@ def imported_paths(path: Path, text: str, root: Path) -> list[Path]:
         elif suffix in _JS_SUFFIXES:
             hits = _js_imports(path, text)
         elif suffix in _C_SUFFIXES:
-            hits = [((m.start(), 0), [path.parent / m[1], root / m[1]])
-                    for m in _C_INCLUDE.finditer(text)]
+            hits = [((m.start(), 0), [path.parent / m[1], root / m[1]]) for m in _C_INCLUDE.finditer(text)]
         else:
             hits = _rust_mods(path, text) if suffix == ".rs" else []
         tried: set[tuple[Path, ...]] = set()
@@ -174,8 +169,7 @@ def imported_paths(path: Path, text: str, root: Path) -> list[Path]:
     return found
 
 
-def fit_window(prefix: str, suffix: str, max_prefix_chars: int,
-               max_suffix_chars: int) -> tuple[str, str]:
+def fit_window(prefix: str, suffix: str, max_prefix_chars: int, max_suffix_chars: int) -> tuple[str, str]:
     """Cheaply cut the text around the cursor on line boundaries.
 
     Keeps the end of the prefix and the start of the suffix. A cut lands on a
@@ -203,7 +197,7 @@ def fit_window(prefix: str, suffix: str, max_prefix_chars: int,
     elif len(suffix) > max_suffix_chars:
         kept = suffix[:max_suffix_chars]
         newline = kept.rfind("\n")
-        suffix = kept[:newline + 1] if newline >= 0 else kept
+        suffix = kept[: newline + 1] if newline >= 0 else kept
     return prefix, suffix
 
 
@@ -278,5 +272,4 @@ def _js_imports(path: Path, text: str) -> _Hits:
 def _rust_mods(path: Path, text: str) -> _Hits:
     """Candidate files for each Rust ``mod name;`` declaration."""
     owner = path.parent if path.stem in ("mod", "lib", "main") else path.parent / path.stem
-    return [((m.start(), 0), [owner / f"{m[1]}.rs", owner / m[1] / "mod.rs"])
-            for m in _RUST_MOD.finditer(text)]
+    return [((m.start(), 0), [owner / f"{m[1]}.rs", owner / m[1] / "mod.rs"]) for m in _RUST_MOD.finditer(text)]

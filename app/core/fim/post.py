@@ -16,11 +16,19 @@ from itertools import islice
 # the start of the text that already follows the cursor.
 _CLOSERS = frozenset(")]}>\"'`;:,")
 _PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
-_QUOTES = ("\"", "'", "`")
+_QUOTES = ('"', "'", "`")
 # How far back to look for the brackets a suggestion may be closing.
 _SCAN_CHARS = 2000
 _WORD = re.compile(r"\s*[^\w\s]*\w*")
 _LEADING_SPACE = re.compile(r"\s*")
+
+
+def _leading_space(text: str) -> int:
+    """How many whitespace characters ``text`` starts with."""
+    match = _LEADING_SPACE.match(text)
+    return match.end() if match else 0
+
+
 _TAB_WIDTH = 4
 
 
@@ -69,7 +77,7 @@ def postprocess(text: str, prefix: str, suffix: str, multiline: bool | None = No
     lines = _drop_repeated_tail(_strip_trailing_blank(lines), suffix)
     result = "\n".join(_strip_trailing_blank(lines))
     stripped = result.strip()
-    if not stripped or suffix.startswith(stripped, _LEADING_SPACE.match(suffix).end()):
+    if not stripped or suffix.startswith(stripped, _leading_space(suffix)):
         return ""
     if not multiline:
         result = _trim_line_overlap(result, prefix, _rest_of_line(suffix))
@@ -109,7 +117,7 @@ def accept_line(ghost: str) -> tuple[str, str]:
     newline = ghost.find("\n", 1 if ghost.startswith("\n") else 0)
     if newline < 0:
         return ghost, ""
-    return ghost[:newline + 1], ghost[newline + 1:]
+    return ghost[: newline + 1], ghost[newline + 1 :]
 
 
 def consume_typed(ghost: str, typed: str) -> str | None:
@@ -124,7 +132,7 @@ def consume_typed(ghost: str, typed: str) -> str | None:
         or None when the typing does not match the ghost.
     """
     if typed and ghost.startswith(typed):
-        return ghost[len(typed):]
+        return ghost[len(typed) :]
     return None
 
 
@@ -136,13 +144,13 @@ def _rest_of_line(suffix: str) -> str:
 
 def _current_line(prefix: str) -> str:
     """The prefix after its last newline."""
-    return prefix[prefix.rfind("\n") + 1:]
+    return prefix[prefix.rfind("\n") + 1 :]
 
 
 def _indent_width(line: str) -> int:
     """Columns of leading whitespace, tabs counted as four."""
     body = line.lstrip(" \t")
-    return len(line[:len(line) - len(body)].expandtabs(_TAB_WIDTH))
+    return len(line[: len(line) - len(body)].expandtabs(_TAB_WIDTH))
 
 
 def _iter_lines(text: str) -> Iterator[str]:
@@ -180,7 +188,7 @@ def _drop_repeated_tail(lines: list[str], suffix: str) -> list[str]:
     for count in range(min(len(own), len(ahead)), 0, -1):
         tail = [lines[index].strip() for index in own[-count:]]
         if tail == ahead[:count]:
-            return lines[:own[-count]] or [""]
+            return lines[: own[-count]] or [""]
     return lines
 
 
@@ -191,13 +199,12 @@ def _trim_line_overlap(text: str, prefix: str, rest: str) -> str:
     if not after:
         return text
     if body.endswith(after) and _overclosed(prefix, body, rest, after):
-        return body[:len(body) - len(after)]
+        return body[: len(body) - len(after)]
     # Partial overlap limited to closing characters: "x)" before "):" -> "x".
     for size in range(min(len(body), len(after) - 1), 0, -1):
         piece = after[:size]
-        if body.endswith(piece) and set(piece) <= _CLOSERS and _overclosed(
-                prefix, body, rest, piece):
-            return body[:len(body) - size]
+        if body.endswith(piece) and set(piece) <= _CLOSERS and _overclosed(prefix, body, rest, piece):
+            return body[: len(body) - size]
     return text
 
 

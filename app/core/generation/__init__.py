@@ -1,1 +1,2 @@
-"""What a generation is made of: model families and their prompt formats, vocabularies, the request and result types, and the repetition guard."""
+"""What a generation is made of: model families and their prompt formats,
+vocabularies, the request, result and backend types, and the repetition guard."""

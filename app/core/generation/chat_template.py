@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
 from app.core.generation.contracts import ChatMessage
 from app.core.generation.vocab import Vocab, continuation_tokens, text_tokens, tokens_without_space_prefix
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _SENTINEL = "\ue000{}\ue001"
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
@@ -22,7 +26,7 @@ class TemplateError(ValueError):
     """The chat template could not be rendered."""
 
 
-def _environment():
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -59,8 +63,10 @@ def render_chat_template(
     bos = vocab.piece(vocab.bos_id) if vocab.bos_id is not None else ""
     eos = vocab.piece(vocab.eos_id) if vocab.eos_id is not None else ""
     try:
-        rendered = _environment().from_string(template).render(
-            messages=placeholders, add_generation_prompt=True, bos_token=bos, eos_token=eos
+        rendered = (
+            _environment()
+            .from_string(template)
+            .render(messages=placeholders, add_generation_prompt=True, bos_token=bos, eos_token=eos)
         )
     except TemplateError:
         raise

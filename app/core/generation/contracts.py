@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# How a FIM prompt is laid out: "psm" (prefix, suffix, middle) or "spm"
+# (suffix, prefix, middle). Families without an SPM layout use PSM.
+FimOrder = Literal["psm", "spm"]
+# One-off requests (the CLI, tests) use the layout every FIM model knows.
+DEFAULT_FIM_ORDER: FimOrder = "psm"
+# Completions while typing use SPM: it puts the text that changes with each
+# keystroke last, so more of the KV cache survives from one request to the next.
+TYPING_FIM_ORDER: FimOrder = "spm"
 
 
 @dataclass(frozen=True)
@@ -48,10 +58,8 @@ class FimRequest:
     sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=64, temperature=0.0))
     # For a model without FIM tokens, continue the prefix instead of failing.
     allow_prefix_only: bool = False
-    # "psm" (prefix, suffix, middle) or "spm" (suffix, prefix, middle). SPM
-    # puts the text that changes while typing last, so more of the KV cache
-    # survives a keystroke. Families without an SPM layout use PSM.
-    order: str = "psm"
+    # The prompt layout; see FimOrder, DEFAULT_FIM_ORDER and TYPING_FIM_ORDER.
+    order: FimOrder = DEFAULT_FIM_ORDER
     # Token budgets for the windows around the cursor, applied by the engine.
     prefix_tokens: int = 1536
     suffix_tokens: int = 512

@@ -27,7 +27,7 @@ zero matrices, data tables); a check costs about 3 µs a token.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 REASON = "the answer was repeating itself"
 # Text mode: consecutive blank lines that count as a loop of their own.
@@ -46,7 +46,7 @@ class _PeriodRuns:
         self.min_period = min_period
         self.max_period = max_period
         self.repeats = repeats
-        self.recent: deque = deque(maxlen=max_period)
+        self.recent: deque[object] = deque(maxlen=max_period)
         self.runs = [0] * (max_period + 1)
 
     def push(self, item: object, accept: Callable[[int, int], bool]) -> bool:
@@ -60,8 +60,7 @@ class _PeriodRuns:
         for period in range(1, self.max_period + 1):
             if period <= size and recent[size - period] == item:
                 runs[period] += 1
-                if (not looping and period >= self.min_period
-                        and runs[period] >= (self.repeats - 1) * period):
+                if not looping and period >= self.min_period and runs[period] >= (self.repeats - 1) * period:
                     looping = accept(period, runs[period] + period)
             else:
                 runs[period] = 0
@@ -91,9 +90,16 @@ class RepetitionGuard:
         ValueError: A setting is out of range.
     """
 
-    def __init__(self, window_tokens: int = 256, min_period: int = 4, max_period: int = 64,
-                 repeats: int = 4, *, min_span: int = MIN_SPAN_TOKENS,
-                 max_block_lines: int = 8) -> None:
+    def __init__(
+        self,
+        window_tokens: int = 256,
+        min_period: int = 4,
+        max_period: int = 64,
+        repeats: int = 4,
+        *,
+        min_span: int = MIN_SPAN_TOKENS,
+        max_block_lines: int = 8,
+    ) -> None:
         if min_period < 1 or max_period < min_period:
             raise ValueError("periods must satisfy 1 <= min_period <= max_period")
         if repeats < 2:

@@ -92,8 +92,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
         community_repos=("mmnga/codegemma-1.1-2b-gguf",),
         gated=True,
         license="gemma",
-        note="The refreshed 2B completion model (more training, higher FIM rate); not a chat model. "
-        + _GEMMA_FULL,
+        note="The refreshed 2B completion model (more training, higher FIM rate); not a chat model. " + _GEMMA_FULL,
     ),
     CatalogEntry(
         key="codegemma-7b",
@@ -133,8 +132,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
         community_repos=("bartowski/codegemma-1.1-7b-it-GGUF", "lmstudio-community/codegemma-1.1-7b-it-GGUF"),
         gated=True,
         license="gemma",
-        note="The refreshed instruction-tuned 7B for code chat; use a base model for editor completion. "
-        + _GEMMA_FULL,
+        note="The refreshed instruction-tuned 7B for code chat; use a base model for editor completion. " + _GEMMA_FULL,
     ),
     CatalogEntry(
         key="codellama-7b",

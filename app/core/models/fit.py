@@ -55,16 +55,13 @@ def _fits(info: ModelInfo, ram_bytes: int | None) -> bool:
     return ram_bytes is None or info.weights_bytes <= ram_bytes
 
 
-def _chat_key(model: LibraryModel, ram_bytes: int | None) -> tuple:
-    info = model.info
-    assert info is not None
-    return (_fits(info, ram_bytes), instruct_named(info), info.has_chat_template, info.parameters,
-            model.name)
+def _chat_key(model: LibraryModel, info: ModelInfo, ram_bytes: int | None) -> tuple[bool, bool, bool, int, str]:
+    return (_fits(info, ram_bytes), instruct_named(info), info.has_chat_template, info.parameters, model.name)
 
 
-def _completion_key(model: LibraryModel, ram_bytes: int | None, gpu: bool) -> tuple:
-    info = model.info
-    assert info is not None
+def _completion_key(
+    model: LibraryModel, info: ModelInfo, ram_bytes: int | None, gpu: bool
+) -> tuple[bool, bool, int, int, str]:
     base = 0 if instruct_named(info) else 1 if info.has_chat_template else 2
     size = info.parameters if gpu else -info.parameters
     return (_fits(info, ram_bytes), info.family in CODE_FAMILIES, base, size, model.name)
@@ -96,12 +93,14 @@ def suggest_assignments(
     Returns:
         ``{"chat": model or None, "completion": model or None}``.
     """
-    usable = [m for m in models if m.info is not None]
-    chat = [m for m in usable if m.info.can_chat]
-    completion = [m for m in usable if m.info.can_complete]
+    usable = [(m, m.info) for m in models if m.info is not None]
+    chat = [(m, info) for m, info in usable if info.can_chat]
+    completion = [(m, info) for m, info in usable if info.can_complete]
+    best_chat = max(chat, key=lambda pair: _chat_key(pair[0], pair[1], ram_bytes), default=None)
+    best_completion = max(completion, key=lambda pair: _completion_key(pair[0], pair[1], ram_bytes, gpu), default=None)
     return {
-        "chat": max(chat, key=lambda m: _chat_key(m, ram_bytes), default=None),
-        "completion": max(completion, key=lambda m: _completion_key(m, ram_bytes, gpu), default=None),
+        "chat": best_chat[0] if best_chat else None,
+        "completion": best_completion[0] if best_completion else None,
     }
 
 

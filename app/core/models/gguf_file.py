@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 
@@ -23,7 +24,7 @@ MAX_TENSORS = 1 << 20
 MAX_KEYS = 1 << 16
 MAX_DIMS = 8
 
-_SCALARS = {
+_SCALARS: dict[int, str] = {
     gguf.GGUFValueType.UINT8: "<B",
     gguf.GGUFValueType.INT8: "<b",
     gguf.GGUFValueType.UINT16: "<H",
@@ -72,36 +73,67 @@ class GGUFFile:
     tensors: list[TensorRecord] = field(default_factory=list)
     data_offset: int = 0
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: object = None) -> object:
         """Return a metadata value, or ``default``."""
         return self.metadata.get(key, default)
 
+    def get_int(self, key: str) -> int | None:
+        """Return an integer metadata value; None when missing or not an integer."""
+        value = self.metadata.get(key)
+        return value if isinstance(value, int) else None
+
+    def get_str(self, key: str) -> str | None:
+        """Return a string metadata value; None when missing or not a string."""
+        value = self.metadata.get(key)
+        return value if isinstance(value, str) else None
+
+    def get_strings(self, key: str) -> list[str]:
+        """Return an array of strings; empty when missing or not an array of strings."""
+        value = self.metadata.get(key)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        return []
+
+    def get_list(self, key: str) -> list[object]:
+        """Return an array metadata value; empty when missing or not an array."""
+        value = self.metadata.get(key)
+        return list(value) if isinstance(value, list) else []
+
 
 class _Cursor:
-    def __init__(self, buffer, size: int) -> None:
+    def __init__(self, buffer: mmap.mmap | bytes, size: int) -> None:
         self.buffer, self.size, self.pos = buffer, size, 0
 
-    def take(self, fmt: str):
+    def _unpack(self, fmt: str) -> tuple[Any, ...]:
         width = struct.calcsize(fmt)
         if self.pos + width > self.size:
             raise GGUFError("the file ends in the middle of its header (truncated download?)")
-        value = struct.unpack_from(fmt, self.buffer, self.pos)[0]
+        values = struct.unpack_from(fmt, self.buffer, self.pos)
         self.pos += width
+        return values
+
+    def take(self, fmt: str) -> object:
+        """One scalar of struct format ``fmt``."""
+        value: object = self._unpack(fmt)[0]
         return value
 
+    def integer(self, fmt: str) -> int:
+        """One integer of struct format ``fmt`` (a count, a length, a type id)."""
+        return int(self._unpack(fmt)[0])
+
     def string(self) -> str:
-        length = self.take("<Q")
+        length = self.integer("<Q")
         if self.pos + length > self.size:
             raise GGUFError("the file ends in the middle of its header (truncated download?)")
         raw = self.buffer[self.pos : self.pos + length]
         self.pos += length
         return raw.decode("utf-8", errors="replace")
 
-    def value(self, kind: int):
+    def value(self, kind: int) -> object:
         if kind == gguf.GGUFValueType.STRING:
             return self.string()
         if kind == gguf.GGUFValueType.ARRAY:
-            item_kind, count = self.take("<I"), self.take("<Q")
+            item_kind, count = self.integer("<I"), self.integer("<Q")
             if count > self.size:
                 raise GGUFError("a metadata array claims more items than the file has bytes")
             return self.array(item_kind, count)
@@ -110,7 +142,7 @@ class _Cursor:
             raise GGUFError(f"unknown metadata value type {kind} (corrupt file?)")
         return self.take(fmt)
 
-    def array(self, kind: int, count: int) -> list:
+    def array(self, kind: int, count: int) -> list[object] | list[str]:
         fmt = _SCALARS.get(kind)
         if fmt is not None:
             width = struct.calcsize(fmt)
@@ -126,7 +158,7 @@ class _Cursor:
     def _strings(self, count: int) -> list[str]:
         buffer, size, pos = self.buffer, self.size, self.pos
         unpack = struct.Struct("<Q").unpack_from
-        out = []
+        out: list[str] = []
         append = out.append
         for _ in range(count):
             if pos + 8 > size:
@@ -171,39 +203,38 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFFile:
             return _parse(path, buffer, size)
 
 
-def _parse(path: Path, buffer, size: int) -> GGUFFile:
+def _parse(path: Path, buffer: mmap.mmap, size: int) -> GGUFFile:
     cursor = _Cursor(buffer, size)
-    if cursor.take("<I") != gguf.GGUF_MAGIC:
+    if cursor.integer("<I") != gguf.GGUF_MAGIC:
         raise GGUFError(f"{path.name} is not a GGUF file (wrong magic number)")
-    version = cursor.take("<I")
+    version = cursor.integer("<I")
     if not 1 <= version <= MAX_VERSION:
         raise GGUFError(f"{path.name} has GGUF version {version}, which this llama.cpp cannot read")
-    tensor_count, kv_count = cursor.take("<Q"), cursor.take("<Q")
+    tensor_count, kv_count = cursor.integer("<Q"), cursor.integer("<Q")
     if tensor_count > MAX_TENSORS or kv_count > MAX_KEYS:
         raise GGUFError(f"{path.name} has an impossible header ({tensor_count} tensors, {kv_count} keys)")
     metadata: dict[str, object] = {}
     for _ in range(kv_count):
         key = cursor.string()
-        metadata[key] = cursor.value(cursor.take("<I"))
+        metadata[key] = cursor.value(cursor.integer("<I"))
     records = [_tensor_record(cursor, path) for _ in range(tensor_count)]
-    alignment = int(metadata.get("general.alignment", gguf.GGUF_DEFAULT_ALIGNMENT) or 1)
+    declared = metadata.get("general.alignment", gguf.GGUF_DEFAULT_ALIGNMENT)
+    alignment = int(declared) if isinstance(declared, (int, float)) and declared else 1
     data_offset = -(-cursor.pos // alignment) * alignment
     for record in records:
         if data_offset + record.offset + record.nbytes > size:
-            raise GGUFError(
-                f"{path.name} is truncated: tensor {record.name!r} lies past the end of the file"
-            )
+            raise GGUFError(f"{path.name} is truncated: tensor {record.name!r} lies past the end of the file")
     return GGUFFile(path, version, size, metadata, records, data_offset)
 
 
 def _tensor_record(cursor: _Cursor, path: Path) -> TensorRecord:
     name = cursor.string()
-    n_dims = cursor.take("<I")
+    n_dims = cursor.integer("<I")
     if n_dims > MAX_DIMS:
         raise GGUFError(f"{path.name} is corrupt: tensor {name!r} has {n_dims} dimensions")
-    shape = tuple(cursor.take("<Q") for _ in range(n_dims))
-    ggml_type = cursor.take("<I")
-    offset = cursor.take("<Q")
+    shape = tuple(cursor.integer("<Q") for _ in range(n_dims))
+    ggml_type = cursor.integer("<I")
+    offset = cursor.integer("<Q")
     try:
         block, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):

@@ -15,8 +15,17 @@ from app.core.models.gguf_file import GGUFFile, read_gguf
 # llama.cpp token types (tokenizer.ggml.token_type).
 TOKEN_CONTROL = 3
 
-_CACHE_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32,
-                "q4_1": 20 / 32, "q5_0": 22 / 32, "q5_1": 24 / 32, "iq4_nl": 18 / 32}
+_CACHE_BYTES = {
+    "f32": 4.0,
+    "f16": 2.0,
+    "bf16": 2.0,
+    "q8_0": 34 / 32,
+    "q4_0": 18 / 32,
+    "q4_1": 20 / 32,
+    "q5_0": 22 / 32,
+    "q5_1": 24 / 32,
+    "iq4_nl": 18 / 32,
+}
 
 
 class GGUFVocab:
@@ -28,8 +37,8 @@ class GGUFVocab:
 
     def __init__(self, file: GGUFFile) -> None:
         meta = file.metadata
-        self.tokens: list[str] = list(meta.get("tokenizer.ggml.tokens") or [])
-        types = list(meta.get("tokenizer.ggml.token_type") or [])
+        self.tokens: list[str] = file.get_strings("tokenizer.ggml.tokens")
+        types = file.get_list("tokenizer.ggml.token_type")
         self._ids: dict[str, int] = {}
         for index, text in enumerate(self.tokens):
             self._ids.setdefault(text, index)
@@ -40,7 +49,9 @@ class GGUFVocab:
         self.add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", self.bos_id is not None))
         model = meta.get("tokenizer.ggml.model", "")
         self.add_space_prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", model == "llama"))
-        self.eog_ids = frozenset(i for i in (self.eos_id, _int_or_none(meta.get("tokenizer.ggml.eot_token_id"))) if i is not None)
+        self.eog_ids = frozenset(
+            i for i in (self.eos_id, _int_or_none(meta.get("tokenizer.ggml.eot_token_id"))) if i is not None
+        )
 
     def token_id(self, text: str) -> int | None:
         """Return the id of the token spelled exactly ``text``."""
@@ -55,7 +66,7 @@ class GGUFVocab:
         raise NotImplementedError("tokenizing needs the engine host")
 
 
-def _int_or_none(value) -> int | None:
+def _int_or_none(value: object) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
@@ -72,7 +83,7 @@ class ModelInfo:
     parameters: int
     has_chat_template: bool
     size_bytes: int
-    fim: dict | None
+    fim: dict[str, int | None] | None
     can_chat: bool
     n_layers: int | None
     weights_bytes: int
@@ -87,7 +98,7 @@ class ModelInfo:
         """The roles this model can serve: "chat", "completion"."""
         return [r for r, ok in (("chat", self.can_chat), ("completion", self.can_complete)) if ok]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """Return every field plus roles, JSON-ready."""
         data = asdict(self)
         data["roles"] = self.roles
@@ -104,11 +115,21 @@ class InspectedModel:
         self.architecture = arch
         self.name = str(file.get("general.name", "") or os.path.basename(file.path))
         self.family: Family = detect_family(arch, self.name, lambda t: self.vocab.token_id(t) is not None)
-        self.chat_template = file.get("tokenizer.chat_template") or None
+        self.chat_template = file.get_str("tokenizer.chat_template") or None
 
-    def arch_value(self, key: str, default=None):
+    def arch_value(self, key: str, default: object = None) -> object:
         """Return ``{architecture}.{key}`` from the metadata."""
         return self.file.get(f"{self.architecture}.{key}", default)
+
+    def arch_int(self, key: str, default: int = 0) -> int:
+        """Return ``{architecture}.{key}`` as one integer (the largest of a per-layer array).
+
+        ``default`` when the key is missing or holds no integer.
+        """
+        value = self.arch_value(key)
+        if isinstance(value, list):
+            value = max((v for v in value if isinstance(v, int)), default=default)
+        return value if isinstance(value, int) else default
 
     @cached_property
     def info(self) -> ModelInfo:
@@ -126,8 +147,7 @@ class InspectedModel:
             has_chat_template=self.chat_template is not None,
             size_bytes=self.file.size_bytes,
             fim=fim.as_dict() if fim else None,
-            can_chat=self.family.can_chat(self.name, self.chat_template is not None)
-            or has_turn_tokens(self.vocab),
+            can_chat=self.family.can_chat(self.name, self.chat_template is not None) or has_turn_tokens(self.vocab),
             n_layers=_int_or_none(self.arch_value("block_count")),
             weights_bytes=weights,
         )
@@ -143,15 +163,11 @@ class InspectedModel:
             Bytes; an upper bound for models with sliding-window layers.
         """
         layers = self.info.n_layers or 0
-        heads = self.arch_value("attention.head_count") or 1
-        kv_heads = self.arch_value("attention.head_count_kv", heads)
-        if isinstance(heads, list):
-            heads = max(heads)
-        if isinstance(kv_heads, list):
-            kv_heads = max(kv_heads)
-        embd = self.arch_value("embedding_length") or 0
-        key_len = self.arch_value("attention.key_length") or embd // max(heads, 1)
-        value_len = self.arch_value("attention.value_length") or embd // max(heads, 1)
+        heads = self.arch_int("attention.head_count") or 1
+        kv_heads = self.arch_int("attention.head_count_kv", heads)
+        embd = self.arch_int("embedding_length")
+        key_len = self.arch_int("attention.key_length") or embd // max(heads, 1)
+        value_len = self.arch_int("attention.value_length") or embd // max(heads, 1)
         per_token = layers * kv_heads * (key_len + value_len) * _CACHE_BYTES.get(cache_type, 2.0)
         return int(per_token * n_ctx)
 
@@ -160,7 +176,7 @@ class InspectedModel:
         return self.info.weights_bytes + self.kv_cache_bytes(n_ctx, cache_type)
 
 
-def _file_type_name(value) -> str:
+def _file_type_name(value: object) -> str:
     if not isinstance(value, int):
         return "unknown"
     try:

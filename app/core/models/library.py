@@ -15,7 +15,7 @@ keyed by path, size and modification time, because parsing a large vocabulary
 takes a noticeable fraction of a second per file.
 
 Which model suits which role, and how a model fits in memory, live in
-``app.core.models.fit``; they are re-exported here.
+``app.core.models.fit``.
 """
 
 from __future__ import annotations
@@ -26,19 +26,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from app.core import machine
 from app.core.errors import one_line
 from app.core.files import atomic_writer, write_text_atomic
 from app.core.models.gguf_file import GGUFError
-from app.core.models.fit import MemoryFit, assignment_warnings, memory_fit, suggest_assignments
 from app.core.models.info import ModelInfo, inspect_model
 from app.core.paths import app_dirs
-
-__all__ = [
-    "ImportCancelled", "Library", "LibraryError", "LibraryModel", "MemoryFit",
-    "assignment_warnings", "memory_fit", "suggest_assignments",
-]
 
 REFERENCES_FILE = "library.json"
 CACHE_FILE = "library-cache.json"
@@ -80,7 +75,7 @@ class LibraryModel:
         """The roles the model can serve; none when it could not be read."""
         return self.info.roles if self.info else []
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """Return the model as ``fimble models --json`` prints it."""
         info = self.info
         return {
@@ -114,7 +109,7 @@ class Library:
         self._lock = threading.RLock()
 
     @classmethod
-    def default(cls) -> "Library":
+    def default(cls) -> Library:
         """Return the library in the app's own folders, creating them if needed."""
         dirs = app_dirs().ensure()
         return cls(dirs.models, dirs.config, dirs.cache)
@@ -288,7 +283,7 @@ class Library:
                     out.append(Path(root) / file)
         return out
 
-    def _describe(self, path: Path, name: str, referenced: bool, cache: dict) -> LibraryModel:
+    def _describe(self, path: Path, name: str, referenced: bool, cache: dict[str, object]) -> LibraryModel:
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -297,10 +292,13 @@ class Library:
             return LibraryModel(name, path, 0, referenced, None, f"cannot read the file: {exc.strerror}")
         key = str(path)
         record = cache.get(key)
-        if record and record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns:
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if isinstance(record, dict) and (record.get("size"), record.get("mtime_ns")) == stamp:
             info = _info_from_dict(record.get("info"))
-            if info is not None or record.get("error"):
-                return LibraryModel(name, path, stat.st_size, referenced, info, record.get("error"))
+            cached_error = record.get("error")
+            if info is not None or cached_error:
+                error_text = cached_error if isinstance(cached_error, str) else None
+                return LibraryModel(name, path, stat.st_size, referenced, info, error_text)
         info, error = None, None
         try:
             info = inspect_model(path).info
@@ -323,7 +321,7 @@ class Library:
         unique = list(dict.fromkeys(str(p) for p in paths))
         _write_json(self.config_dir / REFERENCES_FILE, {"version": 1, "references": unique})
 
-    def _load_cache(self) -> dict:
+    def _load_cache(self) -> dict[str, object]:
         try:
             data = json.loads((self.cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -331,9 +329,9 @@ class Library:
         if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
             return {}
         models = data.get("models")
-        return dict(models) if isinstance(models, dict) else {}
+        return {str(k): v for k, v in models.items()} if isinstance(models, dict) else {}
 
-    def _save_cache(self, cache: dict) -> None:
+    def _save_cache(self, cache: dict[str, object]) -> None:
         try:
             _write_json(self.cache_dir / CACHE_FILE, {"version": _CACHE_VERSION, "models": cache})
         except OSError:
@@ -384,21 +382,22 @@ def _copy_file(
         raise LibraryError(f"copying {source.name} failed: {exc.strerror or exc}") from None
 
 
-def _cache_record(path: Path, info: ModelInfo, error: str | None) -> dict:
+def _cache_record(path: Path, info: ModelInfo, error: str | None) -> dict[str, object]:
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": info.to_dict(), "error": error}
 
 
-def _info_from_dict(data) -> ModelInfo | None:
+def _info_from_dict(data: object) -> ModelInfo | None:
     if not isinstance(data, dict):
         return None
     try:
-        return ModelInfo(**{f.name: data[f.name] for f in fields(ModelInfo)})
+        values: dict[str, Any] = {f.name: data[f.name] for f in fields(ModelInfo)}  # JSON, as written by to_dict
+        return ModelInfo(**values)
     except (KeyError, TypeError):
         return None  # written by an older version; inspect again
 
 
-def _write_json(target: Path, data: dict) -> None:
+def _write_json(target: Path, data: dict[str, object]) -> None:
     write_text_atomic(target, json.dumps(data, indent=1))
 
 

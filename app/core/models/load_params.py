@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 # K/V cache element types llama.cpp accepts, by the names users see.
 CACHE_TYPES = ("f16", "f32", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
@@ -11,7 +15,7 @@ GPU_LAYERS_ALL = -1
 GPU_LAYERS_AUTO = -2
 
 
-def _describe(text: str, default):
+def _describe(text: str, default: _T) -> _T:
     return field(default=default, metadata={"help": text})
 
 
@@ -20,7 +24,9 @@ class LoadParams:
     """How the engine host loads a model. Changes apply on the next load."""
 
     n_ctx: int = _describe("Context length in tokens (0 = the model's own).", 4096)
-    n_gpu_layers: int = _describe("Layers offloaded to the GPU (-2 = as many as fit, -1 = all, 0 = CPU only).", GPU_LAYERS_AUTO)
+    n_gpu_layers: int = _describe(
+        "Layers offloaded to the GPU (-2 = as many as fit, -1 = all, 0 = CPU only).", GPU_LAYERS_AUTO
+    )
     n_threads: int | None = _describe("CPU threads for generation (None = llama.cpp's choice).", None)
     n_batch: int = _describe("Prompt evaluation batch size in tokens.", 512)
     rope_freq_base: float = _describe("RoPE frequency base (0 = from the model).", 0.0)
@@ -46,13 +52,17 @@ class LoadParams:
             if getattr(self, name) not in CACHE_TYPES:
                 raise ValueError(f"{name} must be one of {', '.join(CACHE_TYPES)}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """Return the settings as a plain dict."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LoadParams":
-        """Build settings from a dict, ignoring unknown keys."""
+    def from_dict(cls, data: Mapping[str, Any]) -> LoadParams:
+        """Build settings from a dict (say, read from JSON), ignoring unknown keys.
+
+        Raises:
+            TypeError, ValueError: A value is of the wrong kind or out of range.
+        """
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

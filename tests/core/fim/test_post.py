@@ -5,15 +5,18 @@ import pytest
 from app.core.fim.post import accept_line, accept_word, consume_typed, postprocess, wants_multiline
 
 
-@pytest.mark.parametrize("suffix, expected", [
-    ("", True),
-    ("\nmore", True),
-    ("   \nmore", True),
-    ("\t\n", True),
-    (")\n", False),
-    ("foo", False),
-    ("  x = 1\n", False),
-])
+@pytest.mark.parametrize(
+    "suffix, expected",
+    [
+        ("", True),
+        ("\nmore", True),
+        ("   \nmore", True),
+        ("\t\n", True),
+        (")\n", False),
+        ("foo", False),
+        ("  x = 1\n", False),
+    ],
+)
 def test_wants_multiline_looks_at_the_rest_of_the_cursor_line(suffix, expected):
     assert wants_multiline("def f():\n    ", suffix) is expected
 
@@ -116,26 +119,32 @@ def test_whitespace_only_results_are_empty():
     assert postprocess("\nfoo", "f(", ")") == ""
 
 
-@pytest.mark.parametrize("ghost, accepted, rest", [
-    ("foo(bar)", "foo", "(bar)"),
-    ("  return x", "  return", " x"),
-    (".append(item)", ".append", "(item)"),
-    ("(a, b)", "(a", ", b)"),
-    ("))", "))", ""),
-    ("\n    pass", "\n    pass", ""),
-    ("", "", ""),
-])
+@pytest.mark.parametrize(
+    "ghost, accepted, rest",
+    [
+        ("foo(bar)", "foo", "(bar)"),
+        ("  return x", "  return", " x"),
+        (".append(item)", ".append", "(item)"),
+        ("(a, b)", "(a", ", b)"),
+        ("))", "))", ""),
+        ("\n    pass", "\n    pass", ""),
+        ("", "", ""),
+    ],
+)
 def test_accept_word(ghost, accepted, rest):
     assert accept_word(ghost) == (accepted, rest)
 
 
-@pytest.mark.parametrize("ghost, accepted, rest", [
-    ("a = 1\nb = 2\n", "a = 1\n", "b = 2\n"),
-    ("a = 1", "a = 1", ""),
-    ("\n    x = 1\n    y = 2", "\n    x = 1\n", "    y = 2"),
-    ("\n    x = 1", "\n    x = 1", ""),
-    ("", "", ""),
-])
+@pytest.mark.parametrize(
+    "ghost, accepted, rest",
+    [
+        ("a = 1\nb = 2\n", "a = 1\n", "b = 2\n"),
+        ("a = 1", "a = 1", ""),
+        ("\n    x = 1\n    y = 2", "\n    x = 1\n", "    y = 2"),
+        ("\n    x = 1", "\n    x = 1", ""),
+        ("", "", ""),
+    ],
+)
 def test_accept_line(ghost, accepted, rest):
     assert accept_line(ghost) == (accepted, rest)
 

@@ -98,7 +98,7 @@ def feed_tokens(guard, text, with_text=False):
 def feed_pieces(guard, text, size=5):
     """Feed text in small chunks, as a text-only engine streams it."""
     for start in range(0, len(text), size):
-        if guard.feed_text(text[start:start + size]):
+        if guard.feed_text(text[start : start + size]):
             return start + size
     return None
 
@@ -139,28 +139,34 @@ def test_the_garbage_once_does_not_trip():
     assert feed_pieces(RepetitionGuard(), text) is None
 
 
-@pytest.mark.parametrize("text", [
-    NORMAL_PYTHON,
-    NORMAL_C,
-    NUMBERS,
-    "}\n" * 12,  # closing braces
-    "    \n" * 20 + "x = 1\n",  # indentation
-    "        " * 10 + "pass\n",
-    "# " + "=" * 70 + "\n",
-    "NULL,\n" * 10,
-    "ctypes.c_void_p,\n" * 6,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        NORMAL_PYTHON,
+        NORMAL_C,
+        NUMBERS,
+        "}\n" * 12,  # closing braces
+        "    \n" * 20 + "x = 1\n",  # indentation
+        "        " * 10 + "pass\n",
+        "# " + "=" * 70 + "\n",
+        "NULL,\n" * 10,
+        "ctypes.c_void_p,\n" * 6,
+    ],
+)
 def test_normal_code_does_not_trip(text):
     assert feed_tokens(RepetitionGuard(), text, with_text=True) is None
     assert feed_pieces(RepetitionGuard(), text) is None
     assert feed_pieces(RepetitionGuard(), text, size=1) is None
 
 
-@pytest.mark.parametrize("tokens", [
-    [1, 2, 3] + [9] * 12 + [4, 5],  # deep indentation as twelve 4-space tokens
-    [5, 6] * 20 + [7],  # "}" "\n" twenty times
-    [10, 11, 12, 13] * 8 + [14],  # "0" "," " " "0" ... a short zero-filled list
-])
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        [1, 2, 3] + [9] * 12 + [4, 5],  # deep indentation as twelve 4-space tokens
+        [5, 6] * 20 + [7],  # "}" "\n" twenty times
+        [10, 11, 12, 13] * 8 + [14],  # "0" "," " " "0" ... a short zero-filled list
+    ],
+)
 def test_short_legitimate_runs_of_tokens_do_not_trip(tokens):
     guard = RepetitionGuard()
     assert not any(guard.feed(token) for token in tokens)
@@ -210,10 +216,17 @@ def test_line_pieces_can_split_anywhere():
     assert guard.feed_text("\n")
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"min_period": 0}, {"min_period": 8, "max_period": 4}, {"repeats": 1},
-    {"window_tokens": 8}, {"min_span": 300}, {"max_block_lines": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_period": 0},
+        {"min_period": 8, "max_period": 4},
+        {"repeats": 1},
+        {"window_tokens": 8},
+        {"min_span": 300},
+        {"max_block_lines": 0},
+    ],
+)
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         RepetitionGuard(**kwargs)

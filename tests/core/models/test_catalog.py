@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from app.core.models.catalog import CATALOG, entry_for_repo, find_entry
 from app.core.generation.families import FAMILIES
+from app.core.models.catalog import CATALOG, entry_for_repo, find_entry
 
 REQUIRED = {
     # (family, params, version, instruct): roles
@@ -35,8 +35,9 @@ def test_every_required_model_is_there_with_its_roles():
 
 
 def test_there_is_no_codegemma_7b_base_1_1_and_the_entry_says_so():
-    assert not [e for e in CATALOG if e.family == "codegemma" and e.params == "7B"
-                and not _instruct(e) and e.version == "1.1"]
+    assert not [
+        e for e in CATALOG if e.family == "codegemma" and e.params == "7B" and not _instruct(e) and e.version == "1.1"
+    ]
     assert "no 1.1" in find_entry("codegemma-7b").note
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.models.library import Library, assignment_warnings, memory_fit, suggest_assignments
-from app.core.models.fit import compute_buffer_bytes
+from app.core.models.fit import assignment_warnings, compute_buffer_bytes, memory_fit, suggest_assignments
 from app.core.models.info import inspect_model
+from app.core.models.library import Library
 from app.selftest.tiny_gguf import write_tiny_gguf
 
 

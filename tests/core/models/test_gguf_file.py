@@ -33,8 +33,12 @@ def test_codellama_fixture(tiny_models):
     info = inspect_model(tiny_models["codellama"]).info
     ids = special_token_ids("codellama")
     assert (info.family, info.architecture) == ("codellama", "llama")
-    assert info.fim == {"prefix": ids["\u2581<PRE>"], "suffix": ids["\u2581<SUF>"],
-                        "middle": ids["\u2581<MID>"], "file_separator": None}
+    assert info.fim == {
+        "prefix": ids["\u2581<PRE>"],
+        "suffix": ids["\u2581<SUF>"],
+        "middle": ids["\u2581<MID>"],
+        "file_separator": None,
+    }
     assert info.roles == ["completion"]  # a base model without a template does not chat
 
 
@@ -125,3 +129,18 @@ def test_starter_is_assembled_once_under_concurrent_requests(tmp_path):
         paths = list(pool.map(lambda _: starter_model_path(tmp_path), range(2)))
     assert paths[0] == paths[1] and paths[0].exists()
     assert [p.name for p in tmp_path.iterdir()] == [paths[0].name]  # no .part left behind
+
+
+def test_typed_metadata_accessors(tiny_models):
+    model = inspect_model(tiny_models["codegemma"])
+    file = model.file
+    assert file.get_str("general.architecture") == "gemma"
+    assert file.get_int("general.architecture") is None  # a string, not an integer
+    assert file.get_int("tokenizer.ggml.bos_token_id") == model.vocab.bos_id is not None
+    tokens = file.get_strings("tokenizer.ggml.tokens")
+    assert tokens == model.vocab.tokens and "<|fim_prefix|>" in tokens
+    assert file.get_strings("tokenizer.ggml.token_type") == []  # integers, not strings
+    assert len(file.get_list("tokenizer.ggml.token_type")) == len(tokens)
+    assert file.get_str("no.such.key") is None and file.get_list("no.such.key") == []
+    assert model.arch_int("context_length") == 4096
+    assert model.arch_int("no_such_key", 7) == 7

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.models import library as library_module
 from app.core import machine
+from app.core.models import library as library_module
 from app.core.models.library import CACHE_FILE, REFERENCES_FILE, ImportCancelled, Library, LibraryError
 from app.selftest.tiny_gguf import write_tiny_gguf
 

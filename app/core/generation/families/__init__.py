@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from app.core.generation.families.base import Family, FimTokens, PromptError
 from app.core.generation.families.codegemma import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, CodeGemma
@@ -16,8 +16,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (CodeGemma(), CodeLlama(), Gen
 # USER_DEFINED, which llama.cpp matches even in plain text, so prompt builders
 # treat them as special whatever their token type.
 MARKER_SPELLINGS = frozenset(
-    {*PREFIX, *SUFFIX, *MIDDLE, *FILE_SEPARATOR, *PRE, *SUF, *MID, *EOT,
-     START_OF_TURN, END_OF_TURN, IM_START, IM_END}
+    {*PREFIX, *SUFFIX, *MIDDLE, *FILE_SEPARATOR, *PRE, *SUF, *MID, *EOT, START_OF_TURN, END_OF_TURN, IM_START, IM_END}
 )
 
 __all__ = ["MARKER_SPELLINGS", "FAMILIES", "Family", "FimTokens", "PromptError", "detect_family", "get_family"]

@@ -21,7 +21,7 @@ class FimTokens:
     middle: int
     file_separator: int | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int | None]:
         """Return the ids by role, as ``fimble inspect`` prints them."""
         return {
             "prefix": self.prefix,
@@ -49,9 +49,7 @@ class Family:
         """
         raise NotImplementedError
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Return the chat prompt, ending where the assistant's answer starts.
 
         Raises:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.families.base import Family, FimTokens, PromptError, _known, psm_tokens, require_fim
 from app.core.generation.families.turns import END_OF_TURN, gemma_turns
-from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.vocab import Vocab, find_token
 
 FIM_PREFIX = "<|fim_prefix|>"
@@ -21,10 +21,10 @@ class CodeGemma(Family):
 
     def fim_tokens(self, vocab: Vocab) -> FimTokens | None:
         """Return the ``<|fim_*|>`` ids and ``<|file_separator|>``."""
-        ids = [find_token(vocab, t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)]
-        if None in ids:
+        prefix, suffix, middle = (find_token(vocab, t) for t in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE))
+        if prefix is None or suffix is None or middle is None:
             return None
-        return FimTokens(*ids, file_separator=find_token(vocab, FILE_SEPARATOR))
+        return FimTokens(prefix, suffix, middle, file_separator=find_token(vocab, FILE_SEPARATOR))
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out ``[BOS] (<|file_separator|>path\\ntext)* <|fim_prefix|>…``.
@@ -36,9 +36,7 @@ class CodeGemma(Family):
         fim = require_fim(self.fim_tokens(vocab), self)
         return psm_tokens(vocab, fim, request, name_current_file=True)
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Lay out Gemma turns; the system prompt is folded into the first user turn."""
         tokens = gemma_turns(vocab, messages)
         if tokens is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.families.base import (
     Family,
     FimTokens,
@@ -11,7 +12,6 @@ from app.core.generation.families.base import (
     split_system,
     with_bos,
 )
-from app.core.generation.contracts import ChatMessage, FimRequest
 from app.core.generation.vocab import Vocab, find_token, text_tokens, tokens_without_space_prefix
 
 # Code Llama's SentencePiece model spells these with a leading "▁"; some
@@ -30,10 +30,10 @@ class CodeLlama(Family):
 
     def fim_tokens(self, vocab: Vocab) -> FimTokens | None:
         """Return the ``<PRE>``, ``<SUF>`` and ``<MID>`` ids."""
-        ids = [find_token(vocab, *spellings) for spellings in (PRE, SUF, MID)]
-        if None in ids:
+        prefix, suffix, middle = (find_token(vocab, *spellings) for spellings in (PRE, SUF, MID))
+        if prefix is None or suffix is None or middle is None:
             return None
-        return FimTokens(*ids, file_separator=None)
+        return FimTokens(prefix, suffix, middle, file_separator=None)
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
         """Lay out ``[BOS, <PRE>] prefix [<SUF>] suffix [<MID>]``.
@@ -48,9 +48,7 @@ class CodeLlama(Family):
         tokens.append(fim.middle)
         return with_bos(vocab, tokens)
 
-    def build_chat(
-        self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None
-    ) -> list[int]:
+    def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Lay out ``<s>[INST] <<SYS>>…<</SYS>> user [/INST] answer </s>`` turns.
 
         Only BOS and EOS are control tokens; ``[INST]`` is plain text, and so

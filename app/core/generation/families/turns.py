@@ -6,8 +6,8 @@ whose vocabulary carries Gemma's or ChatML's turn tokens.
 
 from __future__ import annotations
 
-from app.core.generation.families.base import split_system, with_bos
 from app.core.generation.contracts import ChatMessage
+from app.core.generation.families.base import split_system, with_bos
 from app.core.generation.vocab import Vocab, find_token, text_tokens
 
 START_OF_TURN, END_OF_TURN = "<start_of_turn>", "<end_of_turn>"
