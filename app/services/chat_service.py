@@ -128,10 +128,14 @@ class ChatService(QObject):
                 " family): pick an instruction-tuned model with File → Load Chat Model…"
             )
             return None
-        if self.current_id is None and self.new_conversation() is None:
-            return None
+        conversation_id = self.current_id
+        if conversation_id is None:
+            started = self.new_conversation()
+            if started is None:
+                return None
+            conversation_id = started.id
         try:
-            _user, answer = self.store.add_exchange(self.current_id, text)  # saved before generating
+            _user, answer = self.store.add_exchange(conversation_id, text)  # saved before generating
         except StoreError as exc:
             self._report(exc, "the message was not sent")
             return None
@@ -164,12 +168,15 @@ class ChatService(QObject):
 
     def _generate(self, answer: StoredMessage | None = None) -> int | None:
         """Ask for an answer to the conversation, streaming into ``answer`` (made if None)."""
+        conversation_id = self.current_id
+        if conversation_id is None:
+            return None
         history = [ChatMessage(m.role, m.content) for m in self.messages() if m.content]
         system = self.system_prompt()
         turns = ((ChatMessage("system", system),) if system else ()) + tuple(history)
         if answer is None:
             try:
-                answer = self.store.add_message(self.current_id, "assistant", "", partial=True)
+                answer = self.store.add_message(conversation_id, "assistant", "", partial=True)
             except StoreError as exc:
                 self._report(exc, "no answer was asked for")
                 self.conversation_changed.emit(self.current_id)
@@ -266,15 +273,15 @@ class ChatService(QObject):
             return
         if self._text or self._unsaved is not None:
             self._finish_saved(answer_id, content="".join(self._text), partial=True, stop_reason=kind)
-        else:
+        elif self._answer_conversation is not None:
             try:
-                self.store.truncate_after(self._message_before(answer_id))
+                self.store.truncate_after(self._message_before(self._answer_conversation, answer_id))
             except StoreError as exc:
                 self._report(exc, "the empty answer was left in the chat")
         self.answer_failed.emit(job_id, message)
 
-    def _message_before(self, message_id: int) -> int:
-        ids = [m.id for m in self.store.messages(self._answer_conversation)]
+    def _message_before(self, conversation_id: int, message_id: int) -> int:
+        ids = [m.id for m in self.store.messages(conversation_id)]
         return ids[ids.index(message_id) - 1]
 
     @Slot(object)

@@ -52,9 +52,9 @@ class LoadParams:
             if getattr(self, name) not in CACHE_TYPES:
                 raise ValueError(f"{name} must be one of {', '.join(CACHE_TYPES)}")
 
-    def to_dict(self) -> dict[str, object]:
-        """Return the settings as a plain dict."""
-        return asdict(self)
+    def to_dict(self) -> dict[str, int | float | bool | str | None]:
+        """Return the settings as a plain dict of JSON scalars."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadParams:
