@@ -28,10 +28,10 @@ class QuantizeError(UserFacingError):
     """Quantizing cannot start or did not finish; the message is one line.
 
     Attributes:
-        kind: ``"requantize"`` (the input is already quantized), ``"ram"``,
-            ``"disk"``, ``"input"`` (bad input, type or output path),
-            ``"busy"`` (another Fimble window is making the same file),
-            ``"failed"`` (llama.cpp failed) or ``"cancelled"``.
+        kind: ``REQUANTIZE`` (the input is already quantized), ``RAM``,
+            ``DISK_FULL``, ``INPUT`` (bad input, type or output path),
+            ``BUSY`` (another Fimble window is making the same file),
+            ``FAILED`` (llama.cpp failed) or ``CANCELLED``.
         message: The line to show.
     """
 
