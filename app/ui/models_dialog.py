@@ -93,7 +93,7 @@ class ModelsDialog(QDialog):
 
     def edit_token(self) -> None:
         """Ask for a Hugging Face token and store it where huggingface_hub keeps it."""
-        from app.core.hub.client import delete_token, load_token, save_token
+        from app.core.hub.token import delete_token, load_token, save_token
 
         current = load_token()
         text, ok = QInputDialog.getText(
@@ -119,7 +119,7 @@ class ModelsDialog(QDialog):
     def pull(self, plan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
         from app.core.models.quant_types import bits_per_weight
-        from app.core.hub.client import load_token
+        from app.core.hub.token import load_token
 
         needed = plan.file.size
         if plan.quantize_to:

@@ -12,7 +12,8 @@ import huggingface_hub
 import pytest
 from huggingface_hub import constants as hf_constants
 
-from app.core.hub.client import HubClient, HubError, delete_token, load_token, save_token
+from app.core.hub.client import HubClient, HubError
+from app.core.hub.token import delete_token, load_token, save_token
 from tests.support.hub_server import HubServer
 
 REPO = "google/codegemma-7b-GGUF"
@@ -133,6 +134,24 @@ def test_token_is_saved_where_huggingface_hub_reads_it(hub, monkeypatch):
     for empty in ("", "   \n"):
         with pytest.raises(ValueError, match="empty"):
             save_token(empty)
+
+
+def test_tokens_stored_by_hf_login_are_kept_and_fimble_token_can_be_switched_to(hub):
+    from huggingface_hub._login import _set_active_token
+    from huggingface_hub.utils._auth import _save_token
+
+    _save_token("hf_otherTool", "work")  # what `hf auth login` leaves behind
+    _set_active_token("work", add_to_git_credential=False)
+    save_token("hf_fimbleTEST123")
+    assert huggingface_hub.utils.get_stored_tokens() == {"work": "hf_otherTool", "fimble": "hf_fimbleTEST123"}
+    assert load_token() == "hf_fimbleTEST123"
+
+    huggingface_hub.auth_switch("work")  # `hf auth switch` reads what Fimble wrote
+    assert load_token() == "hf_otherTool"
+    delete_token()  # Fimble stops using any stored token, and keeps the others
+    assert load_token() is None
+    assert huggingface_hub.utils.get_stored_tokens() == {"work": "hf_otherTool"}
+    assert hub.requests == []
 
 
 def test_whoami_accepts_allowed_tokens_and_maps_refusals(hub):

@@ -14,7 +14,8 @@ import app.core.hub.downloader as downloader
 from app.core import machine
 from app.core.hub.downloader import (DownloadCancelled, DownloadControl, DownloadError, DownloadPaused,
                                      discard_partial, download_file, partial_downloads)
-from app.core.hub.client import HubClient, HubError, save_token
+from app.core.hub.client import HubClient, HubError
+from app.core.hub.token import save_token
 from tests.support.hub_server import HubServer
 from tests.support.sample_bytes import pattern_bytes
 
