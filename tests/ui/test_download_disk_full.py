@@ -11,6 +11,7 @@ import app.core.hub.downloader as downloader
 from tests.support.sample_bytes import pattern_bytes
 
 from app.core import machine
+from app.core.hub import retry
 from app.core.hub.client import HubClient
 from app.core.models.library import Library
 from app.core.machine import human_bytes
@@ -66,7 +67,7 @@ def test_a_full_disk_shows_one_line_keeps_the_part_and_resume_finishes(window, h
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=10_000)
 
     line = row.text.text()
-    needed = SIZE - disk["written"] + downloader.DISK_MARGIN
+    needed = SIZE - disk["written"] + downloader.DISK_HEADROOM_BYTES
     assert line == (f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} free in "
                     f"{window.library.models_dir / 'someone__full-GGUF'}. The {human_bytes(disk['written'])} "
                     "downloaded so far is kept; free some space, then press Resume to continue.")
@@ -88,6 +89,7 @@ def test_a_full_disk_shows_one_line_keeps_the_part_and_resume_finishes(window, h
 def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window, hub, qtbot, monkeypatch):
     cut_at = 1_000_000
     hub.cut_next(REPO, NAME, cut_at)
+    monkeypatch.setattr(retry, "DEFAULT_RETRY", retry.NO_RETRY)  # the cut ends the job, as a lasting outage would
     window.pull(plan_pull(HubClient().repo(REPO), filename=NAME))
     [job] = window.jobs.jobs()
     qtbot.waitUntil(lambda: _job(window.jobs, job.id).state in ("failed", "done"), timeout=60_000)
@@ -100,7 +102,7 @@ def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window
     _, row = window.jobs_panel.rows[job.id]
     qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=60_000)
-    needed = SIZE - cut_at + downloader.DISK_MARGIN
+    needed = SIZE - cut_at + downloader.DISK_HEADROOM_BYTES
     assert row.text.text() == (f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} "
                                f"free in {folder}. The {human_bytes(cut_at)} downloaded so far is kept; free some "
                                "space, then press Resume to continue.")
