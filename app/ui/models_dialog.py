@@ -187,7 +187,9 @@ class ModelsDialog(QDialog):
             self.library_panel.refresh()
         elif job.state == "failed":
             self.status.setText(f"Failed: {job.title}: {job.error}")
-            if "can't be reached" in (job.error or ""):
+            from app.core.errors import ErrorKind
+
+            if job.error_kind == ErrorKind.OFFLINE:
                 self.show_offline(job.error)
 
     def _offer_delete_source(self, source: Path) -> None:
