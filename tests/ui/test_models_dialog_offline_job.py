@@ -27,9 +27,10 @@ def window(qtbot, fimble_home, hub):
     jobs.shutdown()
 
 
-def _ended(window, qtbot, job_id):
-    qtbot.waitUntil(lambda: not next(j for j in window.jobs.jobs() if j.id == job_id).active, timeout=30_000)
-    return next(j for j in window.jobs.jobs() if j.id == job_id)
+def _ended(window, qtbot, job):
+    # The window has handled the job's end once its status line says so.
+    qtbot.waitUntil(lambda: window.status.text().startswith(f"Failed: {job.title}"), timeout=30_000)
+    return next(j for j in window.jobs.jobs() if j.id == job.id)
 
 
 def test_a_pull_that_finds_the_hub_gone_shows_the_offline_banner(window, hub, qtbot):
@@ -40,13 +41,13 @@ def test_a_pull_that_finds_the_hub_gone_shows_the_offline_banner(window, hub, qt
 
     window.pull(gated)
     [job] = window.jobs.jobs()
-    failed = _ended(window, qtbot, job.id)
+    failed = _ended(window, qtbot, job)
     assert failed.state == "failed" and failed.error_kind == ErrorKind.GATED
     assert not window.banner.isVisible()  # a refusal is not being offline
 
     hub.stop()  # the network goes away between listing and downloading
     window.pull(plan)
     job = window.jobs.jobs()[-1]
-    failed = _ended(window, qtbot, job.id)
+    failed = _ended(window, qtbot, job)
     assert failed.state == "failed" and failed.error_kind == ErrorKind.OFFLINE
     assert window.banner.isVisible() and failed.error in window.banner.text()

@@ -1,4 +1,4 @@
-"""Reading the Hub's answer to a file download: its ETag, its length, its range, a refusal."""
+"""Reading the Hub's answer to a file download: its ETag, its length, its range, a refusal, a dropped line."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def range_start(response: httpx.Response) -> int:
     """The first byte a 206 answer holds, or -1 when it does not say."""
     match = re.match(r"\s*bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
     return int(match[1]) if match else -1
+
+
+def lost_note(exc: BaseException) -> str:
+    """What a transport error did to the transfer, in a few words for the progress report."""
+    return "the connection stalled" if isinstance(exc, httpx.TimeoutException) else "the connection was lost"
 
 
 def refused_error(response: httpx.Response, repo: str, client: HubClient) -> DownloadError:

@@ -46,7 +46,7 @@ from app.core.hub.download_errors import (
     disk_full_error,
     percent,
 )
-from app.core.hub.download_http import range_start, refused_error, response_etag, response_total
+from app.core.hub.download_http import lost_note, range_start, refused_error, response_etag, response_total
 from app.core.hub.download_lock import PartLock
 from app.core.hub.download_parts import (
     PartialDownload,
@@ -243,12 +243,12 @@ class _Transfer:
             raise Transient(error, "the connection was lost") from None
         except httpx.TransportError as exc:
             if self.part.exists():
-                raise Transient(self._interrupted(exc), self._lost(exc)) from None
+                raise Transient(self._interrupted(exc), lost_note(exc)) from None
             raise Transient(
                 DownloadError(
                     ErrorKind.HTTP, f"the Hugging Face Hub did not answer for {self.name}: {short_reason(exc)}"
                 ),
-                self._lost(exc),
+                lost_note(exc),
             ) from None
         return self._finish(digest)
 
@@ -429,10 +429,6 @@ class _Transfer:
             ErrorKind.HTTP,
             f"the download of {self.name} {reason} at {percent(self.done, self.file.size)}%; it will resume from there",
         )
-
-    @staticmethod
-    def _lost(exc: BaseException) -> str:
-        return "the connection stalled" if isinstance(exc, httpx.TimeoutException) else "the connection was lost"
 
     def _on_disk(self) -> int:
         return self.done
