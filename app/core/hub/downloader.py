@@ -192,8 +192,8 @@ class _Transfer:
                 return
             try:
                 self.done = self.part.stat().st_size
-            except OSError:
-                self.done = 0
+            except OSError:  # not made yet, or just renamed to its final name: keep the last size
+                pass
             self.speed.update(self.done, "elsewhere")
             time.sleep(WAIT_POLL_S)
 
