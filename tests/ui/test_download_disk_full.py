@@ -100,6 +100,7 @@ def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window
 
     monkeypatch.setattr(machine, "disk_free", lambda path: FREE_WHEN_FULL)
     _, row = window.jobs_panel.rows[job.id]
+    qtbot.waitUntil(lambda: row.pause_button.text() == "Resume", timeout=60_000)  # the window saw it fail
     qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=60_000)
     needed = SIZE - cut_at + downloader.DISK_HEADROOM_BYTES
