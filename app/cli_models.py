@@ -177,7 +177,7 @@ def _remove(args) -> int:
 
 
 def _token(args) -> int:
-    from app.core.hub.client import delete_token, save_token
+    from app.core.hub.token import delete_token, save_token
 
     line = sys.stdin.readline().strip()
     if not line:

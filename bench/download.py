@@ -49,6 +49,7 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
     from huggingface_hub.utils import disable_progress_bars
 
     from app.core.hub.downloader import DownloadError, download_file
+    from app.core.hub.retry import NO_RETRY
     from app.core.hub.client import HubClient
     from tests.support.hub_server import HubServer
 
@@ -93,7 +94,7 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
         resume_dir = root / "resume"
         hub.cut_next(REPO, FILENAME, size // 2)
         try:
-            download_file(hub_file, resume_dir, client=client)
+            download_file(hub_file, resume_dir, client=client, retry=NO_RETRY)
             raise RuntimeError("the cut transfer finished instead of stopping")
         except DownloadError as exc:
             if exc.kind != "http":

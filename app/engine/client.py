@@ -9,26 +9,22 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
+from app.core.errors import ErrorKind, UserFacingError
 from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 
 
-class EngineError(Exception):
-    """An engine command failed; ``message`` is one plain-language line."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class EngineError(UserFacingError):
+    """An engine command failed; ``kind`` says why, ``message`` is one plain-language line."""
 
 
 class EngineCrashed(EngineError):
     """The engine process died; it must be restarted and the model reloaded."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("crashed", message)
+        super().__init__(ErrorKind.CRASHED, message)
 
 
 class Engine(ABC):

@@ -19,7 +19,7 @@ from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal
 
 from app.core.hub.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
                                  discard_partial, download_file, part_paths, partial_downloads)
-from app.core.errors import one_line
+from app.core.errors import ErrorKind, error_kind, one_line
 from app.core.hub.client import HubClient
 from app.core.machine import human_bytes
 from app.core.hub.pull_plan import PullPlan
@@ -47,6 +47,7 @@ class Job:
     detail: str = ""
     result: str | None = None
     error: str | None = None
+    error_kind: ErrorKind | None = None  # why it failed or was cancelled, for code (error is for people)
     source: str | None = None  # a full-precision file this job quantized, which may be deleted
 
     @property
@@ -196,7 +197,7 @@ class ModelJobs(QObject):
         if work is None or work.job.state not in ("paused", "failed"):
             return
         work.control = DownloadControl()
-        self._update(work, state="queued", error=None, detail="")
+        self._update(work, state="queued", error=None, error_kind=None, detail="")
         self._queue.put(work)
 
     def cancel(self, job_id: int) -> None:
@@ -213,7 +214,7 @@ class ModelJobs(QObject):
             return
         if work.on_cancel is not None:
             work.on_cancel()
-        self._finish(work, "cancelled", error="cancelled")
+        self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
 
     def jobs(self) -> list[Job]:
         """Snapshots of every job, oldest first."""
@@ -259,20 +260,20 @@ class ModelJobs(QObject):
             try:
                 result = work.run(self, work)
             except _Cancelled:
-                self._finish(work, "cancelled", error="cancelled")
+                self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
             except DownloadError as exc:
                 kind = getattr(exc, "kind", "")
                 if kind == "paused":
                     self._update(work, state="paused", detail="Resume continues where it stopped")
                 elif kind == "cancelled" or work.cancel_event.is_set():
-                    self._finish(work, "cancelled", error="cancelled")
+                    self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
                 else:
-                    self._finish(work, "failed", error=download_error_line(exc))
+                    self._finish(work, "failed", error=download_error_line(exc), error_kind=exc.kind)
             except Exception as exc:  # noqa: BLE001 - every failure becomes the job's one-line error
                 if work.cancel_event.is_set():
-                    self._finish(work, "cancelled", error="cancelled")
+                    self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
                 else:
-                    self._finish(work, "failed", error=one_line(exc))
+                    self._finish(work, "failed", error=one_line(exc), error_kind=error_kind(exc))
             else:
                 self._finish(work, "done", result=result)
             finally:

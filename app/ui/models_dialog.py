@@ -124,7 +124,7 @@ class ModelsDialog(QDialog):
 
     def edit_token(self) -> None:
         """Ask for a Hugging Face token and store it where huggingface_hub keeps it."""
-        from app.core.hub.client import delete_token, load_token, save_token
+        from app.core.hub.token import delete_token, load_token, save_token
 
         current = load_token()
         text, ok = QInputDialog.getText(
@@ -151,8 +151,8 @@ class ModelsDialog(QDialog):
     @Slot(object)
     def pull(self, plan: PullPlan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
-        from app.core.hub.client import load_token
         from app.core.models.quant_types import bits_per_weight
+        from app.core.hub.token import load_token
 
         needed = plan.file.size
         if plan.quantize_to:
@@ -229,7 +229,9 @@ class ModelsDialog(QDialog):
             self.library_panel.refresh()
         elif job.state == "failed":
             self.status.setText(f"Failed: {job.title}: {job.error}")
-            if "can't be reached" in (job.error or ""):
+            from app.core.errors import ErrorKind
+
+            if job.error_kind == ErrorKind.OFFLINE:
                 self.show_offline(job.error)
 
     def _offer_delete_source(self, source: Path) -> None:

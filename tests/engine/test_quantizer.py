@@ -221,7 +221,7 @@ def test_too_little_disk_is_refused(models, tmp_path, monkeypatch):
     monkeypatch.setattr(machine, "disk_free", lambda path: 100_000)
     with pytest.raises(QuantizeError) as err:
         plan_quantize(models["F16"], tmp_path / "out.gguf", "Q4_K_M")
-    assert err.value.kind == "disk"
+    assert err.value.kind == "disk_full"
     assert re.search(r"needs about [\d.]+ [KM]B, 100 KB is free$", err.value.message)
     assert listing(tmp_path) == set()
 

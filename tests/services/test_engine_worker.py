@@ -152,7 +152,7 @@ class _SlowToStart:
 
     def start(self) -> BackendInfo:
         time.sleep(2.0)
-        raise EngineError("start_failed", "the host did not start")
+        raise EngineError("load_failed", "the host did not start")
 
     def is_alive(self) -> bool:
         return False

@@ -8,9 +8,10 @@ the real Hub sends for LFS files and without Xet, so clients fall back to
 plain HTTP. Files can be bytes or large files on disk, which are streamed
 with ``sendfile`` and never read whole.
 
-Faults can be injected per file: a connection cut after some bytes, a
-corrupted body, a body held after some bytes until ``release_holds``, and a
-global throttle. ``bytes_sent`` and ``requests``
+Faults can be injected per file: a connection cut after some bytes (for the
+next request or several), an error status such as 503 (with ``Retry-After``
+if wanted), a corrupted body, a body held after some bytes until
+``release_holds``, and a global throttle. ``bytes_sent`` and ``requests``
 record what went over the wire.
 """
 
@@ -26,10 +27,10 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 CHUNK = 1024 * 1024
@@ -119,7 +120,8 @@ class HubServer:
     def __init__(self) -> None:
         self._repos: dict[str, _Repo] = {}
         self._tokens: set[str] = set()
-        self._faults: dict[tuple[str, str], tuple[str, int]] = {}
+        self._faults: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+        self._failures: dict[tuple[str, str], list[tuple[int, str | None]]] = defaultdict(list)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -139,7 +141,7 @@ class HubServer:
             raise RuntimeError("the hub server is not running")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         hub = self
 
@@ -185,7 +187,7 @@ class HubServer:
         self._thread.join(5)
         self._server = None
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -231,8 +233,9 @@ class HubServer:
             previous = self._repos.get(repo_id)
             history = previous.history if previous else {}
             history[commit] = built
-            self._repos[repo_id] = _Repo(repo_id, gated, downloads, likes, license, last_modified, all_tags,
-                                         commit, built, history)
+            self._repos[repo_id] = _Repo(
+                repo_id, gated, downloads, likes, license, last_modified, all_tags, commit, built, history
+            )
         return commit
 
     def commit(self, repo_id: str) -> str:
@@ -246,15 +249,22 @@ class HubServer:
 
     # -- faults --------------------------------------------------------------
 
-    def cut_next(self, repo_id: str, filename: str, after_bytes: int) -> None:
-        """Close the connection after ``after_bytes`` of the next GET of a file's body."""
+    def cut_next(self, repo_id: str, filename: str, after_bytes: int, times: int = 1) -> None:
+        """Close the connection after ``after_bytes`` of the body, for each of the next ``times`` GETs of a file."""
         with self._lock:
-            self._faults[(repo_id, filename)] = ("cut", int(after_bytes))
+            self._faults[(repo_id, filename)].extend([("cut", int(after_bytes))] * times)
+
+    def fail_next(
+        self, repo_id: str, filename: str, status: int = 503, times: int = 1, retry_after: str | None = None
+    ) -> None:
+        """Answer the next ``times`` GETs of a file with ``status`` (and ``Retry-After``), no body."""
+        with self._lock:
+            self._failures[(repo_id, filename)].extend([(int(status), retry_after)] * times)
 
     def corrupt_next(self, repo_id: str, filename: str) -> None:
         """Flip bytes in the body of the next GET of a file (same length)."""
         with self._lock:
-            self._faults[(repo_id, filename)] = ("corrupt", 0)
+            self._faults[(repo_id, filename)].append(("corrupt", 0))
 
     def hold_next(self, repo_id: str, filename: str, after_bytes: int) -> None:
         """Send ``after_bytes`` of the next GET of a file's body, then send nothing more until ``release_holds``.
@@ -263,7 +273,7 @@ class HubServer:
         middle of its transfer.
         """
         with self._lock:
-            self._faults[(repo_id, filename)] = ("hold", int(after_bytes))
+            self._faults[(repo_id, filename)].append(("hold", int(after_bytes)))
             self._released.clear()
 
     def release_holds(self) -> None:
@@ -281,7 +291,13 @@ class HubServer:
 
     def _take_fault(self, key: tuple[str, str]) -> tuple[str, int] | None:
         with self._lock:
-            return self._faults.pop(key, None)
+            queued = self._faults.get(key)
+            return queued.pop(0) if queued else None
+
+    def _take_failure(self, key: tuple[str, str]) -> tuple[int, str | None] | None:
+        with self._lock:
+            queued = self._failures.get(key)
+            return queued.pop(0) if queued else None
 
     # -- lookups for the handler ---------------------------------------------
 
@@ -411,8 +427,20 @@ class _Handler(BaseHTTPRequestHandler):
             if expand:
                 data = {k: v for k, v in data.items() if k in ("_id", "id") or k in expand}
             elif not full:
-                data = {k: data[k] for k in ("_id", "id", "modelId", "likes", "downloads", "tags", "private",
-                                             "library_name", "createdAt")}
+                data = {
+                    k: data[k]
+                    for k in (
+                        "_id",
+                        "id",
+                        "modelId",
+                        "likes",
+                        "downloads",
+                        "tags",
+                        "private",
+                        "library_name",
+                        "createdAt",
+                    )
+                }
             items.append(data)
         self._json(200, items)
 
@@ -421,8 +449,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.hub._token_allowed(token):
             self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
             return
-        self._json(200, {"type": "user", "name": "fimble-tester", "fullname": "Fimble Tester",
-                         "auth": {"type": "access_token", "accessToken": {"displayName": "fimble", "role": "read"}}})
+        self._json(
+            200,
+            {
+                "type": "user",
+                "name": "fimble-tester",
+                "fullname": "Fimble Tester",
+                "auth": {"type": "access_token", "accessToken": {"displayName": "fimble", "role": "read"}},
+            },
+        )
 
     def _model_api(self, rest: str, query: dict[str, list[str]]) -> None:
         repo_id, kind, rev, sub = rest, "info", "main", ""
@@ -465,21 +500,36 @@ class _Handler(BaseHTTPRequestHandler):
         repo, files, commit = found
         hub_file = files.get(filename)
         if hub_file is None:
-            self._error(404, "EntryNotFound", f"{filename} does not exist on \"{rev}\"",
-                        {"X-Repo-Commit": commit})
+            self._error(404, "EntryNotFound", f'{filename} does not exist on "{rev}"', {"X-Repo-Commit": commit})
             return
         if repo.gated:
             token = self._token()
             if token is None:
-                self._error(401, "GatedRepo",
-                            f"Access to model {repo_id} is restricted. You must have access to it and be "
-                            "authenticated to access it. Please log in.")
+                self._error(
+                    401,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted. You must have access to it and be "
+                    "authenticated to access it. Please log in.",
+                )
                 return
             if not self.hub._token_allowed(token):
-                self._error(403, "GatedRepo",
-                            f"Access to model {repo_id} is restricted and you are not in the authorized list. "
-                            f"Visit {self._web_base()}/{repo_id} to accept the license and ask for access.")
+                self._error(
+                    403,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted and you are not in the authorized list. "
+                    f"Visit {self._web_base()}/{repo_id} to accept the license and ask for access.",
+                )
                 return
+        failure = self.hub._take_failure((repo_id, filename)) if not head else None
+        if failure is not None:
+            status, retry_after = failure
+            self._error(
+                status,
+                "ServiceUnavailable",
+                "the server is busy; try again later",
+                {"Retry-After": retry_after} if retry_after is not None else None,
+            )
+            return
         etag = f'"{hub_file.sha256}"' if hub_file.lfs else f'"{hub_file.blob_id}"'
         start, end = 0, hub_file.size - 1
         ranged = self.hub.ranges and self.headers.get("Range") is not None
@@ -514,8 +564,9 @@ class _Handler(BaseHTTPRequestHandler):
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def _send_body(self, hub_file: _File, key: tuple[str, str], start: int, length: int,
-                   fault: tuple[str, int] | None) -> None:
+    def _send_body(
+        self, hub_file: _File, key: tuple[str, str], start: int, length: int, fault: tuple[str, int] | None
+    ) -> None:
         limit = length
         if fault is not None and fault[0] == "cut":
             limit = min(length, fault[1])
@@ -563,8 +614,9 @@ class _Handler(BaseHTTPRequestHandler):
                 offset += sent
                 left -= sent
 
-    def _write_chunks(self, hub_file: _File, key: tuple[str, str], start: int, count: int,
-                      corrupt: bool, rate: float | None) -> None:
+    def _write_chunks(
+        self, hub_file: _File, key: tuple[str, str], start: int, count: int, corrupt: bool, rate: float | None
+    ) -> None:
         handle = open(hub_file.path, "rb") if hub_file.path is not None else None
         try:
             if handle is not None:
@@ -574,7 +626,7 @@ class _Handler(BaseHTTPRequestHandler):
             first = True
             while left > 0:
                 size = min(step, left)
-                chunk = handle.read(size) if handle is not None else hub_file.data[position:position + size]
+                chunk = handle.read(size) if handle is not None else hub_file.data[position : position + size]
                 if not chunk:
                     break
                 if corrupt and first:

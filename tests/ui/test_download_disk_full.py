@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 import app.core.hub.downloader as downloader
 from app.core import machine
+from app.core.hub import retry
 from app.core.hub.client import HubClient
 from app.core.hub.pull_plan import plan_pull
 from app.core.machine import human_bytes
@@ -63,7 +64,7 @@ def test_a_full_disk_shows_one_line_keeps_the_part_and_resume_finishes(window, h
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=10_000)
 
     line = row.text.text()
-    needed = SIZE - disk["written"] + downloader.DISK_MARGIN
+    needed = SIZE - disk["written"] + downloader.DISK_HEADROOM_BYTES
     assert line == (
         f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} free in "
         f"{window.library.models_dir / 'someone__full-GGUF'}. The {human_bytes(disk['written'])} "
@@ -87,6 +88,7 @@ def test_a_full_disk_shows_one_line_keeps_the_part_and_resume_finishes(window, h
 def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window, hub, qtbot, monkeypatch):
     cut_at = 1_000_000
     hub.cut_next(REPO, NAME, cut_at)
+    monkeypatch.setattr(retry, "DEFAULT_RETRY", retry.NO_RETRY)  # the cut ends the job, as a lasting outage would
     window.pull(plan_pull(HubClient().repo(REPO), filename=NAME))
     [job] = window.jobs.jobs()
     qtbot.waitUntil(lambda: _job(window.jobs, job.id).state in ("failed", "done"), timeout=60_000)
@@ -97,9 +99,10 @@ def test_resuming_while_the_disk_is_still_full_says_so_and_keeps_the_part(window
 
     monkeypatch.setattr(machine, "disk_free", lambda path: FREE_WHEN_FULL)
     _, row = window.jobs_panel.rows[job.id]
+    qtbot.waitUntil(lambda: row.pause_button.text() == "Resume", timeout=60_000)  # the window saw it fail
     qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.text.text().startswith("Disk full"), timeout=60_000)
-    needed = SIZE - cut_at + downloader.DISK_MARGIN
+    needed = SIZE - cut_at + downloader.DISK_HEADROOM_BYTES
     assert row.text.text() == (
         f"Disk full: {NAME} needs {human_bytes(needed)} more, {human_bytes(FREE_WHEN_FULL)} "
         f"free in {folder}. The {human_bytes(cut_at)} downloaded so far is kept; free some "

@@ -6,38 +6,41 @@ quantization type) and turns the library's errors into ``HubError``, whose
 text is one plain sentence the UI and CLI can show as is.
 
 The endpoint comes from ``HF_ENDPOINT`` when a ``HubClient`` is made, and the
-token is stored where ``huggingface_hub`` keeps it, so ``hf`` on the command
-line and Fimble share one login.
+token is the one ``huggingface_hub`` uses (``app.core.hub.token``), so ``hf``
+on the command line and Fimble share one login.
 """
 
 from __future__ import annotations
 
-import configparser
-import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from app import __version__
+from app.core.errors import ErrorKind, UserFacingError
+from app.core.hub.token import load_token
 from app.core.models import quant_types
-from app.core.errors import UserFacingError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-TOKEN_NAME = "fimble"
 TIMEOUT_S = 15.0
 _TRUE = {"1", "on", "yes", "true"}
 # The fields a search asks for; the Hub leaves most of them out otherwise.
 _SEARCH_FIELDS = ("downloads", "likes", "lastModified", "gated", "tags", "cardData")
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import ModelInfo
 
 
 class HubError(UserFacingError):
     """A Hub request that failed, with a one-line message for people.
 
     Attributes:
-        kind: ``offline`` (no network or offline mode), ``gated`` (the
-            repository needs an accepted license and a token), ``auth`` (the
-            token was refused), ``not_found`` or ``http`` (anything else).
+        kind: ``OFFLINE`` (no network or offline mode), ``GATED`` (the
+            repository needs an accepted license and a token), ``AUTH`` (the
+            token was refused), ``NOT_FOUND`` or ``HTTP`` (anything else).
     """
 
 
@@ -98,8 +101,10 @@ def gated_message(repo_id: str, web_base: str, token_refused: bool = False) -> s
     """The sentence shown when a gated repository's files can't be read."""
     url = f"{web_base.rstrip('/')}/{repo_id}"
     if token_refused:
-        return (f"{repo_id} is gated and your Hugging Face token was refused: accept the license at {url} "
-                "with the account the token belongs to, or store another token" + _TOKEN_HOW)
+        return (
+            f"{repo_id} is gated and your Hugging Face token was refused: accept the license at {url} "
+            "with the account the token belongs to, or store another token" + _TOKEN_HOW
+        )
     return f"{repo_id} is gated: accept its license at {url}, then store a Hugging Face token" + _TOKEN_HOW
 
 
@@ -121,8 +126,12 @@ def short_reason(error: BaseException) -> str:
         return "the connection was refused"
     if "timed out" in lowered or "timeout" in type(error).__name__.lower():
         return "the connection timed out"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered \
-            or "getaddrinfo" in lowered or "name resolution" in lowered:
+    if (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or "getaddrinfo" in lowered
+        or "name resolution" in lowered
+    ):
         return "the server name could not be resolved (no network?)"
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -141,7 +150,7 @@ class HubClient:
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
         self.token = token if token is not None else load_token()
         self.offline = offline_mode()
-        self._api = None
+        self._api: HfApi | None = None
 
     @property
     def web_base(self) -> str:
@@ -158,8 +167,9 @@ class HubClient:
 
     def file_url(self, hub_file: HubFile) -> str:
         """The download address of a file, pinned to the commit it was listed at."""
-        return (f"{self.endpoint}/{hub_file.repo_id}/resolve/"
-                f"{quote(hub_file.revision, safe='')}/{quote(hub_file.filename)}")
+        return (
+            f"{self.endpoint}/{hub_file.repo_id}/resolve/{quote(hub_file.revision, safe='')}/{quote(hub_file.filename)}"
+        )
 
     # -- requests -------------------------------------------------------------
 
@@ -175,16 +185,23 @@ class HubClient:
         self._check_online()
         # One request without the listing's retry loop, which would keep an
         # offline search spinning for half a minute.
-        params: dict = {"filter": "gguf", "sort": "downloads", "limit": int(limit), "expand": list(_SEARCH_FIELDS)}
+        params: dict[str, Any] = {
+            "filter": "gguf",
+            "sort": "downloads",
+            "limit": int(limit),
+            "expand": list(_SEARCH_FIELDS),
+        }
         if query.strip():
             params["search"] = query.strip()
         with self._errors():
-            response = get_session().get(f"{self.endpoint}/api/models", params=params,
-                                         headers=build_hf_headers(token=self.token or False, library_name="fimble",
-                                                                  library_version=__version__),
-                                         timeout=TIMEOUT_S)
+            response = get_session().get(
+                f"{self.endpoint}/api/models",
+                params=params,
+                headers=build_hf_headers(token=self.token or False, library_name="fimble", library_version=__version__),
+                timeout=TIMEOUT_S,
+            )
             hf_raise_for_status(response)
-            infos = [ModelInfo(**{"siblings": None, **item}) for item in response.json()]
+            infos = [ModelInfo(**{"siblings": None, **item}) for item in response.json()]  # type: ignore[no-untyped-call]
         return [_summary(info) for info in infos[:limit]]
 
     def repo(self, repo_id: str, revision: str = "main") -> RepoDetails:
@@ -203,11 +220,20 @@ class HubClient:
                 continue
             lfs = sibling.lfs
             size = sibling.size if sibling.size is not None else (lfs.size if lfs else 0)
-            files.append(HubFile(repo_id, sibling.rfilename, int(size), lfs.sha256 if lfs else None,
-                                 quant_types.from_filename(sibling.rfilename), commit))
+            files.append(
+                HubFile(
+                    repo_id,
+                    sibling.rfilename,
+                    int(size),
+                    lfs.sha256 if lfs else None,
+                    quant_types.from_filename(sibling.rfilename),
+                    commit,
+                )
+            )
         summary = _summary(info)
-        return RepoDetails(summary, commit, tuple(sorted(files, key=lambda f: f.filename)), summary.gated,
-                           self.license_url(repo_id))
+        return RepoDetails(
+            summary, commit, tuple(sorted(files, key=lambda f: f.filename)), summary.gated, self.license_url(repo_id)
+        )
 
     def whoami(self) -> str:
         """The user name the token belongs to.
@@ -217,25 +243,26 @@ class HubClient:
         """
         self._check_online()
         if not self.token:
-            raise HubError("auth", "no Hugging Face token is saved in Fimble")
+            raise HubError(ErrorKind.AUTH, "no Hugging Face token is saved in Fimble")
         with self._errors():
             return str(self._hf_api().whoami(token=self.token).get("name", ""))
 
     # -- helpers ----------------------------------------------------------------
 
-    def _hf_api(self):
+    def _hf_api(self) -> HfApi:
         if self._api is None:
             from huggingface_hub import HfApi
 
-            self._api = HfApi(endpoint=self.endpoint, token=self.token or False, library_name="fimble",
-                              library_version=__version__)
+            self._api = HfApi(
+                endpoint=self.endpoint, token=self.token or False, library_name="fimble", library_version=__version__
+            )
         return self._api
 
     def _check_online(self) -> None:
         if self.offline:
-            raise HubError("offline", offline_message())
+            raise HubError(ErrorKind.OFFLINE, offline_message())
 
-    def _errors(self, repo_id: str | None = None) -> "_ErrorMapper":
+    def _errors(self, repo_id: str | None = None) -> _ErrorMapper:
         return _ErrorMapper(self, repo_id)
 
 
@@ -249,7 +276,9 @@ class _ErrorMapper:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if exc is None or isinstance(exc, HubError) or not isinstance(exc, Exception):
             return False
         raise to_hub_error(exc, self.client, self.repo_id) from None
@@ -261,30 +290,36 @@ def to_hub_error(error: Exception, client: HubClient, repo_id: str | None = None
     from huggingface_hub import errors
 
     if isinstance(error, errors.OfflineModeIsEnabled):
-        return HubError("offline", offline_message())
+        return HubError(ErrorKind.OFFLINE, offline_message())
     if isinstance(error, errors.GatedRepoError):
         repo = repo_id or error.repo_id or "the repository"
         refused = bool(client.token) and _status(error) == 403
-        return HubError("auth" if refused else "gated", gated_message(repo, client.web_base, refused))
+        return HubError(ErrorKind.AUTH if refused else "gated", gated_message(repo, client.web_base, refused))
     if isinstance(error, errors.RevisionNotFoundError):
-        return HubError("not_found", f"{repo_id or 'the repository'} has no such revision on the Hub")
+        return HubError(ErrorKind.NOT_FOUND, f"{repo_id or 'the repository'} has no such revision on the Hub")
     if isinstance(error, errors.RemoteEntryNotFoundError):
-        return HubError("not_found", f"that file is not in {repo_id or 'the repository'} on the Hub")
+        return HubError(ErrorKind.NOT_FOUND, f"that file is not in {repo_id or 'the repository'} on the Hub")
     if isinstance(error, errors.RepositoryNotFoundError):
-        return HubError("not_found", f"{repo_id or 'the repository'} was not found on the Hub "
-                                     "(check the name; private repositories need a token)")
+        return HubError(
+            ErrorKind.NOT_FOUND,
+            f"{repo_id or 'the repository'} was not found on the Hub "
+            "(check the name; private repositories need a token)",
+        )
     if isinstance(error, errors.HfHubHTTPError):
         status = _status(error)
         if status in (401, 403):
-            return HubError("auth", f"the Hugging Face Hub refused the token (HTTP {status}); "
-                                    "check the token saved in Fimble")
-        return HubError("http", f"the Hugging Face Hub answered with an error (HTTP {status or '?'})")
-    if isinstance(error, (httpx2.ConnectError, httpx2.TimeoutException, httpx2.NetworkError,
-                          httpx2.RemoteProtocolError, OSError)):
-        return HubError("offline", offline_message(short_reason(error)))
+            return HubError(
+                ErrorKind.AUTH,
+                f"the Hugging Face Hub refused the token (HTTP {status}); check the token saved in Fimble",
+            )
+        return HubError(ErrorKind.HTTP, f"the Hugging Face Hub answered with an error (HTTP {status or '?'})")
+    if isinstance(
+        error, (httpx2.ConnectError, httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError, OSError)
+    ):
+        return HubError(ErrorKind.OFFLINE, offline_message(short_reason(error)))
     if isinstance(error, (ValueError, KeyError, TypeError)):
-        return HubError("http", "the Hugging Face Hub sent an answer Fimble could not read")
-    return HubError("http", f"the Hugging Face Hub request failed: {short_reason(error)}")
+        return HubError(ErrorKind.HTTP, "the Hugging Face Hub sent an answer Fimble could not read")
+    return HubError(ErrorKind.HTTP, f"the Hugging Face Hub request failed: {short_reason(error)}")
 
 
 def _status(error: Exception) -> int | None:
@@ -292,7 +327,7 @@ def _status(error: Exception) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def _summary(info) -> RepoSummary:
+def _summary(info: ModelInfo) -> RepoSummary:
     card = info.card_data
     license_id = card.get("license") if card is not None else None
     if not license_id:
@@ -300,88 +335,11 @@ def _summary(info) -> RepoSummary:
     if isinstance(license_id, list):
         license_id = license_id[0] if license_id else None
     last = info.last_modified.isoformat() if info.last_modified is not None else None
-    return RepoSummary(info.id, int(info.downloads or 0), int(info.likes or 0), last,
-                       str(license_id) if license_id else None, bool(info.gated))
-
-
-# -- token storage ------------------------------------------------------------------
-
-
-def _token_path() -> Path:
-    from huggingface_hub import constants
-
-    return Path(constants.HF_TOKEN_PATH)
-
-
-def _stored_tokens_path() -> Path:
-    # huggingface_hub keeps named tokens next to the active one.
-    return _token_path().parent / "stored_tokens"
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:  # pragma: no cover - filesystems without POSIX modes
-        pass
-
-
-def _read_stored() -> configparser.ConfigParser:
-    config = configparser.ConfigParser(interpolation=None)
-    path = _stored_tokens_path()
-    if path.exists():
-        try:
-            config.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError):
-            config = configparser.ConfigParser(interpolation=None)
-    return config
-
-
-def _write_stored(config: configparser.ConfigParser) -> None:
-    buffer = io.StringIO()
-    config.write(buffer)
-    _write_private(_stored_tokens_path(), buffer.getvalue())
-
-
-def save_token(token: str) -> None:
-    """Save a Hugging Face token as the active one, where ``huggingface_hub`` reads it.
-
-    It is written to ``HF_TOKEN_PATH`` (mode 0600) and also kept under the
-    name ``fimble`` in the ``stored_tokens`` file beside it, like ``hf auth
-    login`` does. Nothing is sent over the network.
-
-    Raises:
-        ValueError: The token is empty.
-    """
-    cleaned = (token or "").replace("\r", "").replace("\n", "").strip()
-    if not cleaned:
-        raise ValueError("the Hugging Face token is empty")
-    config = _read_stored()
-    if config.has_section(TOKEN_NAME):
-        config.remove_section(TOKEN_NAME)
-    config.add_section(TOKEN_NAME)
-    config.set(TOKEN_NAME, "hf_token", cleaned)
-    _write_stored(config)
-    _write_private(_token_path(), cleaned)
-
-
-def load_token() -> str | None:
-    """The token ``huggingface_hub`` would use: ``HF_TOKEN`` first, then the saved one."""
-    from huggingface_hub import get_token
-
-    return get_token()
-
-
-def delete_token() -> None:
-    """Forget the active token and Fimble's named copy of it.
-
-    Other named tokens in ``stored_tokens`` are left alone; a token in the
-    ``HF_TOKEN`` environment variable still applies.
-    """
-    config = _read_stored()
-    if config.remove_section(TOKEN_NAME):
-        _write_stored(config)
-    _token_path().unlink(missing_ok=True)
+    return RepoSummary(
+        info.id,
+        int(info.downloads or 0),
+        int(info.likes or 0),
+        last,
+        str(license_id) if license_id else None,
+        bool(info.gated),
+    )

@@ -22,11 +22,12 @@ descriptor, and that check needs it.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 LOCK_SUFFIX = ".part.lock"
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only (and type-checked for it)
     import msvcrt
 
     def _lock(fd: int) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.core.files import write_text_atomic
-from app.core.hub.download_lock import PartLock, held_elsewhere
 from app.core.hub.client import HubFile
+from app.core.hub.download_lock import PartLock, held_elsewhere
 
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
@@ -36,8 +37,9 @@ class PartialDownload:
         """The ``HubFile`` to pass to ``download_file`` to continue it."""
         from app.core.models import quant_types
 
-        return HubFile(self.repo_id, self.filename, self.size, self.sha256,
-                       quant_types.from_filename(self.filename), self.revision)
+        return HubFile(
+            self.repo_id, self.filename, self.size, self.sha256, quant_types.from_filename(self.filename), self.revision
+        )
 
 
 def part_paths(dest_dir: Path, basename: str) -> tuple[Path, Path]:
@@ -47,7 +49,7 @@ def part_paths(dest_dir: Path, basename: str) -> tuple[Path, Path]:
 
 def partial_downloads(dest_dir: Path) -> list[PartialDownload]:
     """Unfinished downloads in a folder, read from their sidecars, by file name."""
-    found = []
+    found: list[PartialDownload] = []
     folder = Path(dest_dir)
     if not folder.is_dir():
         return found
@@ -57,9 +59,18 @@ def partial_downloads(dest_dir: Path) -> list[PartialDownload]:
         part = sidecar.with_name(basename + PART_SUFFIX)
         if meta is None or not part.exists():
             continue
-        found.append(PartialDownload(meta["repo_id"], meta["filename"], part.stat().st_size, int(meta["size"]),
-                                     part, meta.get("revision", "main"), meta.get("sha256"),
-                                     held_elsewhere(folder, basename)))
+        found.append(
+            PartialDownload(
+                meta["repo_id"],
+                meta["filename"],
+                part.stat().st_size,
+                int(meta["size"]),
+                part,
+                meta.get("revision", "main"),
+                meta.get("sha256"),
+                held_elsewhere(folder, basename),
+            )
+        )
     return found
 
 
@@ -85,7 +96,7 @@ def discard_partial(partial: PartialDownload | Path) -> bool:
     return True
 
 
-def read_sidecar(path: Path) -> dict | None:
+def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The sidecar's record, or None when it is missing, unreadable or incomplete."""
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -96,6 +107,19 @@ def read_sidecar(path: Path) -> dict | None:
     return meta
 
 
-def write_sidecar(path: Path, meta: dict) -> None:
+def same_file(meta: dict[str, Any], hub_file: HubFile) -> bool:
+    """Whether a sidecar's record describes ``hub_file`` (by repository, name, size and sha256)."""
+    same = (
+        meta.get("repo_id") == hub_file.repo_id
+        and meta.get("filename") == hub_file.filename
+        and meta.get("size") == hub_file.size
+        and meta.get("sha256") == hub_file.sha256
+    )
+    if hub_file.sha256 is None:  # nothing else identifies the content
+        same = same and meta.get("revision") == hub_file.revision
+    return same
+
+
+def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
     """Replace the sidecar atomically (through a temporary file)."""
     write_text_atomic(path, json.dumps(meta, indent=1))

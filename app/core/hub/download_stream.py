@@ -7,9 +7,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 READ_BLOCK = 8 * 1024 * 1024
 PROGRESS_INTERVAL_S = 0.1
@@ -22,9 +22,11 @@ HASH_QUEUE_PIECES = 512
 class DownloadProgress:
     """Where a download stands.
 
-    ``state`` is ``downloading``, ``verifying``, ``done``, or ``elsewhere``
+    ``state`` is ``downloading``, ``verifying``, ``done``, ``elsewhere``
     while another Fimble window downloads the same file (``done`` is then
-    the size of its part file).
+    the size of its part file), or ``retrying`` while it waits to try again
+    after network trouble: ``attempt`` of ``attempts`` is the try to come,
+    and ``note`` says so in words ("the connection was lost, retrying (2/5)…").
     """
 
     done: int
@@ -32,6 +34,9 @@ class DownloadProgress:
     speed_bps: float
     eta_s: float | None
     state: str
+    note: str = ""
+    attempt: int = 0
+    attempts: int = 0
 
 
 class DownloadControl:
@@ -43,14 +48,21 @@ class DownloadControl:
     def __init__(self) -> None:
         self._paused = threading.Event()
         self._cancelled = threading.Event()
+        self._stop = threading.Event()  # either of them
 
     def pause(self) -> None:
         """Stop soon and keep what was downloaded."""
         self._paused.set()
+        self._stop.set()
 
     def cancel(self) -> None:
         """Stop soon and delete what was downloaded."""
         self._cancelled.set()
+        self._stop.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once on ``pause`` or ``cancel``."""
+        self._stop.wait(seconds)
 
     @property
     def paused(self) -> bool:
@@ -117,8 +129,20 @@ class Speedometer:
         self._last = 0.0
         self._state = ""
 
-    def update(self, done: int, state: str = "downloading", force: bool = False) -> None:
-        """Report ``done`` bytes; at most every ``PROGRESS_INTERVAL_S`` unless forced or the state changed."""
+    def update(
+        self,
+        done: int,
+        state: str = "downloading",
+        force: bool = False,
+        *,
+        note: str = "",
+        attempt: int = 0,
+        attempts: int = 0,
+    ) -> None:
+        """Report ``done`` bytes; at most every ``PROGRESS_INTERVAL_S`` unless forced or the state changed.
+
+        ``note``, ``attempt`` and ``attempts`` go into the report as they are (see ``DownloadProgress``).
+        """
         if self._callback is None:
             return
         now = time.monotonic()
@@ -135,7 +159,7 @@ class Speedometer:
         eta = (self._total - done) / speed if speed > 0 and state in ("downloading", "elsewhere") else None
         if state == "done":
             eta = 0.0
-        self._callback(DownloadProgress(done, self._total, max(speed, 0.0), eta, state))
+        self._callback(DownloadProgress(done, self._total, max(speed, 0.0), eta, state, note, attempt, attempts))
 
     def reset(self) -> None:
         """Forget the speed samples (the byte count jumped)."""

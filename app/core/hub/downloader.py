@@ -12,9 +12,13 @@ releases the GIL), checked against the Hub's LFS object id after the last
 byte, and only then is the part renamed to its final name.
 
 Each piece is written as soon as it arrives, so a crash or ``kill -9`` loses
-only what the kernel still buffered. ``NAME.part.lock`` (``download_lock``)
-lets one Fimble window at a time write the part; another window's download of
-the same file waits, reporting the part's growth, and carries on from it.
+only what the kernel still buffered. A dropped connection, a stalled read or
+an HTTP 5xx/408/429 is retried with growing waits, each try continuing from
+the part (``retry``); a pause or cancel ends the waiting at once.
+
+``NAME.part.lock`` (``download_lock``) lets one Fimble window at a time write
+the part; another window's download of the same file waits, reporting the
+part's growth, and carries on from it.
 """
 
 from __future__ import annotations
@@ -23,25 +27,39 @@ import errno
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+
+import httpx2 as httpx  # the HTTP client huggingface_hub 2.x ships with
 
 from app import __version__
 from app.core import machine
+from app.core.errors import ErrorKind
+from app.core.hub import retry as retries
+from app.core.hub.client import HubClient, HubFile, offline_message, short_reason
+from app.core.hub.download_errors import (
+    DISK_HEADROOM_BYTES,
+    DiskFullError,
+    DownloadCancelled,
+    DownloadError,
+    DownloadPaused,
+    disk_full_error,
+    percent,
+)
+from app.core.hub.download_http import lost_note, range_start, refused_error, response_etag, response_total
 from app.core.hub.download_lock import PartLock
-from app.core.hub.download_parts import (PartialDownload, discard_partial, part_paths, partial_downloads,
-                                     read_sidecar, write_sidecar)
+from app.core.hub.download_parts import (
+    PartialDownload,
+    discard_partial,
+    part_paths,
+    partial_downloads,
+    read_sidecar,
+    same_file,
+    write_sidecar,
+)
 from app.core.hub.download_stream import DownloadControl, DownloadProgress, Hasher, Speedometer
-from app.core.errors import UserFacingError
-from app.core.hub.client import HubClient, HubFile, gated_message, offline_message, short_reason
+from app.core.hub.retry import Retrier, RetryPolicy, Transient, retry_after_seconds, retryable_status
 
-try:
-    import httpx2 as httpx  # what huggingface_hub 2.x ships with
-except ImportError:  # pragma: no cover - older stacks
-    import httpx  # type: ignore[no-redef]
-
-# Kept free beyond the file itself, for the sidecar and the rest of the system.
-DISK_MARGIN = 32 * 1024 * 1024
 CONNECT_TIMEOUT_S = 15.0
 READ_TIMEOUT_S = 30.0
 # How often a download waiting for another window looks at the part and the lock.
@@ -49,49 +67,21 @@ WAIT_POLL_S = 0.2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DISK_FULL_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
-__all__ = ["DownloadProgress", "PartialDownload", "DownloadError", "DiskFullError", "DownloadPaused",
-           "DownloadCancelled", "DownloadControl", "download_file", "partial_downloads", "discard_partial",
-           "part_paths"]
-
-
-class DownloadError(UserFacingError):
-    """A download that stopped, with a one-line message.
-
-    Attributes:
-        kind: ``disk_full``, ``checksum``, ``cancelled``, ``paused``,
-            ``gated``, ``auth``, ``offline``, ``http`` or ``changed`` (the
-            file on the Hub is not the one that was listed).
-    """
-
-
-class DiskFullError(DownloadError):
-    """The disk has no room for the rest of a file; the part downloaded so far is kept.
-
-    Attributes:
-        filename: The file's name.
-        needed: Bytes that must be free to finish (the rest of the file plus a margin).
-        free: Bytes free now.
-        kept: Bytes of the part kept on disk; resuming continues after them.
-        folder: Where the file goes.
-    """
-
-    def __init__(self, message: str, *, filename: str, needed: int, free: int, kept: int, folder: Path) -> None:
-        super().__init__("disk_full", message)
-        self.filename, self.needed, self.free, self.kept, self.folder = filename, needed, free, kept, folder
-
-
-class DownloadPaused(DownloadError):
-    """Raised when ``DownloadControl.pause`` stopped a download; the part file is kept."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("paused", message)
-
-
-class DownloadCancelled(DownloadError):
-    """Raised when ``DownloadControl.cancel`` stopped a download; its part is gone unless another window owns it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("cancelled", message)
+__all__ = [
+    "DISK_HEADROOM_BYTES",
+    "DownloadProgress",
+    "PartialDownload",
+    "DownloadError",
+    "DiskFullError",
+    "DownloadPaused",
+    "DownloadCancelled",
+    "DownloadControl",
+    "RetryPolicy",
+    "download_file",
+    "partial_downloads",
+    "discard_partial",
+    "part_paths",
+]
 
 
 def download_file(
@@ -101,6 +91,7 @@ def download_file(
     client: HubClient,
     on_progress: Callable[[DownloadProgress], None] | None = None,
     control: DownloadControl | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Path:
     """Download one Hub file into ``dest_dir``, resuming and verifying it.
 
@@ -116,6 +107,8 @@ def download_file(
         on_progress: Called on the downloading thread, at most about ten
             times a second, and once for each change of state.
         control: Lets another thread pause or cancel.
+        retry: How network trouble is ridden out; ``retry.DEFAULT_RETRY``
+            (read when called) unless given; ``retry.NO_RETRY`` stops at the first drop.
 
     Returns:
         The final path, ``dest_dir / <file name>``.
@@ -126,7 +119,8 @@ def download_file(
             (unless another download of the file owned them).
         DownloadError: Anything else, with ``kind`` saying what.
     """
-    return _Transfer(hub_file, Path(dest_dir), client, on_progress, control or DownloadControl()).run()
+    policy = retry or retries.DEFAULT_RETRY  # read now: tests and callers may change the default
+    return _Transfer(hub_file, Path(dest_dir), client, on_progress, control or DownloadControl(), policy).run()
 
 
 # -- internals ------------------------------------------------------------------------
@@ -144,24 +138,18 @@ def _write(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _normalize_etag(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"') or None
-
-
-def _percent(done: int, total: int) -> int:
-    return int(done * 100 / total) if total else 100
-
-
 class _Transfer:
     """One call of ``download_file``."""
 
-    def __init__(self, hub_file: HubFile, dest_dir: Path, client: HubClient,
-                 on_progress: Callable[[DownloadProgress], None] | None, control: DownloadControl) -> None:
+    def __init__(
+        self,
+        hub_file: HubFile,
+        dest_dir: Path,
+        client: HubClient,
+        on_progress: Callable[[DownloadProgress], None] | None,
+        control: DownloadControl,
+        retry: RetryPolicy,
+    ) -> None:
         self.file = hub_file
         self.dest_dir = dest_dir
         self.client = client
@@ -172,6 +160,8 @@ class _Transfer:
         self.speed = Speedometer(on_progress, hub_file.size)
         self.done = 0
         self.url = client.file_url(hub_file)
+        self.retry = retry
+        self.reached = False  # the server answered once in this call: a refused connection is a blip
 
     # -- the steps ----------------------------------------------------------------
 
@@ -190,18 +180,20 @@ class _Transfer:
         """Another window downloads this file: report its part's growth until the lock is ours."""
         while True:
             if self.control.cancelled:
-                raise DownloadCancelled(f"the download of {self.name} was cancelled here; another Fimble "
-                                        "window is still downloading it")
+                raise DownloadCancelled(
+                    f"the download of {self.name} was cancelled here; another Fimble window is still downloading it"
+                )
             if self.control.paused:
-                raise DownloadPaused(f"the download of {self.name} is paused here; another Fimble window is "
-                                     "still downloading it")
+                raise DownloadPaused(
+                    f"the download of {self.name} is paused here; another Fimble window is still downloading it"
+                )
             if lock.try_acquire():
                 self.speed.reset()
                 return
             try:
                 self.done = self.part.stat().st_size
-            except OSError:
-                self.done = 0
+            except OSError:  # not made yet, or just renamed to its final name: keep the last size
+                pass
             self.speed.update(self.done, "elsewhere")
             time.sleep(WAIT_POLL_S)
 
@@ -212,63 +204,89 @@ class _Transfer:
             self.speed.update(size, "done", force=True)
             return self.final
         self.done = self._resumable_bytes()
-        self._check_space(size - self.done)
+        self._check_space()
         self._check_control()
         if self.done == size and self.done > 0:  # finished earlier but never verified
             return self._finish(self._hash_part())
         if self.client.offline:
-            raise DownloadError("offline", offline_message())
+            raise DownloadError(ErrorKind.OFFLINE, offline_message())
         timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         headers = {"User-Agent": f"fimble/{__version__}", "Accept-Encoding": "identity", **self.client.auth_headers()}
         with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers) as http:
-            for _attempt in range(3):
-                try:
-                    return self._attempt(http)
-                except _Restart:
-                    self._discard()
-                    self.done = 0
-        raise DownloadError("changed", f"the Hub kept sending a different {self.name}; "
-                                       "refresh the file list and try again")
+            retrier = Retrier(self.retry, self.control, self._on_disk, self._retrying)
+            return retrier.run(lambda: self._restarts(http))
 
-    def _attempt(self, http) -> Path:
+    def _restarts(self, http: httpx.Client) -> Path:
+        """One try; a part the server says is no good is dropped and fetched again from byte 0."""
+        for _restart in range(3):
+            self._check_control()  # a pause or cancel during the wait before this try
+            try:
+                return self._attempt(http)
+            except _Restart:
+                self._discard()
+                self.done = 0
+        raise DownloadError(
+            ErrorKind.CHANGED, f"the Hub kept sending a different {self.name}; refresh the file list and try again"
+        )
+
+    def _attempt(self, http: httpx.Client) -> Path:
         headers = {"Range": f"bytes={self.done}-"} if self.done else {}
         try:
             with http.stream("GET", self.url, headers=headers) as response:
+                self.reached = True
                 hasher = self._accept(response)
                 digest = self._receive(response, hasher)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise DownloadError("offline", offline_message(short_reason(exc))) from None
+            error = DownloadError(ErrorKind.OFFLINE, offline_message(short_reason(exc)))
+            if not self.reached:  # not once in this call: offline, say so at once
+                raise error from None
+            raise Transient(error, "the connection was lost") from None
         except httpx.TransportError as exc:
             if self.part.exists():
-                raise self._interrupted(exc) from None
-            raise DownloadError("http", f"the Hugging Face Hub did not answer for {self.name}: "
-                                        f"{short_reason(exc)}") from None
+                raise Transient(self._interrupted(exc), lost_note(exc)) from None
+            raise Transient(
+                DownloadError(
+                    ErrorKind.HTTP, f"the Hugging Face Hub did not answer for {self.name}: {short_reason(exc)}"
+                ),
+                lost_note(exc),
+            ) from None
         return self._finish(digest)
 
-    def _accept(self, response) -> Hasher | None:
+    def _accept(self, response: httpx.Response) -> Hasher | None:
         """Check the answer's status and headers, prepare the part file; return the hasher."""
         status = response.status_code
         if status in (401, 403):
-            raise self._refused(response)
+            raise refused_error(response, self.file.repo_id, self.client)
         if status == 404:
-            raise DownloadError("changed", f"{self.file.filename} is no longer in {self.file.repo_id} "
-                                           "on the Hub; refresh the file list")
+            raise DownloadError(
+                ErrorKind.CHANGED,
+                f"{self.file.filename} is no longer in {self.file.repo_id} on the Hub; refresh the file list",
+            )
         if status == 416 and self.done:
             raise _Restart()
         if status not in (200, 206):
-            raise DownloadError("http", f"the Hugging Face Hub answered HTTP {status} for {self.name}")
-        etag, linked = self._etag(response)
-        total = self._total(response, status)
+            error = DownloadError(ErrorKind.HTTP, f"the Hugging Face Hub answered HTTP {status} for {self.name}")
+            if retryable_status(status):
+                raise Transient(
+                    error, f"the Hub answered HTTP {status}", retry_after_seconds(response.headers.get("Retry-After"))
+                )
+            raise error
+        etag, linked = response_etag(response)
+        total = response_total(response)
         if total is not None and total != self.file.size:
             self._discard()
-            raise DownloadError("changed", f"{self.name} changed on the Hub since it was listed "
-                                           f"({machine.human_bytes(total)} now); refresh the file list")
+            raise DownloadError(
+                ErrorKind.CHANGED,
+                f"{self.name} changed on the Hub since it was listed "
+                f"({machine.human_bytes(total)} now); refresh the file list",
+            )
         if linked and self.file.sha256 and etag and _SHA256.match(etag) and etag != self.file.sha256:
             self._discard()
-            raise DownloadError("changed", f"{self.name} changed on the Hub since it was listed; "
-                                           "refresh the file list")
+            raise DownloadError(
+                ErrorKind.CHANGED, f"{self.name} changed on the Hub since it was listed; refresh the file list"
+            )
         if status == 206:
-            start = self._range_start(response)
+            start = range_start(response)
             old = read_sidecar(self.sidecar) or {}
             if start != self.done or (old.get("etag") and etag and old["etag"] != etag):
                 raise _Restart()
@@ -276,10 +294,18 @@ class _Transfer:
             self.done = 0
             self.speed.reset()
         try:
-            write_sidecar(self.sidecar, {
-                "repo_id": self.file.repo_id, "filename": self.file.filename, "revision": self.file.revision,
-                "size": self.file.size, "sha256": self.file.sha256, "etag": etag, "url": self.url,
-            })
+            write_sidecar(
+                self.sidecar,
+                {
+                    "repo_id": self.file.repo_id,
+                    "filename": self.file.filename,
+                    "revision": self.file.revision,
+                    "size": self.file.size,
+                    "sha256": self.file.sha256,
+                    "etag": etag,
+                    "url": self.url,
+                },
+            )
         except OSError as exc:
             if exc.errno in _DISK_FULL_ERRNOS:
                 raise self._disk_filled() from None
@@ -288,7 +314,7 @@ class _Transfer:
             return None
         return Hasher(self.part if self.done else None, self.done)
 
-    def _receive(self, response, hasher: Hasher | None) -> str | None:
+    def _receive(self, response: httpx.Response, hasher: Hasher | None) -> str | None:
         """Stream the body into the part file; return the sha256 (None when not checked).
 
         Every piece goes to the file as soon as it arrives, so a crash loses
@@ -326,7 +352,7 @@ class _Transfer:
         if self.done != self.file.size:
             if hasher is not None:
                 hasher.stop()
-            raise self._interrupted(None)
+            raise Transient(self._interrupted(None), "the connection was lost")
         self.speed.update(self.done, "verifying", force=True)
         return hasher.hexdigest() if hasher is not None else None
 
@@ -335,13 +361,17 @@ class _Transfer:
         actual = self.part.stat().st_size
         if actual != self.file.size:
             self._discard()
-            raise DownloadError("checksum", f"{self.name} came out {machine.human_bytes(actual)} instead of "
-                                            f"{machine.human_bytes(self.file.size)} and was deleted; "
-                                            "download it again")
+            raise DownloadError(
+                ErrorKind.CHECKSUM,
+                f"{self.name} came out {machine.human_bytes(actual)} instead of "
+                f"{machine.human_bytes(self.file.size)} and was deleted; "
+                "download it again",
+            )
         if self.file.sha256 is not None and digest != self.file.sha256:
             self._discard()
-            raise DownloadError("checksum", f"{self.name} failed its sha256 check and was deleted; "
-                                            "download it again")
+            raise DownloadError(
+                ErrorKind.CHECKSUM, f"{self.name} failed its sha256 check and was deleted; download it again"
+            )
         os.replace(self.part, self.final)
         self.sidecar.unlink(missing_ok=True)
         self.speed.update(self.file.size, "done", force=True)
@@ -355,7 +385,7 @@ class _Transfer:
         if not self.part.exists():
             self.sidecar.unlink(missing_ok=True)
             return 0
-        if meta is None or not self._same_file(meta):
+        if meta is None or not same_file(meta, self.file):
             self._discard()
             return 0
         have = self.part.stat().st_size
@@ -364,43 +394,22 @@ class _Transfer:
             return 0
         return have
 
-    def _same_file(self, meta: dict) -> bool:
-        f = self.file
-        same = (meta.get("repo_id") == f.repo_id and meta.get("filename") == f.filename
-                and meta.get("size") == f.size and meta.get("sha256") == f.sha256)
-        if f.sha256 is None:  # nothing else identifies the content
-            same = same and meta.get("revision") == f.revision
-        return same
-
     def _drop_part_if_ours(self) -> None:
         meta = read_sidecar(self.sidecar) if self.sidecar.exists() else None
-        if meta is not None and self._same_file(meta):
+        if meta is not None and same_file(meta, self.file):
             self._discard()
 
-    def _check_space(self, remaining: int) -> None:
-        if remaining <= 0:
-            return
-        free = machine.disk_free(self.dest_dir)
-        needed = remaining + DISK_MARGIN
-        if free >= needed:
-            return
-        have, room = machine.human_bytes(needed), machine.human_bytes(free)
-        if not self.done:
-            message = f"not enough disk space for {self.name}: needs {have}, {room} free in {self.dest_dir}"
-        else:
-            message = (f"not enough disk space to finish {self.name}: needs {have} more, {room} free in "
-                       f"{self.dest_dir}; the {_percent(self.done, self.file.size)}% downloaded so far is kept "
-                       "— free some space and resume to continue")
-        raise DiskFullError(message, filename=self.name, needed=needed, free=free, kept=self.done,
-                            folder=self.dest_dir)
+    def _check_space(self) -> None:
+        error = disk_full_error(self.name, self.dest_dir, self.file.size, self.done)
+        if self.done < self.file.size and error.free < error.needed:
+            raise error
 
     def _check_control(self) -> None:
         if self.control.cancelled:
             self._discard()
             raise DownloadCancelled(f"the download of {self.name} was cancelled")
         if self.control.paused:
-            raise DownloadPaused(f"the download of {self.name} is paused at "
-                                 f"{_percent(self.done, self.file.size)}%")
+            raise DownloadPaused(f"the download of {self.name} is paused at {percent(self.done, self.file.size)}%")
 
     def _hash_part(self) -> str | None:
         if self.file.sha256 is None:
@@ -416,50 +425,23 @@ class _Transfer:
         if self.part.exists():
             self.done = self.part.stat().st_size
         reason = "stalled" if isinstance(exc, httpx.TimeoutException) else "was interrupted"
-        return DownloadError("http", f"the download of {self.name} {reason} at "
-                                     f"{_percent(self.done, self.file.size)}%; it will resume from there")
+        return DownloadError(
+            ErrorKind.HTTP,
+            f"the download of {self.name} {reason} at {percent(self.done, self.file.size)}%; it will resume from there",
+        )
+
+    def _on_disk(self) -> int:
+        return self.done
+
+    def _retrying(self, note: str, next_try: int, attempts: int, wait_s: float) -> None:
+        self.speed.update(
+            self.done,
+            "retrying",
+            force=True,
+            note=f"{note}, retrying ({next_try}/{attempts})…",
+            attempt=next_try,
+            attempts=attempts,
+        )
 
     def _disk_filled(self) -> DiskFullError:
-        free = machine.disk_free(self.dest_dir)
-        needed = self.file.size - self.done + DISK_MARGIN
-        return DiskFullError(
-            f"the disk is full: {self.name} needs {machine.human_bytes(needed)} more, "
-            f"{machine.human_bytes(free)} free in {self.dest_dir}; the {_percent(self.done, self.file.size)}% "
-            "downloaded so far is kept — free some space and resume to continue",
-            filename=self.name, needed=needed, free=free, kept=self.done, folder=self.dest_dir)
-
-    def _refused(self, response) -> DownloadError:
-        repo = self.file.repo_id
-        gated = response.headers.get("X-Error-Code") == "GatedRepo"
-        if not self.client.token:
-            kind = "gated" if gated else "auth"
-            if gated:
-                return DownloadError(kind, gated_message(repo, self.client.web_base))
-            return DownloadError(kind, f"{repo} needs a Hugging Face token; add one in Fimble")
-        if gated:
-            return DownloadError("auth", gated_message(repo, self.client.web_base, token_refused=True))
-        return DownloadError("auth", f"the Hugging Face Hub refused the token for {repo} "
-                                     f"(HTTP {response.status_code}); check the token saved in Fimble")
-
-    @staticmethod
-    def _etag(response) -> tuple[str | None, bool]:
-        """The file's ETag and whether it came from the Hub itself (not a CDN)."""
-        for hop in [*response.history, response]:
-            linked = hop.headers.get("X-Linked-Etag")
-            if linked:
-                return _normalize_etag(linked), True
-        return _normalize_etag(response.headers.get("ETag")), not response.history
-
-    @staticmethod
-    def _total(response, status: int) -> int | None:
-        if status == 206:
-            content_range = response.headers.get("Content-Range", "")
-            tail = content_range.rsplit("/", 1)[-1]
-            return int(tail) if tail.isdigit() else None
-        length = response.headers.get("Content-Length")
-        return int(length) if length and length.isdigit() else None
-
-    @staticmethod
-    def _range_start(response) -> int:
-        match = re.match(r"\s*bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
-        return int(match[1]) if match else -1
+        return disk_full_error(self.name, self.dest_dir, self.file.size, self.done, filled=True)

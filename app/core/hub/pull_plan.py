@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.errors import ErrorKind, UserFacingError
 from app.core.models import quant_types
 from app.core.hub.client import HubFile, RepoDetails
 from app.core.models.quantize_plan import default_output_path
@@ -18,8 +19,11 @@ DEFAULT_QUANT = "Q4_K_M"
 _SOURCE_ORDER = ("BF16", "F16", None, "F32")
 
 
-class PullError(Exception):
+class PullError(UserFacingError):
     """A pull that cannot be planned; one line for the user."""
+
+    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.INPUT) -> None:
+        super().__init__(kind, message)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import machine
-from app.core.errors import one_line
+from app.core.errors import ErrorKind, UserFacingError, one_line
 from app.core.files import atomic_writer, write_text_atomic
 from app.core.models.gguf_file import GGUFError
 from app.core.models.info import ModelInfo, inspect_model
@@ -41,8 +41,11 @@ _CACHE_VERSION = 1
 _CHUNK = 4 * 1024 * 1024
 
 
-class LibraryError(ValueError):
+class LibraryError(UserFacingError, ValueError):
     """A library operation cannot be done; the message is one plain line."""
+
+    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.INPUT) -> None:
+        super().__init__(kind, message)
 
 
 class ImportCancelled(Exception):

@@ -17,8 +17,8 @@ from app.core.models import quant_types
 from app.core.models.gguf_file import GGUFError
 from app.core.models.info import InspectedModel, inspect_model
 
-# Free disk wanted beyond the estimated output size.
-DISK_MARGIN = 1.05
+# Free disk wanted for a quantization: the estimated output size times this.
+DISK_FACTOR = 1.05
 # Memory llama.cpp needs besides the tensor being converted: the runtime,
 # the metadata and vocabulary, and per-thread work space.
 RAM_OVERHEAD_BYTES = 256 * 1024 * 1024
@@ -28,10 +28,10 @@ class QuantizeError(UserFacingError):
     """Quantizing cannot start or did not finish; the message is one line.
 
     Attributes:
-        kind: ``"requantize"`` (the input is already quantized), ``"ram"``,
-            ``"disk"``, ``"input"`` (bad input, type or output path),
-            ``"busy"`` (another Fimble window is making the same file),
-            ``"failed"`` (llama.cpp failed) or ``"cancelled"``.
+        kind: ``REQUANTIZE`` (the input is already quantized), ``RAM``,
+            ``DISK_FULL``, ``INPUT`` (bad input, type or output path),
+            ``BUSY`` (another Fimble window is making the same file),
+            ``FAILED`` (llama.cpp failed) or ``CANCELLED``.
         message: The line to show.
     """
 
@@ -135,11 +135,11 @@ def plan_quantize(
         )
     estimated = estimate_output_bytes(model, qtype)
     free = machine.disk_free(output.parent)
-    if free < estimated * DISK_MARGIN:
+    if free < estimated * DISK_FACTOR:
         raise QuantizeError(
             "disk",
             f"not enough disk space in {output.parent}: the {qtype} file needs about "
-            f"{machine.human_bytes(estimated * DISK_MARGIN)}, {machine.human_bytes(free)} is free",
+            f"{machine.human_bytes(estimated * DISK_FACTOR)}, {machine.human_bytes(free)} is free",
         )
     needs_ram = ram_needed_bytes(model)
     available = machine.memory().available

@@ -12,7 +12,8 @@ import huggingface_hub
 import pytest
 from huggingface_hub import constants as hf_constants
 
-from app.core.hub.client import HubClient, HubError, delete_token, load_token, save_token
+from app.core.hub.client import HubClient, HubError
+from app.core.hub.token import delete_token, load_token, save_token
 from tests.support.hub_server import HubServer
 
 REPO = "google/codegemma-7b-GGUF"
@@ -22,14 +23,26 @@ Q4 = b"GGUF" + b"\x01\x02" * 3000
 
 @pytest.fixture
 def repos(hub):
-    hub.add_repo(REPO, {"codegemma-7b.gguf": FULL, "codegemma-7b-it-Q4_K_M.gguf": Q4, "README.md": b"# card"},
-                 downloads=9000, likes=120, license="gemma", last_modified="2024-04-09T12:30:00.000Z")
-    hub.add_repo("TheBloke/CodeLlama-7B-GGUF", {"codellama-7b.Q8_0.gguf": b"GGUF" + b"\0" * 500},
-                 downloads=50_000, likes=300, license="llama2", last_modified="2023-08-25T10:00:00.000Z")
-    hub.add_repo("google/codegemma-7b", {"model.safetensors": b"\0" * 64}, tags=("safetensors",),
-                 downloads=99_999)
-    hub.add_repo("google/codegemma-gated-GGUF", {"codegemma-gated-Q8_0.gguf": b"GGUF" + b"\0" * 64}, gated=True,
-                 downloads=10)
+    hub.add_repo(
+        REPO,
+        {"codegemma-7b.gguf": FULL, "codegemma-7b-it-Q4_K_M.gguf": Q4, "README.md": b"# card"},
+        downloads=9000,
+        likes=120,
+        license="gemma",
+        last_modified="2024-04-09T12:30:00.000Z",
+    )
+    hub.add_repo(
+        "TheBloke/CodeLlama-7B-GGUF",
+        {"codellama-7b.Q8_0.gguf": b"GGUF" + b"\0" * 500},
+        downloads=50_000,
+        likes=300,
+        license="llama2",
+        last_modified="2023-08-25T10:00:00.000Z",
+    )
+    hub.add_repo("google/codegemma-7b", {"model.safetensors": b"\0" * 64}, tags=("safetensors",), downloads=99_999)
+    hub.add_repo(
+        "google/codegemma-gated-GGUF", {"codegemma-gated-Q8_0.gguf": b"GGUF" + b"\0" * 64}, gated=True, downloads=10
+    )
     return hub
 
 
@@ -62,8 +75,9 @@ def test_repo_lists_gguf_files_with_sizes_sha256_and_quant_types(repos):
 
 
 def test_resolve_url_serves_the_file_to_plain_hf_hub_download(repos, tmp_path):
-    path = huggingface_hub.hf_hub_download(REPO, "codegemma-7b-it-Q4_K_M.gguf", endpoint=repos.endpoint,
-                                           cache_dir=tmp_path / "cache", token=False)
+    path = huggingface_hub.hf_hub_download(
+        REPO, "codegemma-7b-it-Q4_K_M.gguf", endpoint=repos.endpoint, cache_dir=tmp_path / "cache", token=False
+    )
     assert Path(path).read_bytes() == Q4
 
 
@@ -135,6 +149,24 @@ def test_token_is_saved_where_huggingface_hub_reads_it(hub, monkeypatch):
             save_token(empty)
 
 
+def test_tokens_stored_by_hf_login_are_kept_and_fimble_token_can_be_switched_to(hub):
+    from huggingface_hub._login import _set_active_token
+    from huggingface_hub.utils._auth import _save_token
+
+    _save_token("hf_otherTool", "work")  # what `hf auth login` leaves behind
+    _set_active_token("work", add_to_git_credential=False)
+    save_token("hf_fimbleTEST123")
+    assert huggingface_hub.utils.get_stored_tokens() == {"work": "hf_otherTool", "fimble": "hf_fimbleTEST123"}
+    assert load_token() == "hf_fimbleTEST123"
+
+    huggingface_hub.auth_switch("work")  # `hf auth switch` reads what Fimble wrote
+    assert load_token() == "hf_otherTool"
+    delete_token()  # Fimble stops using any stored token, and keeps the others
+    assert load_token() is None
+    assert huggingface_hub.utils.get_stored_tokens() == {"work": "hf_otherTool"}
+    assert hub.requests == []
+
+
 def test_whoami_accepts_allowed_tokens_and_maps_refusals(hub):
     hub.allow_token("hf_good")
     assert HubClient(token="hf_good").whoami() == "fimble-tester"
@@ -144,8 +176,9 @@ def test_whoami_accepts_allowed_tokens_and_maps_refusals(hub):
 
 
 def test_the_hub_library_sends_no_telemetry():
-    import app  # noqa: F401 - sets the switch before huggingface_hub is imported
     import huggingface_hub.constants as hf_constants
+
+    import app  # noqa: F401 - sets the switch before huggingface_hub is imported
 
     assert os.environ["HF_HUB_DISABLE_TELEMETRY"] == "1"
     assert hf_constants.HF_HUB_DISABLE_TELEMETRY is True

@@ -39,8 +39,9 @@ def test_two_locks_on_one_file_exclude_each_other_until_released(tmp_path):
 
 def test_a_lock_dies_with_a_killed_process(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), "m.gguf"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path), "m.gguf"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "held"
         assert held_elsewhere(tmp_path, "m.gguf")

@@ -7,17 +7,14 @@ import time
 
 import pytest
 
-from tests.support.sample_bytes import pattern_bytes
-
+from app.core.hub.client import HubClient
 from app.core.hub.download_lock import PartLock
 from app.core.hub.downloader import DownloadCancelled, DownloadControl, DownloadPaused, download_file
-from app.core.hub.client import HubClient
+from tests.support.sample_bytes import pattern_bytes
 
 REPO = "someone/shared-GGUF"
 NAME = "shared-Q8_0.gguf"
 SIZE = 4 * 1024 * 1024 + 321
-
-
 
 
 DATA = pattern_bytes(SIZE, "share")
@@ -52,8 +49,9 @@ class _Background:
 
     def _run(self, folder, control) -> None:
         try:
-            self.result = download_file(_file(), folder, client=HubClient(), on_progress=self.seen.append,
-                                        control=control)
+            self.result = download_file(
+                _file(), folder, client=HubClient(), on_progress=self.seen.append, control=control
+            )
         except Exception as exc:  # noqa: BLE001 - checked by the test
             self.error = exc
 
@@ -84,8 +82,11 @@ def test_a_second_download_waits_for_the_first_and_reports_its_part(served, tmp_
     first = _Background(folder)
     _until(lambda: part.exists() and part.stat().st_size == held_at, 60, "the first download's held bytes")
     second = _Background(folder)
-    _until(lambda: any(p.state == "elsewhere" and p.done == held_at for p in second.seen), 60,
-           "the second download to report the first one's part")
+    _until(
+        lambda: any(p.state == "elsewhere" and p.done == held_at for p in second.seen),
+        60,
+        "the second download to report the first one's part",
+    )
     served.release_holds()
     first.join()
     second.join()
