@@ -240,6 +240,9 @@ class _Progress:
         if p.state == "verifying":
             self._write("verifying sha256…", 1.0, force=True)
             return
+        if p.state == "retrying":
+            self._write(p.note, p.done / p.total if p.total else 0.0, force=True)
+            return
         eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
         fraction = p.done / p.total if p.total else 0.0
         speed = human_bytes(p.speed_bps)

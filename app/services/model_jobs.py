@@ -280,8 +280,9 @@ class ModelJobs(QObject):
                 self._current = None
 
     def _download_progress(self, work: _Work, progress: DownloadProgress) -> None:
-        stage = progress.state if progress.state in ("verifying", "elsewhere") else "download"
-        self._update(work, stage=stage,
+        stage = progress.state if progress.state in ("verifying", "elsewhere", "retrying") else "download"
+        detail = progress.note if progress.state == "retrying" else ""
+        self._update(work, stage=stage, detail=detail,
                      done=progress.done, total=progress.total, speed_bps=progress.speed_bps, eta_s=progress.eta_s)
 
     def _quantize_progress(self, work: _Work, progress) -> None:

@@ -36,6 +36,9 @@ def describe_progress(job) -> str:
             if job.speed_bps:
                 text += f" · {human_bytes(job.speed_bps)}/s"
         return text + "; this one continues from its part if that window stops"
+    if job.stage == "retrying":
+        done = f"{human_bytes(job.done)} of {human_bytes(job.total)}: " if job.total else ""
+        return done + job.detail
     if job.stage == "verifying":
         return "checking the sha256 against the Hub's…"
     if job.stage == "quantize":

@@ -170,3 +170,22 @@ def test_a_job_thread_stuck_in_a_read_at_shutdown_is_kept_until_it_ends(hub, qtb
     del queue  # Qt would abort if the running thread were destroyed with it
     hub.release_holds()
     assert wait_for_lingering_jobs(60_000)
+
+
+def test_a_dropped_connection_is_retried_and_the_job_says_so(hub, jobs, qtbot):
+    from app.ui.jobs_panel import describe_progress
+
+    data = _blob(1024 * 1024)
+    hub.add_repo(REPO, {"blob-Q8_0.gguf": data})
+    hub.cut_next(REPO, "blob-Q8_0.gguf", len(data) // 3)
+    plan = plan_pull(HubClient().repo(REPO), quant="Q8_0")
+    changes = SignalLog(jobs.changed)
+    job = jobs.pull(plan)
+    done = _states(jobs, qtbot, job.id, {"done", "failed"}, timeout=60_000)
+    assert done.state == "done", done.error
+    assert hashlib.sha256(open(done.result, "rb").read()).digest() == hashlib.sha256(data).digest()
+    retrying = [j for (j,) in changes.calls if j.stage == "retrying"]
+    assert retrying and "retrying (2/5)" in retrying[0].detail
+    assert describe_progress(retrying[0]).endswith(retrying[0].detail)
+    ranges = [r for method, path, r in hub.requests if method == "GET" and "/resolve/" in path]
+    assert ranges[0] is None and ranges[-1].startswith("bytes=")
