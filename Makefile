@@ -17,7 +17,7 @@ else
 CMAKE_ARGS ?=
 endif
 
-.PHONY: run test bench package package-test llama install install-test install-package clean
+.PHONY: run check test bench package package-test llama install install-test install-package clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ install-test: llama
 run: install
 	$(PY) -m app
 
-test: install-test
+# Lint, format and type checks come first: they take seconds and name the line.
+check: install-test
+	$(PY) -m ruff check app tests bench packaging
+	$(PY) -m ruff format --check app tests bench packaging
+	$(PY) -m mypy
+
+test: check
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not package"
 
 install-package: llama

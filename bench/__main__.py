@@ -42,10 +42,18 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--size-mb", type=int, default=None, help="file size for the download benchmark (default 300)")
     parser.add_argument("--minutes", type=float, default=None, help="soak: how long to drive the window (default 3)")
     parser.add_argument("--seed", type=int, default=None, help="soak: seed of the random actions (default: random)")
-    parser.add_argument("--load", type=int, default=None,
-                        help="soak: busy-loop processes competing for the CPU (default: the number of cores)")
-    parser.add_argument("--keep", action="store_true", default=None,
-                        help="soak: keep the run's folder (event log, stderr, home) even when all went well")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=None,
+        help="soak: busy-loop processes competing for the CPU (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        default=None,
+        help="soak: keep the run's folder (event log, stderr, home) even when all went well",
+    )
     return parser
 
 
@@ -94,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        result = run_benchmark(args.name, args.quick, args.size_mb,
-                               **{key: getattr(args, key) for key in SOAK_OPTIONS})
+        result = run_benchmark(args.name, args.quick, args.size_mb, **{key: getattr(args, key) for key in SOAK_OPTIONS})
     except UsageError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

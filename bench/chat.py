@@ -54,8 +54,8 @@ def run(quick: bool) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from app.core.chat.store import ChatStore
-    from app.core.models.load_params import LoadParams
     from app.core.generation.contracts import ChatMessage, ChatRequest
+    from app.core.models.load_params import LoadParams
     from app.core.models.starter import starter_model_path
     from app.engine.host_client import HostEngine
     from app.services.chat_service import ChatService
@@ -77,8 +77,15 @@ def run(quick: bool) -> dict:
         controller.worker.loaded.connect(loaded.append)
         controller.load(model, LoadParams(n_ctx=2048))
         wait_until(app, lambda: loaded, 120)
-        sampling = {"max_tokens": n_tokens, "temperature": 0.0, "ignore_eos": True, "repeat_penalty": 1.0,
-                    "top_k": 40, "top_p": 0.95, "min_p": 0.05}
+        sampling = {
+            "max_tokens": n_tokens,
+            "temperature": 0.0,
+            "ignore_eos": True,
+            "repeat_penalty": 1.0,
+            "top_k": 40,
+            "top_p": 0.95,
+            "min_p": 0.05,
+        }
         _fresh_conversation(service, sampling)
         request = ChatRequest((ChatMessage("user", PROMPT),), service.sampling())
         prompt = controller.worker.engine.build_prompt(request)[0]

@@ -10,6 +10,7 @@ it; the bytes the server sent beyond the file's size are the resume overhead.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import statistics
@@ -48,9 +49,9 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
     import huggingface_hub
     from huggingface_hub.utils import disable_progress_bars
 
+    from app.core.hub.client import HubClient
     from app.core.hub.downloader import DownloadError, download_file
     from app.core.hub.retry import NO_RETRY
-    from app.core.hub.client import HubClient
     from tests.support.hub_server import HubServer
 
     size_mb = size_mb or (QUICK_SIZE_MB if quick else DEFAULT_SIZE_MB)
@@ -67,8 +68,7 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
 
         def hf_round(index: int) -> None:
             cache = root / f"hf-cache-{index}"
-            path = huggingface_hub.hf_hub_download(REPO, FILENAME, endpoint=hub.endpoint, cache_dir=cache,
-                                                   token=False)
+            path = huggingface_hub.hf_hub_download(REPO, FILENAME, endpoint=hub.endpoint, cache_dir=cache, token=False)
             if os.path.getsize(path) != size:
                 raise RuntimeError("hf_hub_download returned a file of the wrong size")
             shutil.rmtree(cache)
@@ -83,11 +83,11 @@ def run(quick: bool, size_mb: int | None = None) -> dict:
         hf_times, fimble_times = [], []
         for index in range(rounds):
             if index % 2:
-                fimble_times.append(_timed(lambda: fimble_round(index)))
-                hf_times.append(_timed(lambda: hf_round(index)))
+                fimble_times.append(_timed(functools.partial(fimble_round, index)))
+                hf_times.append(_timed(functools.partial(hf_round, index)))
             else:
-                hf_times.append(_timed(lambda: hf_round(index)))
-                fimble_times.append(_timed(lambda: fimble_round(index)))
+                hf_times.append(_timed(functools.partial(hf_round, index)))
+                fimble_times.append(_timed(functools.partial(fimble_round, index)))
 
         key = (REPO, FILENAME)
         before = hub.bytes_sent[key]

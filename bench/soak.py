@@ -54,14 +54,14 @@ HUB_REPO = "fimble-soak/tiny-soak-GGUF"
 HUB_FILE = "tiny-soak-F16.gguf"
 PROJECT_FILES = {
     "main.py": "import os\nimport sys\n\nfrom utils import area\n\n\ndef main(argv):\n"
-               "    for name in argv:\n        print(name, area(2, 3))\n    return 0\n\n\n"
-               "if __name__ == \"__main__\":\n    sys.exit(main(sys.argv[1:]))\n",
-    "utils.py": "\"\"\"Helpers.\"\"\"\n\n\ndef area(w, h):\n    return w * h\n\n\n"
-                "def mean(values):\n    return sum(values) / len(values)\n" * 3,
+    "    for name in argv:\n        print(name, area(2, 3))\n    return 0\n\n\n"
+    'if __name__ == "__main__":\n    sys.exit(main(sys.argv[1:]))\n',
+    "utils.py": '"""Helpers."""\n\n\ndef area(w, h):\n    return w * h\n\n\n'
+    "def mean(values):\n    return sum(values) / len(values)\n" * 3,
     "app.js": "function add(a, b) {\n  return a + b;\n}\n\nconsole.log(add(1, 2));\n",
     "notes.md": "# Notes\n\n- soak test project\n- several languages\n",
     "style.css": "body {\n  margin: 0;\n  font-family: sans-serif;\n}\n",
-    "data.json": "{\"name\": \"soak\", \"values\": [1, 2, 3]}\n",
+    "data.json": '{"name": "soak", "values": [1, 2, 3]}\n',
 }
 
 
@@ -69,8 +69,16 @@ class SoakError(RuntimeError):
     """The soak could not be set up."""
 
 
-def run(quick: bool, *, minutes: float | None = None, seed: int | None = None, load: int | None = None,
-        keep: bool = False, fault: dict | None = None, hang_s: float = HANG_S) -> dict:
+def run(
+    quick: bool,
+    *,
+    minutes: float | None = None,
+    seed: int | None = None,
+    load: int | None = None,
+    keep: bool = False,
+    fault: dict | None = None,
+    hang_s: float = HANG_S,
+) -> dict:
     """Run one soak and return its figures.
 
     Args:
@@ -156,11 +164,19 @@ def _prepare(folder: Path, minutes: float, seed: int, fault: dict | None) -> dic
     models_dir = app_dirs(home).ensure().models
     tiny = folder / "models"
     try:
-        models = {family: str(write_tiny_gguf(tiny / f"{family}.gguf", family))
-                  for family in ("generic", "codegemma", "codellama")}
+        models = {
+            family: str(write_tiny_gguf(tiny / f"{family}.gguf", family))
+            for family in ("generic", "codegemma", "codellama")
+        }
         # Shaped like the full_precision_model test fixture: rows wide enough for k-quants.
-        f16 = write_tiny_gguf(models_dir / "codegemma-tiny-f16.gguf", "codegemma", n_embd=256, n_ff=512,
-                              file_type="F16", name="codegemma-tiny")
+        f16 = write_tiny_gguf(
+            models_dir / "codegemma-tiny-f16.gguf",
+            "codegemma",
+            n_embd=256,
+            n_ff=512,
+            file_type="F16",
+            name="codegemma-tiny",
+        )
         hub_source = shutil.copy(f16, folder / HUB_FILE)
     except (OSError, ValueError) as exc:
         raise SoakError(f"the soak's models could not be written: {exc}") from exc
@@ -169,9 +185,17 @@ def _prepare(folder: Path, minutes: float, seed: int, fault: dict | None) -> dic
     for name, text in PROJECT_FILES.items():
         (project / name).write_text(text, encoding="utf-8")
     config = {
-        "seed": seed, "minutes": minutes, "events": str(folder / "events.jsonl"), "project": str(project),
-        "models": models, "f16": str(f16), "hub_source": str(hub_source), "hub_query": "tiny-soak",
-        "hub_folder": HUB_REPO.replace("/", "__"), "hub_file": HUB_FILE, "home": str(home),
+        "seed": seed,
+        "minutes": minutes,
+        "events": str(folder / "events.jsonl"),
+        "project": str(project),
+        "models": models,
+        "f16": str(f16),
+        "hub_source": str(hub_source),
+        "hub_query": "tiny-soak",
+        "hub_folder": HUB_REPO.replace("/", "__"),
+        "hub_file": HUB_FILE,
+        "home": str(home),
     }
     if fault:
         config["fault"] = fault
@@ -180,21 +204,39 @@ def _prepare(folder: Path, minutes: float, seed: int, fault: dict | None) -> dic
 
 
 def _busy_loop() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _start_child(folder: Path, config: dict, endpoint: str) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN")}
-    env.update(QT_QPA_PLATFORM="offscreen", FIMBLE_HOME=config["home"], HF_ENDPOINT=endpoint,
-               HF_HOME=str(folder / "hf-home"), PYTHONFAULTHANDLER="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN")
+    }
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        FIMBLE_HOME=config["home"],
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(folder / "hf-home"),
+        PYTHONFAULTHANDLER="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    )
     with open(folder / "child.stdout", "wb") as out, open(folder / "child.stderr", "wb") as err:
-        return subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "bench.soak_driver",
-                                 str(folder / "config.json")],
-                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-X", "faulthandler", "-m", "bench.soak_driver", str(folder / "config.json")],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
 
 
 def _watch(child: subprocess.Popen, events: Path, minutes: float, hang_s: float) -> dict:
@@ -282,8 +324,9 @@ def _kill_group(process: subprocess.Popen) -> None:
         pass
 
 
-def _figures(folder: Path, config: dict, child: subprocess.Popen, watched: dict, minutes: float, seed: int,
-             load: int) -> dict:
+def _figures(
+    folder: Path, config: dict, child: subprocess.Popen, watched: dict, minutes: float, seed: int, load: int
+) -> dict:
     events = report.read_events(Path(config["events"]))
     stderr = (folder / "child.stderr").read_text(encoding="utf-8", errors="replace")
     summary = events.summary or {}
@@ -313,7 +356,7 @@ def _figures(folder: Path, config: dict, child: subprocess.Popen, watched: dict,
         "skipped": summary.get("skipped", {}),
         "outcomes": summary.get("outcomes", {}),
         "sent_messages": len(events.sent),
-        "warnings": warnings[:report.WARNINGS_LISTED],
+        "warnings": warnings[: report.WARNINGS_LISTED],
         "qt_messages": len(events.qt),
         "processes_seen": dict(sorted(_count_kinds(events.pids).items())),
         "killed_hosts": events.killed_hosts,

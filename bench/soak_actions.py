@@ -25,19 +25,54 @@ from bench.soak_flows import Flow, Skip, download_flow, ghost_flow, quantize_flo
 
 # Action name -> weight.
 ACTIONS = {
-    "type": 20, "delete": 8, "move_cursor": 4, "ghost": 6,
-    "open_file": 4, "close_tab": 3, "new_tab": 2,
-    "send": 8, "stop": 4, "regenerate": 3, "edit_resend": 2, "switch_conversation": 4,
-    "open_manager": 2, "close_manager": 2,
-    "download_start": 2, "download_pause_resume": 3, "download_cancel": 1,
-    "quantize_start": 2, "quantize_cancel": 2,
-    "switch_model": 2, "kill_host": 1, "resize": 3,
+    "type": 20,
+    "delete": 8,
+    "move_cursor": 4,
+    "ghost": 6,
+    "open_file": 4,
+    "close_tab": 3,
+    "new_tab": 2,
+    "send": 8,
+    "stop": 4,
+    "regenerate": 3,
+    "edit_resend": 2,
+    "switch_conversation": 4,
+    "open_manager": 2,
+    "close_manager": 2,
+    "download_start": 2,
+    "download_pause_resume": 3,
+    "download_cancel": 1,
+    "quantize_start": 2,
+    "quantize_cancel": 2,
+    "switch_model": 2,
+    "kill_host": 1,
+    "resize": 3,
 }
-SNIPPETS = ("def area(w, h):", "return w * h", "import os", "for i in range(10):", "print(i)",
-            "x = [n * n for n in data]", "class Point:", "self.x = x", "if not items:", "# TODO",
-            "with open(path) as f:", "total += value", "} else {", "let y = 2;", "value")
-PROMPTS = ("How do I reverse a list?", "Explain this loop.", "Write a function that parses CSV.",
-           "What does `yield` do?", "Fix the off-by-one error.", "Add type hints please.")
+SNIPPETS = (
+    "def area(w, h):",
+    "return w * h",
+    "import os",
+    "for i in range(10):",
+    "print(i)",
+    "x = [n * n for n in data]",
+    "class Point:",
+    "self.x = x",
+    "if not items:",
+    "# TODO",
+    "with open(path) as f:",
+    "total += value",
+    "} else {",
+    "let y = 2;",
+    "value",
+)
+PROMPTS = (
+    "How do I reverse a list?",
+    "Explain this loop.",
+    "Write a function that parses CSV.",
+    "What does `yield` do?",
+    "Fix the off-by-one error.",
+    "Add type hints please.",
+)
 MODEL_CHOICES = {"chat": ("generic", "codegemma"), "completion": ("codellama", "codegemma")}
 
 
@@ -180,8 +215,9 @@ class SoakActions:
         item = pane.list.item(r.randrange(pane.list.count()))
         pane.list.scrollToItem(item)
         rect = pane.list.visualItemRect(item)
-        QTest.mouseClick(pane.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                         QPoint(rect.center()))
+        QTest.mouseClick(
+            pane.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(rect.center())
+        )
         return "switch_conversation"
 
     # ---- model manager -------------------------------------------------------------

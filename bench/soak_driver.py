@@ -185,14 +185,17 @@ def _install_exception_hooks(log: EventLog) -> None:
     default_hook = sys.excepthook
 
     def hook(kind, value, tb) -> None:
-        log.write(exception="".join(traceback.format_exception(kind, value, tb))[-4000:],
-                  thread=threading.current_thread().name)
+        log.write(
+            exception="".join(traceback.format_exception(kind, value, tb))[-4000:],
+            thread=threading.current_thread().name,
+        )
         default_hook(kind, value, tb)
 
     def thread_hook(args) -> None:
-        log.write(exception="".join(traceback.format_exception(args.exc_type, args.exc_value,
-                                                                args.exc_traceback))[-4000:],
-                  thread=getattr(args.thread, "name", "?"))
+        log.write(
+            exception="".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))[-4000:],
+            thread=getattr(args.thread, "name", "?"),
+        )
         sys.__stderr__.write(f"soak: exception in thread {getattr(args.thread, 'name', '?')}\n")
 
     sys.excepthook = hook
@@ -205,8 +208,12 @@ def _write_settings(config: dict) -> None:
     from app.core.settings import Settings, save_settings
 
     models = config["models"]
-    settings = Settings(chat_model=models["generic"], completion_model=models["codellama"],
-                        chat_params={"n_ctx": 2048}, completion_params={"n_ctx": 1024})
+    settings = Settings(
+        chat_model=models["generic"],
+        completion_model=models["codellama"],
+        chat_params={"n_ctx": 2048},
+        completion_params={"n_ctx": 1024},
+    )
     save_settings(app_dirs().ensure().config, settings)
 
 

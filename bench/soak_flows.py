@@ -9,7 +9,7 @@ the flow as failed (the soak counts it; it is not a crash).
 from __future__ import annotations
 
 import time
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import shiboken6
 from PySide6.QtCore import Qt
@@ -128,8 +128,11 @@ def ghost_flow(window, editor, accept: bool) -> Generator[Condition, None, str]:
     deadline = time.monotonic() + GHOST_WAIT_S
 
     def moved_on() -> bool:
-        return (not shiboken6.isValid(editor) or editor.document().revision() != revision
-                or editor.textCursor().position() != position)
+        return (
+            not shiboken6.isValid(editor)
+            or editor.document().revision() != revision
+            or editor.textCursor().position() != position
+        )
 
     yield lambda: moved_on() or editor.ghost.visible or time.monotonic() > deadline
     if moved_on():

@@ -102,8 +102,16 @@ def worst_stalls(events: ChildEvents, count: int = 5) -> list[dict]:
     """The longest stalls: their GUI-thread CPU time, the step that ran last before them, when."""
     worst = sorted(events.stalls, key=lambda e: -e["stall_ms"])[:count]
     began = events.started_t or 0.0
-    return [{"ms": e["stall_ms"], "cpu_ms": e.get("cpu_ms"), "after_step": e.get("after_step"),
-             "after_action": e.get("after_action"), "at_s": round(e["t"] - began, 1)} for e in worst]
+    return [
+        {
+            "ms": e["stall_ms"],
+            "cpu_ms": e.get("cpu_ms"),
+            "after_step": e.get("after_step"),
+            "after_action": e.get("after_action"),
+            "at_s": round(e["t"] - began, 1),
+        }
+        for e in worst
+    ]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -123,8 +131,7 @@ def thread_warnings(events: ChildEvents, stderr_text: str) -> list[str]:
     found = [e["text"] for e in events.qt if THREAD_WORDS.search(e.get("text", ""))]
     _, marker, after = stderr_text.partition(HANDLER_REMOVED)
     if marker:
-        found += [line.strip() for line in after.splitlines()
-                  if THREAD_WORDS.search(line) and _looks_like_qt(line)]
+        found += [line.strip() for line in after.splitlines() if THREAD_WORDS.search(line) and _looks_like_qt(line)]
     return found
 
 
@@ -150,8 +157,12 @@ def lost_markers(store_path: str | os.PathLike[str] | None, markers: list[str]) 
     except (StoreError, OSError) as exc:
         return list(markers), f"the chat store could not be opened: {exc}"
     try:
-        texts = [m.content for c in store.conversations(include_deleted=True) for m in store.messages(c.id)
-                 if m.role == "user"]
+        texts = [
+            m.content
+            for c in store.conversations(include_deleted=True)
+            for m in store.messages(c.id)
+            if m.role == "user"
+        ]
     finally:
         store.close()
     joined = "\n".join(texts)

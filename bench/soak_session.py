@@ -132,8 +132,10 @@ class SoakSession(QObject, SoakActions):
             self.sampler.start()
             self._step_timer.start()
         elif time.monotonic() - self._attach_began > STARTUP_TIMEOUT_S:
-            self._give_up(f"the models did not load within {STARTUP_TIMEOUT_S:.0f} s: "
-                          f"{window.chat_model_label.text()} / {window.completion_model_label.text()}")
+            self._give_up(
+                f"the models did not load within {STARTUP_TIMEOUT_S:.0f} s: "
+                f"{window.chat_model_label.text()} / {window.completion_model_label.text()}"
+            )
 
     def _give_up(self, reason: str) -> None:
         self._wait_timer.stop()
@@ -166,18 +168,27 @@ class SoakSession(QObject, SoakActions):
     def summary(self) -> dict:
         """What the driver saw, for the parent's report."""
         stalls = self.stalls.figures()
-        slowest = [{"ms": ms, "cpu_ms": cpu, "step": step, "action": name}
-                   for ms, step, name, cpu in reversed(self.slowest)]
-        return {"steps": self.steps, "actions": dict(sorted(self.counts.items())),
-                "skipped": dict(sorted(self.skipped.items())), "sent": self.sent,
-                "flow_timeouts": dict(self.flow_timeouts), "outcomes": dict(sorted(self.outcomes.items())),
-                "driver_errors": self.errors[:5], "driver_error_count": len(self.errors),
-                "slowest_steps": slowest, "close_ms": self.close_ms, "error": self.error, **stalls}
+        slowest = [
+            {"ms": ms, "cpu_ms": cpu, "step": step, "action": name} for ms, step, name, cpu in reversed(self.slowest)
+        ]
+        return {
+            "steps": self.steps,
+            "actions": dict(sorted(self.counts.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "sent": self.sent,
+            "flow_timeouts": dict(self.flow_timeouts),
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "driver_errors": self.errors[:5],
+            "driver_error_count": len(self.errors),
+            "slowest_steps": slowest,
+            "close_ms": self.close_ms,
+            "error": self.error,
+            **stalls,
+        }
 
     @Slot()
     def _beat(self) -> None:
-        self.log.write(beat=round(time.monotonic(), 3), steps=self.steps,
-                       max_stall_ms=round(self.stalls.max_ms, 1))
+        self.log.write(beat=round(time.monotonic(), 3), steps=self.steps, max_stall_ms=round(self.stalls.max_ms, 1))
 
     # ---- steps ---------------------------------------------------------------------
 
@@ -189,7 +200,7 @@ class SoakSession(QObject, SoakActions):
             self._close_window()
             return
         self._advance_flows()
-        names, weights = zip(*ACTIONS.items())
+        names, weights = zip(*ACTIONS.items(), strict=True)
         name = self.rng.choices(names, weights)[0]
         detail_rng = random.Random(self.rng.getrandbits(32))
         self.steps += 1
@@ -208,8 +219,9 @@ class SoakSession(QObject, SoakActions):
             self._driver_error(f"step {index} {name}", exc)
             return
         finally:
-            self._note_duration(index, name, (time.perf_counter() - began) * 1000,
-                                (time.thread_time() - began_cpu) * 1000)
+            self._note_duration(
+                index, name, (time.perf_counter() - began) * 1000, (time.thread_time() - began_cpu) * 1000
+            )
         self.counts[done] += 1
         self._note_engines()
 
@@ -240,8 +252,12 @@ class SoakSession(QObject, SoakActions):
             except Exception as exc:  # noqa: BLE001 - logged and counted; the soak goes on
                 self._driver_error(f"flow {flow.name}", exc)
                 finished = True
-            self._note_duration(self.steps, f"{flow.name} flow", (time.perf_counter() - began) * 1000,
-                                (time.thread_time() - began_cpu) * 1000)
+            self._note_duration(
+                self.steps,
+                f"{flow.name} flow",
+                (time.perf_counter() - began) * 1000,
+                (time.thread_time() - began_cpu) * 1000,
+            )
             if finished:
                 self.flows.remove(flow)
                 if flow.completed:
@@ -269,8 +285,7 @@ class SoakSession(QObject, SoakActions):
             import subprocess
             import sys
 
-            orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                                      start_new_session=True)
+            orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
             self.pids.note(orphan.pid, "orphan")
 
     def _note_engines(self) -> None:

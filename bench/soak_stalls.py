@@ -67,9 +67,11 @@ class StallMeter(QObject):
         late = sorted(self.late_ms)
         if not late:
             return {"max_stall_ms": None, "p99_stall_ms": None, "stall_ticks": 0}
-        return {"max_stall_ms": round(late[-1], 1),
-                "p99_stall_ms": round(late[min(len(late) - 1, int(0.99 * len(late)))], 1),
-                "stall_ticks": len(late)}
+        return {
+            "max_stall_ms": round(late[-1], 1),
+            "p99_stall_ms": round(late[min(len(late) - 1, int(0.99 * len(late)))], 1),
+            "stall_ticks": len(late),
+        }
 
 
 class StallSampler:

@@ -99,17 +99,20 @@ def sample(side: str, env: dict[str, str]) -> tuple[float, str]:
     try:
         started = time.time()
         process = subprocess.Popen(
-            command, cwd=ROOT, env=child_env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=posix,
+            command,
+            cwd=ROOT,
+            env=child_env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=posix,
         )
         try:
             out, err = process.communicate(timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             _kill(process, posix)
             process.communicate()
-            raise ProbeError(
-                f"the {side} probe did not finish within {TIMEOUT_S:g} s; killed it"
-            ) from None
+            raise ProbeError(f"the {side} probe did not finish within {TIMEOUT_S:g} s; killed it") from None
         finally:
             if posix:
                 _reap_group(process.pid, side)
@@ -151,8 +154,7 @@ def _reap_group(pgid: int, side: str) -> None:
                 os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 return
-            print(f"bench: warning: the {side} probe left processes running; killed them",
-                  file=sys.stderr)
+            print(f"bench: warning: the {side} probe left processes running; killed them", file=sys.stderr)
             return
         time.sleep(0.05)
 

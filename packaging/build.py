@@ -24,8 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "dist"
 BUNDLE = DIST / "Fimble"
 # Distributions whose code ships in the bundle; their license files go with it.
-SHIPPED = ["PySide6_Essentials", "shiboken6", "llama_cpp_python", "numpy", "gguf", "Jinja2",
-           "MarkupSafe", "Pygments", "platformdirs", "PyYAML", "tqdm", "diskcache", "typing_extensions"]
+SHIPPED = [
+    "PySide6_Essentials",
+    "shiboken6",
+    "llama_cpp_python",
+    "numpy",
+    "gguf",
+    "Jinja2",
+    "MarkupSafe",
+    "Pygments",
+    "platformdirs",
+    "PyYAML",
+    "tqdm",
+    "diskcache",
+    "typing_extensions",
+]
 
 
 def folder_size(folder: Path) -> int:
@@ -36,8 +49,19 @@ def folder_size(folder: Path) -> int:
 def run_pyinstaller(with_starter: bool) -> None:
     """Run PyInstaller on ``packaging/fimble.spec``."""
     env = dict(os.environ, FIMBLE_WITH_STARTER="1" if with_starter else "0")
-    command = [sys.executable, "-m", "PyInstaller", str(ROOT / "packaging" / "fimble.spec"), "--noconfirm",
-               "--log-level", "WARN", "--distpath", str(DIST), "--workpath", str(ROOT / "build" / "pyinstaller")]
+    command = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        str(ROOT / "packaging" / "fimble.spec"),
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(DIST),
+        "--workpath",
+        str(ROOT / "build" / "pyinstaller"),
+    ]
     subprocess.run(command, check=True, cwd=ROOT, env=env)
 
 
@@ -137,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform.startswith("linux"):
         link_duplicate_libraries(BUNDLE)
         strip_libpython(BUNDLE)
-    result = {"bundle": str(BUNDLE), "bundle_bytes": folder_size(BUNDLE),
-              "with_starter": args.with_starter, "license_files": len(licenses)}
+    result = {
+        "bundle": str(BUNDLE),
+        "bundle_bytes": folder_size(BUNDLE),
+        "with_starter": args.with_starter,
+        "license_files": len(licenses),
+    }
     if sys.platform.startswith("linux") and not args.no_archives:
         tarball = make_tarball(__version__)
         result["tarball"], result["tarball_bytes"] = str(tarball), tarball.stat().st_size

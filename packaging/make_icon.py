@@ -69,8 +69,7 @@ def ico_bytes(pngs: dict[int, bytes]) -> bytes:
 
 def icns_bytes(pngs: dict[int, bytes]) -> bytes:
     """Pack PNG images into a macOS .icns."""
-    body = b"".join(kind + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
-                    for size, kind in ICNS_TYPES.items())
+    body = b"".join(kind + struct.pack(">I", 8 + len(pngs[size])) + pngs[size] for size, kind in ICNS_TYPES.items())
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import gui_thread_waits
 from app.selftest.tiny_gguf import FAMILIES, write_tiny_gguf
+from tests.support import gui_thread_waits
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 gui_thread_waits.install()
@@ -76,5 +76,6 @@ def hub(tmp_path, monkeypatch):
 def full_precision_model(tmp_path_factory) -> Path:
     """A tiny F16 CodeGemma-shaped model whose rows suit k-quants (256 wide)."""
     folder = tmp_path_factory.mktemp("f16-model")
-    return write_tiny_gguf(folder / "codegemma-tiny.gguf", "codegemma", n_embd=256, n_ff=512, file_type="F16",
-                           name="codegemma-tiny")
+    return write_tiny_gguf(
+        folder / "codegemma-tiny.gguf", "codegemma", n_embd=256, n_ff=512, file_type="F16", name="codegemma-tiny"
+    )

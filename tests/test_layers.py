@@ -46,27 +46,35 @@ def _offenders(prefix: str, banned: tuple[str, ...]) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize(("layer", "banned"), [
-    ("app.core", ("PySide6", "llama_cpp", "app.engine", "app.services", "app.ui", "app.cli", "app.selftest")),
-    ("app.engine", ("PySide6", "app.services", "app.ui", "app.cli")),
-    ("app.services", ("PySide6.QtWidgets", "PySide6.QtGui", "llama_cpp", "app.ui", "app.cli")),
-    ("app.cli", ("PySide6", "llama_cpp")),
-    ("app.cli_models", ("PySide6", "llama_cpp", "app.ui")),
-    ("app.ui", ("llama_cpp",)),
-])
+@pytest.mark.parametrize(
+    ("layer", "banned"),
+    [
+        ("app.core", ("PySide6", "llama_cpp", "app.engine", "app.services", "app.ui", "app.cli", "app.selftest")),
+        ("app.engine", ("PySide6", "app.services", "app.ui", "app.cli")),
+        ("app.services", ("PySide6.QtWidgets", "PySide6.QtGui", "llama_cpp", "app.ui", "app.cli")),
+        ("app.cli", ("PySide6", "llama_cpp")),
+        ("app.cli_models", ("PySide6", "llama_cpp", "app.ui")),
+        ("app.ui", ("llama_cpp",)),
+    ],
+)
 def test_each_layer_imports_only_what_is_below_it(layer, banned):
     assert _offenders(layer, banned) == []
 
 
 def test_only_the_engine_imports_llama_cpp():
-    users = {name for name, path in SOURCES.items()
-             if any(i == "llama_cpp" or i.startswith("llama_cpp.") for i in _imports(path))}
+    users = {
+        name
+        for name, path in SOURCES.items()
+        if any(i == "llama_cpp" or i.startswith("llama_cpp.") for i in _imports(path))
+    }
     assert users and all(name.startswith("app.engine.") for name in users), users
 
 
 def test_module_level_imports_have_no_cycles():
-    graph = {name: {i for i in _imports(path, top_level_only=True) if i in SOURCES and i != name}
-             for name, path in SOURCES.items()}
+    graph = {
+        name: {i for i in _imports(path, top_level_only=True) if i in SOURCES and i != name}
+        for name, path in SOURCES.items()
+    }
     state: dict[str, int] = {}
     cycles: list[list[str]] = []
 
@@ -74,7 +82,7 @@ def test_module_level_imports_have_no_cycles():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt])
+                cycles.append(trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
@@ -88,9 +96,17 @@ def test_module_level_imports_have_no_cycles():
 
 
 def test_the_cli_runs_a_headless_command_without_loading_qt(tmp_path):
-    code = ("import sys, app.cli\n"
-            "code = app.cli.main(['models', 'list'])\n"
-            "print(code, 'PySide6' in sys.modules, 'llama_cpp' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "FIMBLE_HOME": str(tmp_path)})
+    code = (
+        "import sys, app.cli\n"
+        "code = app.cli.main(['models', 'list'])\n"
+        "print(code, 'PySide6' in sys.modules, 'llama_cpp' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "FIMBLE_HOME": str(tmp_path)},
+    )
     assert done.stdout.split()[-2:] == ["False", "False"], done.stdout + done.stderr

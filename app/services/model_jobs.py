@@ -11,18 +11,28 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal
 
-from app.core.hub.downloader import (DiskFullError, DownloadControl, DownloadError, DownloadProgress, PartialDownload,
-                                 discard_partial, download_file, part_paths, partial_downloads)
 from app.core.errors import ErrorKind, error_kind, one_line
 from app.core.hub.client import HubClient
-from app.core.machine import human_bytes
+from app.core.hub.downloader import (
+    DiskFullError,
+    DownloadControl,
+    DownloadError,
+    DownloadProgress,
+    PartialDownload,
+    discard_partial,
+    download_file,
+    part_paths,
+    partial_downloads,
+)
 from app.core.hub.pull_plan import PullPlan
+from app.core.machine import human_bytes
 from app.services.pull import PullCallbacks, run_pull
 
 _ids = itertools.count(1)
@@ -70,7 +80,7 @@ class _Cancellable(Protocol):
 @dataclass
 class _Work:
     job: Job
-    run: Callable[["ModelJobs", "_Work"], str]  # takes the queue: no closure holds it
+    run: Callable[[ModelJobs, _Work], str]  # takes the queue: no closure holds it
     control: DownloadControl = field(default_factory=DownloadControl)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     quantizer: _Cancellable | None = None
@@ -87,7 +97,7 @@ class ModelJobs(QObject):
         super().__init__(parent)
         self.models_dir = Path(models_dir)
         self._client_factory = client_factory
-        self._queue: "queue.Queue[_Work | None]" = queue.Queue()
+        self._queue: queue.Queue[_Work | None] = queue.Queue()
         self._works: dict[int, _Work] = {}
         self._current: _Work | None = None
         self._stopping = False  # set by shutdown: no queued job starts after it
@@ -103,15 +113,24 @@ class ModelJobs(QObject):
         """Queue a download (and local quantization when the plan has one)."""
         title = f"{plan.repo_id} · {plan.output_name()}"
 
-        def run(jobs: "ModelJobs", work: _Work) -> str:
+        def run(jobs: ModelJobs, work: _Work) -> str:
             from app.engine.quantizer import Quantizer
 
             work.quantizer = Quantizer()
-            callbacks = PullCallbacks(on_download=lambda p: jobs._download_progress(work, p),
-                                      on_quantize=lambda p: jobs._quantize_progress(work, p),
-                                      on_stage=lambda s: jobs._update(work, stage=s, done=0, total=0, detail=""))
-            path = run_pull(plan, jobs.models_dir, client=jobs._client_factory(), control=work.control,
-                            callbacks=callbacks, quantizer=work.quantizer, keep_source=keep_source)
+            callbacks = PullCallbacks(
+                on_download=lambda p: jobs._download_progress(work, p),
+                on_quantize=lambda p: jobs._quantize_progress(work, p),
+                on_stage=lambda s: jobs._update(work, stage=s, done=0, total=0, detail=""),
+            )
+            path = run_pull(
+                plan,
+                jobs.models_dir,
+                client=jobs._client_factory(),
+                control=work.control,
+                callbacks=callbacks,
+                quantizer=work.quantizer,
+                keep_source=keep_source,
+            )
             source = plan.folder(jobs.models_dir) / Path(plan.file.filename).name
             if plan.quantize_to and keep_source and source.exists():
                 jobs._update(work, source=str(source))
@@ -130,24 +149,39 @@ class ModelJobs(QObject):
     def _adopt(self, partial: PartialDownload) -> Job:
         hub_file, folder = partial.hub_file(), partial.path.parent
 
-        def run(jobs: "ModelJobs", work: _Work) -> str:
+        def run(jobs: ModelJobs, work: _Work) -> str:
             jobs._update(work, stage="download")
-            return str(download_file(hub_file, folder, client=jobs._client_factory(),
-                                     on_progress=lambda p: jobs._download_progress(work, p), control=work.control))
+            return str(
+                download_file(
+                    hub_file,
+                    folder,
+                    client=jobs._client_factory(),
+                    on_progress=lambda p: jobs._download_progress(work, p),
+                    control=work.control,
+                )
+            )
 
-        job = Job("pull", f"{partial.repo_id} · {Path(partial.filename).name}", state="paused", stage="download",
-                  done=partial.done_bytes, total=partial.size,
-                  detail="left unfinished by an earlier run; Resume continues it")
+        job = Job(
+            "pull",
+            f"{partial.repo_id} · {Path(partial.filename).name}",
+            state="paused",
+            stage="download",
+            done=partial.done_bytes,
+            total=partial.size,
+            detail="left unfinished by an earlier run; Resume continues it",
+        )
         work = _Work(job, run, on_cancel=lambda: discard_partial(partial))
         with self._lock:
             self._works[job.id] = work
         self.changed.emit(replace(job))
         return replace(job)
 
-    def quantize(self, source: Path, output: Path, qtype: str, *, force: bool = False,
-                 delete_source: bool = False) -> Job:
+    def quantize(
+        self, source: Path, output: Path, qtype: str, *, force: bool = False, delete_source: bool = False
+    ) -> Job:
         """Queue a local quantization of ``source`` into ``output``."""
-        def run(jobs: "ModelJobs", work: _Work) -> str:
+
+        def run(jobs: ModelJobs, work: _Work) -> str:
             from app.core.models.quantize_plan import plan_quantize
             from app.engine.quantizer import Quantizer
 
@@ -167,10 +201,15 @@ class ModelJobs(QObject):
 
     def import_file(self, library, source: Path, *, copy: bool) -> Job:
         """Queue an import of a GGUF from disk into ``library``."""
-        def run(jobs: "ModelJobs", work: _Work) -> str:
+
+        def run(jobs: ModelJobs, work: _Work) -> str:
             jobs._update(work, stage="copy" if copy else "inspect")
-            model = library.import_file(source, copy=copy, cancel=work.cancel_event,
-                                        on_progress=lambda done, total: jobs._update(work, done=done, total=total))
+            model = library.import_file(
+                source,
+                copy=copy,
+                cancel=work.cancel_event,
+                on_progress=lambda done, total: jobs._update(work, done=done, total=total),
+            )
             return str(model.path)
 
         return self._submit(_Work(Job("import", f"import {Path(source).name}"), run))
@@ -282,12 +321,26 @@ class ModelJobs(QObject):
     def _download_progress(self, work: _Work, progress: DownloadProgress) -> None:
         stage = progress.state if progress.state in ("verifying", "elsewhere", "retrying") else "download"
         detail = progress.note if progress.state == "retrying" else ""
-        self._update(work, stage=stage, detail=detail,
-                     done=progress.done, total=progress.total, speed_bps=progress.speed_bps, eta_s=progress.eta_s)
+        self._update(
+            work,
+            stage=stage,
+            detail=detail,
+            done=progress.done,
+            total=progress.total,
+            speed_bps=progress.speed_bps,
+            eta_s=progress.eta_s,
+        )
 
     def _quantize_progress(self, work: _Work, progress) -> None:
-        self._update(work, stage="quantize", done=progress.done, total=progress.total, detail=progress.tensor,
-                     speed_bps=0.0, eta_s=None)
+        self._update(
+            work,
+            stage="quantize",
+            done=progress.done,
+            total=progress.total,
+            detail=progress.tensor,
+            speed_bps=0.0,
+            eta_s=None,
+        )
 
     def _update(self, work: _Work, **changes) -> None:
         with self._lock:
@@ -307,8 +360,10 @@ def download_error_line(exc: DownloadError) -> str:
         more = " more" if exc.kept else ""
         where = f"{exc.filename} needs {human_bytes(exc.needed)}{more}, {human_bytes(exc.free)} free in {exc.folder}"
         if exc.kept:
-            return (f"Disk full: {where}. The {human_bytes(exc.kept)} downloaded so far is kept; "
-                    "free some space, then press Resume to continue.")
+            return (
+                f"Disk full: {where}. The {human_bytes(exc.kept)} downloaded so far is kept; "
+                "free some space, then press Resume to continue."
+            )
         return f"Disk full: {where}. Free some space, then press Resume to start it."
     return str(exc)
 

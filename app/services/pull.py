@@ -7,9 +7,9 @@ module has no Qt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from app.core.hub.client import HubClient
 from app.core.hub.downloader import DownloadControl, DownloadProgress, download_file
@@ -27,8 +27,16 @@ class PullCallbacks:
     on_stage: Callable[[str], None] | None = None
 
 
-def run_pull(plan: PullPlan, models_dir: Path, *, client: HubClient, control: DownloadControl | None = None,
-             callbacks: PullCallbacks | None = None, quantizer=None, keep_source: bool = True) -> Path:
+def run_pull(
+    plan: PullPlan,
+    models_dir: Path,
+    *,
+    client: HubClient,
+    control: DownloadControl | None = None,
+    callbacks: PullCallbacks | None = None,
+    quantizer=None,
+    keep_source: bool = True,
+) -> Path:
     """Download, and quantize when the plan says so; return the model's path.
 
     Args:

@@ -151,8 +151,8 @@ class ModelsDialog(QDialog):
     @Slot(object)
     def pull(self, plan: PullPlan) -> None:
         """Queue a pull after checking the disk has room and the user knows about gating."""
-        from app.core.models.quant_types import bits_per_weight
         from app.core.hub.token import load_token
+        from app.core.models.quant_types import bits_per_weight
 
         needed = plan.file.size
         if plan.quantize_to:

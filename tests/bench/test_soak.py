@@ -43,11 +43,28 @@ def kept_folders():
 
 @pytest.mark.slow
 def test_a_short_soak_drives_the_whole_window_and_reports_every_figure():
-    process = subprocess.run([sys.executable, "-m", "bench", "soak", "--minutes", "0.3", "--seed", "7", "--load", "1",
-                              "--json"], cwd=ROOT, capture_output=True, text=True, timeout=400)
+    process = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--minutes", "0.3", "--seed", "7", "--load", "1", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     result = json.loads(process.stdout)
-    for key in ("steps", "crashes", "qt_thread_warnings", "lost_messages", "leaked_processes", "max_stall_ms",
-                "p99_stall_ms", "seed", "minutes", "load", "actions", "warnings"):
+    for key in (
+        "steps",
+        "crashes",
+        "qt_thread_warnings",
+        "lost_messages",
+        "leaked_processes",
+        "max_stall_ms",
+        "p99_stall_ms",
+        "seed",
+        "minutes",
+        "load",
+        "actions",
+        "warnings",
+    ):
         assert key in result, key
     assert (result["seed"], result["minutes"], result["load"]) == (7, 0.3, 1)
     assert result["steps"] >= 50 and result["max_stall_ms"] >= result["p99_stall_ms"] >= 0
@@ -59,8 +76,12 @@ def test_a_short_soak_drives_the_whole_window_and_reports_every_figure():
     assert result["processes_seen"].get("engine-completion", 0) >= 1
     assert result["child_exit"] == "exit status 0"
     # The soak's verdict on the app: no crash, no thread warning, nothing lost, nothing left running.
-    assert (result["crashes"], result["qt_thread_warnings"], result["lost_messages"],
-            result["leaked_processes"]) == (0, 0, 0, 0), result
+    assert (result["crashes"], result["qt_thread_warnings"], result["lost_messages"], result["leaked_processes"]) == (
+        0,
+        0,
+        0,
+        0,
+    ), result
     assert process.returncode == 0 and result["ok"] is True
     assert _busy_children() == []
 
@@ -126,11 +147,14 @@ def test_a_process_is_alive_only_while_it_runs_as_the_same_process():
     assert not is_alive(sleeper.pid, start)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["engine", "--minutes", "1"], "--minutes only applies to the soak benchmark"),
-    (["soak", "--minutes", "0"], "--minutes must be more than 0"),
-    (["soak", "--load", "-1"], "--load must be 0 or more"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["engine", "--minutes", "1"], "--minutes only applies to the soak benchmark"),
+        (["soak", "--minutes", "0"], "--minutes must be more than 0"),
+        (["soak", "--load", "-1"], "--load must be 0 or more"),
+    ],
+)
 def test_soak_options_are_checked_before_anything_runs(capsys, argv, message):
     assert bench_main(argv) == 2
     assert capsys.readouterr().err.strip() == f"bench: error: {message}"

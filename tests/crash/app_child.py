@@ -86,8 +86,13 @@ class Driver(QObject):
         QTest.keyClicks(editor, FILE_TYPING)
         untitled = tabs.new_tab()
         QTest.keyClicks(untitled.editor, UNTITLED_TYPING)
-        say("typed", buffers=[{"path": tab.path, "text": tab.editor.toPlainText(), "modified": tab.modified}
-                              for tab in (opened, untitled)])
+        say(
+            "typed",
+            buffers=[
+                {"path": tab.path, "text": tab.editor.toPlainText(), "modified": tab.modified}
+                for tab in (opened, untitled)
+            ],
+        )
 
 
 def main(argv: list[str]) -> int:

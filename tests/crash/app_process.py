@@ -38,15 +38,22 @@ class AppChild:
     """The app's child process and the JSON events it prints."""
 
     def __init__(self, mode: str, *args: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen",
-               "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen([sys.executable, str(CHILD), mode, *args], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(CHILD), mode, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.hosts: list[int] = []
         self._events: queue.Queue = queue.Queue()
         self._stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._read_events, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+        self._readers = [
+            threading.Thread(target=self._read_events, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for reader in self._readers:
             reader.start()
 

@@ -54,7 +54,7 @@ def damage(path: Path, kind: str) -> dict[str, bytes]:
         good_store(path)
         data = bytearray(path.read_bytes())
         if kind == "truncated-half":
-            data = data[:len(data) // 2]
+            data = data[: len(data) // 2]
         elif kind == "truncated-tail":
             data = data[:-4096]
         elif kind == "truncated-tiny":

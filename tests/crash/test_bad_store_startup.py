@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from tests.crash.store_damage import KINDS, damage
 
 from app.core.chat.store import ChatStore
-from app.core.paths import app_dirs
 from app.core.editor.recovery import RecoveryStore
+from app.core.paths import app_dirs
 from app.ui import window_services
 from app.ui.main_window import MainWindow
+from tests.crash.store_damage import KINDS, damage
 
 
 def _db() -> Path:
@@ -29,8 +29,11 @@ def test_the_window_starts_on_a_bad_chat_database(qtbot, crash_settings, kind):
         pane = window.chat_pane
         assert pane.banner_bar.isVisible()
         notice = pane.banner.text()
-        moved = [p for p in _db().parent.iterdir() if p.name.startswith(f"chats.sqlite3.{KINDS[kind]}-")
-                 and not p.name.endswith(("-wal", "-shm"))]
+        moved = [
+            p
+            for p in _db().parent.iterdir()
+            if p.name.startswith(f"chats.sqlite3.{KINDS[kind]}-") and not p.name.endswith(("-wal", "-shm"))
+        ]
         assert len(moved) == 1 and str(moved[0]) in notice and "\n" not in notice
         assert notice == window.chat_store_notice
         for suffix, data in written.items():

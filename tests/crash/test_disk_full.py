@@ -8,11 +8,11 @@ SQLITE_FULL exactly as on a full disk.
 from __future__ import annotations
 
 import pytest
-from tests.crash.store_damage import integrity
 
 from app.core.chat.store import ChatStore, StoreFull
 from app.core.chat.store_rescue import open_chat_store
 from app.ui.main_window import MainWindow
+from tests.crash.store_damage import integrity
 
 FOREVER = {"max_tokens": 1_000_000, "temperature": 0.8, "ignore_eos": True}
 

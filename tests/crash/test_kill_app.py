@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.crash.app_process import process_alive
 
-from app.core.paths import app_dirs
 from app.core.editor.recovery import RecoveryStore
+from app.core.paths import app_dirs
 from app.core.settings import load_settings
 from app.ui.main_window import MainWindow
+from tests.crash.app_process import process_alive
 
 READY_S = 240  # two engine hosts start and load a model each, on a loaded machine
 HOSTS_GONE_S = 60
@@ -35,8 +35,9 @@ def _saved_answer(db: Path) -> str | None:
         return None
     conn = sqlite3.connect(db, timeout=10)
     try:
-        row = conn.execute("SELECT content FROM messages WHERE role = 'assistant' AND partial = 1"
-                           " ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT content FROM messages WHERE role = 'assistant' AND partial = 1 ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     except sqlite3.OperationalError:
         return None  # the schema is still being created
     finally:
@@ -99,8 +100,7 @@ def test_killed_while_editing_restores_every_unsaved_buffer(qtbot, app_child, no
     expected = {b["path"]: b["text"] for b in typed}
     assert expected[str(source)] != "print('saved on disk')\n" and expected[None]
     recovery = RecoveryStore(app_dirs().cache / "recovery")
-    _poll(lambda: {b.path: b.text for b in recovery.pending()} == expected, 60,
-          "both buffers in the recovery folder")
+    _poll(lambda: {b.path: b.text for b in recovery.pending()} == expected, 60, "both buffers in the recovery folder")
 
     assert child.kill() != 0
     _assert_hosts_exit(hosts)

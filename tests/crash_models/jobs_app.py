@@ -32,8 +32,13 @@ class AppProcess:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         with open(log_path, "wb") as log:
-            self.popen = subprocess.Popen([sys.executable, str(DRIVER), str(status_path), mode, *args],
-                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(
+                [sys.executable, str(DRIVER), str(status_path), mode, *args],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.pid = self.popen.pid
         self.seen_children: set[int] = set()
 
@@ -51,10 +56,13 @@ class AppProcess:
 
     def wait_until(self, predicate, timeout: float, what: str) -> None:
         """Poll ``predicate`` (given the status); fail early if the driver died."""
+
         def check() -> bool:
             if self.popen.poll() is not None and not predicate(self.status()):
-                pytest.fail(f"the app process ended (code {self.popen.returncode}) before {what}: "
-                            f"{self.log_path.read_text(errors='replace')[-2000:]}")
+                pytest.fail(
+                    f"the app process ended (code {self.popen.returncode}) before {what}: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
             return predicate(self.status())
 
         wait_for(check, timeout, what)
@@ -83,34 +91,12 @@ class AppProcess:
                     pass
 
 
-@pytest.fixture
-def crash_app(tmp_path, monkeypatch):
-    """Start driver processes: ``crash_app(mode, *args)``; all are killed at the end."""
-    if not Path("/proc/self/stat").exists() or not hasattr(signal, "SIGKILL"):
-        pytest.skip("crash tests read process trees from /proc and need SIGKILL")
-    hf_home = tmp_path / "hf-home-child"
-    hf_home.mkdir()
-    monkeypatch.setenv("HF_HOME", str(hf_home))
-    monkeypatch.setenv("HF_TOKEN_PATH", str(hf_home / "token"))
-    started: list[AppProcess] = []
-
-    def start(mode: str, *args) -> AppProcess:
-        index = len(started)
-        app = AppProcess(tmp_path / f"app-{index}.json", mode, [str(a) for a in args], tmp_path / f"app-{index}.log")
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.clean_up()
-
-
 def _stat_fields(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    return text[text.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
 
 
 def running(pid: int) -> bool:

@@ -44,8 +44,14 @@ class Status:
     def set_job(self, job) -> None:
         """Record a job snapshot."""
         with self._lock:
-            self.data["jobs"][str(job.id)] = {"state": job.state, "stage": job.stage, "done": job.done,
-                                              "total": job.total, "error": job.error, "result": job.result}
+            self.data["jobs"][str(job.id)] = {
+                "state": job.state,
+                "stage": job.stage,
+                "done": job.done,
+                "total": job.total,
+                "error": job.error,
+                "result": job.result,
+            }
             self.write()
 
     def write(self) -> None:
@@ -59,9 +65,9 @@ def run_jobs(status: Status, mode: str, args: list[str]) -> int:
     from PySide6.QtCore import QCoreApplication, QObject, Slot
 
     from app.core.hub.client import HubClient
+    from app.core.hub.pull_plan import plan_pull
     from app.core.paths import app_dirs
     from app.services.model_jobs import ModelJobs
-    from app.core.hub.pull_plan import plan_pull
 
     app = QCoreApplication([])
     jobs = ModelJobs(app_dirs().ensure().models, HubClient)
@@ -95,8 +101,8 @@ def run_jobs(status: Status, mode: str, args: list[str]) -> int:
 
 def run_children(status: Status, source: str, output: str, qtype: str) -> int:
     """Start an engine host and a quantization, report their pids, and wait to be killed."""
-    from app.engine.host_client import HostEngine
     from app.core.models.quantize_plan import plan_quantize
+    from app.engine.host_client import HostEngine
     from app.engine.quantizer import Quantizer
 
     host = HostEngine("crash-test")

@@ -6,14 +6,12 @@ import os
 
 from PySide6.QtCore import Qt
 
-from tests.crash_models.jobs_app import crash_app  # noqa: F401 - a fixture
-from tests.support.sample_bytes import file_sha256
-
 from app.core.hub.client import HubClient
 from app.core.models.library import Library
 from app.core.settings import Settings
 from app.services.model_jobs import ModelJobs
 from app.ui.models_dialog import ModelsDialog
+from tests.support.sample_bytes import file_sha256
 
 REPO = "someone/crash-GGUF"
 NAME = "crash-Q8_0.gguf"
@@ -21,10 +19,9 @@ SIZE = 24 * 1024 * 1024 + 4321
 HELD_AT = 9 * 1024 * 1024 + 777  # the server sends this much, then nothing until the app is gone
 
 
-
-
-def test_a_download_killed_with_the_app_is_offered_again_and_resumes_verified(crash_app, hub, qtbot, tmp_path,
-                                                                            fimble_home):
+def test_a_download_killed_with_the_app_is_offered_again_and_resumes_verified(
+    crash_app, hub, qtbot, tmp_path, fimble_home
+):
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(SIZE))
     hub.add_repo(REPO, {NAME: blob})
@@ -35,8 +32,11 @@ def test_a_download_killed_with_the_app_is_offered_again_and_resumes_verified(cr
     part = library.models_dir / "someone__crash-GGUF" / (NAME + ".part")
 
     # Every byte that arrived is on disk while the transfer is still open.
-    app.wait_until(lambda s: part.exists() and part.stat().st_size == HELD_AT, timeout=120,
-                   what=f"{HELD_AT} bytes in the part file")
+    app.wait_until(
+        lambda s: part.exists() and part.stat().st_size == HELD_AT,
+        timeout=120,
+        what=f"{HELD_AT} bytes in the part file",
+    )
     assert app.job()["state"] == "running" and app.popen.poll() is None
     app.kill()
     hub.throttle(None)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.crash_models.jobs_app import all_gone, crash_app, wait_for  # noqa: F401 - crash_app is a fixture
-
-from app.core.models.library import Library
 from app.core.models.info import inspect_model
+from app.core.models.library import Library
 from app.selftest.tiny_gguf import write_tiny_gguf
 from app.services.model_jobs import ModelJobs
+from tests.crash_models.jobs_app import all_gone, wait_for
 
 
 def _sha256(path) -> str:
@@ -19,13 +18,17 @@ def _sha256(path) -> str:
 def test_a_quantization_killed_with_the_app_leaves_no_part_and_runs_again(crash_app, qtbot, fimble_home):
     library = Library.default()
     # IQ3_S on this model takes seconds: long enough to be killed in the middle.
-    source = write_tiny_gguf(library.models_dir / "slow.gguf", "codegemma", n_layers=8, n_embd=256, n_ff=1024,
-                             file_type="F16")
+    source = write_tiny_gguf(
+        library.models_dir / "slow.gguf", "codegemma", n_layers=8, n_embd=256, n_ff=1024, file_type="F16"
+    )
     output = library.models_dir / "slow-IQ3_S.gguf"
     before = _sha256(source)
     app = crash_app("quantize", source, output, "IQ3_S")
-    app.wait_until(lambda s: any(j["stage"] == "quantize" and j["done"] >= 1 for j in s.get("jobs", {}).values()),
-                   timeout=120, what="the quantization to report a tensor")
+    app.wait_until(
+        lambda s: any(j["stage"] == "quantize" and j["done"] >= 1 for j in s.get("jobs", {}).values()),
+        timeout=120,
+        what="the quantization to report a tensor",
+    )
     children = app.children()
     assert children and app.job()["state"] == "running"
     app.kill()

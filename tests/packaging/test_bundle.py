@@ -23,8 +23,13 @@ pytestmark = pytest.mark.package
 @pytest.fixture(scope="module")
 def build_result():
     pytest.importorskip("PyInstaller")
-    done = subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--no-archives"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "build.py"), "--no-archives"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -48,29 +53,47 @@ def test_bundle_layout(build_result):
 
 def test_frozen_self_test_spawns_an_engine_host(build_result, tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FIMBLE_HOME=str(tmp_path))
-    done = subprocess.run([str(BUNDLE / "fimble"), "--self-test"], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [str(BUNDLE / "fimble"), "--self-test"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "engine host on" in done.stdout and "generated 8 tokens" in done.stdout
 
 
 def test_frozen_cli_reports_errors_in_one_line(build_result, tmp_path):
-    done = subprocess.run([str(BUNDLE / "fimble"), "inspect", str(tmp_path / "missing.gguf")],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BUNDLE / "fimble"), "inspect", str(tmp_path / "missing.gguf")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr.strip().startswith("fimble: error: no such file")
 
 
-def test_frozen_model_manager_pulls_and_quantizes_in_a_child_process(build_result, tmp_path, hub,
-                                                                     full_precision_model):
+def test_frozen_model_manager_pulls_and_quantizes_in_a_child_process(build_result, tmp_path, hub, full_precision_model):
     hub.add_repo("google/codegemma-tiny-GGUF", {"codegemma-tiny.gguf": full_precision_model})
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FIMBLE_HOME=str(tmp_path / "home"),
-               HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf"))
-    done = subprocess.run([str(BUNDLE / "fimble"), "models", "pull", "google/codegemma-tiny-GGUF",
-                           "--quant", "Q4_K_M"], capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        FIMBLE_HOME=str(tmp_path / "home"),
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(tmp_path / "hf"),
+    )
+    done = subprocess.run(
+        [str(BUNDLE / "fimble"), "models", "pull", "google/codegemma-tiny-GGUF", "--quant", "Q4_K_M"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("codegemma-tiny-Q4_K_M.gguf")
-    listed = subprocess.run([str(BUNDLE / "fimble"), "models", "list", "--json"], capture_output=True, text=True,
-                            timeout=60, env=env, cwd=tmp_path)
+    listed = subprocess.run(
+        [str(BUNDLE / "fimble"), "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert {m["file_type"] for m in json.loads(listed.stdout)} == {"F16", "Q4_K_M"}

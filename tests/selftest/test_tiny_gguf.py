@@ -58,9 +58,17 @@ def test_metadata(model_paths, family):
     assert fields["general.architecture"] == arch
     assert fields["general.name"] == f"tiny-{family}-fixture"
     assert fields["general.file_type"] == 0
-    for key in ("context_length", "embedding_length", "block_count", "feed_forward_length",
-                "attention.head_count", "attention.head_count_kv", "attention.key_length",
-                "attention.value_length", "attention.layer_norm_rms_epsilon"):
+    for key in (
+        "context_length",
+        "embedding_length",
+        "block_count",
+        "feed_forward_length",
+        "attention.head_count",
+        "attention.head_count_kv",
+        "attention.key_length",
+        "attention.value_length",
+        "attention.layer_norm_rms_epsilon",
+    ):
         assert f"{arch}.{key}" in fields
     assert fields["tokenizer.ggml.model"] == "llama"
     assert fields["tokenizer.ggml.add_bos_token"] is True
@@ -200,8 +208,16 @@ def test_weights_are_small_scale(model_paths):
 
 def test_options(tmp_path):
     path = write_tiny_gguf(
-        tmp_path / "sub" / "o.gguf", "codellama", n_layers=1, n_embd=32, n_head=2, n_head_kv=1,
-        n_ff=64, context_length=2048, name="custom", chat_template="{{ messages }}",
+        tmp_path / "sub" / "o.gguf",
+        "codellama",
+        n_layers=1,
+        n_embd=32,
+        n_head=2,
+        n_head_kv=1,
+        n_ff=64,
+        context_length=2048,
+        name="custom",
+        chat_template="{{ messages }}",
         extra_words=["fimble_widget"],
     )
     fields, _ = _fields(path)

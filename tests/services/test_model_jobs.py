@@ -6,15 +6,15 @@ import hashlib
 import os
 
 import pytest
-from tests.support.gui_thread_waits import SignalLog
 
+from app.core.hub.client import HubClient
+from app.core.hub.downloader import DownloadError, download_file
+from app.core.hub.pull_plan import plan_pull
+from app.core.hub.retry import NO_RETRY
 from app.core.models.info import inspect_model
 from app.selftest.tiny_gguf import write_tiny_gguf
-from app.core.hub.downloader import DownloadError, download_file
-from app.core.hub.retry import NO_RETRY
-from app.core.hub.client import HubClient
 from app.services.model_jobs import ModelJobs
-from app.core.hub.pull_plan import plan_pull
+from tests.support.gui_thread_waits import SignalLog
 
 REPO = "someone/blob-GGUF"
 
@@ -118,8 +118,7 @@ def test_a_download_cut_by_an_earlier_run_is_offered_and_resumed(hub, qtbot, fim
 
 
 def test_cancelling_a_quantization_ends_it_and_leaves_no_output(jobs, qtbot, tmp_path):
-    source = write_tiny_gguf(tmp_path / "big.gguf", "codegemma", n_layers=16, n_embd=256, n_ff=1024,
-                             file_type="F16")
+    source = write_tiny_gguf(tmp_path / "big.gguf", "codegemma", n_layers=16, n_embd=256, n_ff=1024, file_type="F16")
     output = tmp_path / "big-IQ3_S.gguf"
     changes = SignalLog(jobs.changed)
     job = jobs.quantize(source, output, "IQ3_S")

@@ -6,12 +6,12 @@ import os
 
 import pytest
 
+from app.core.hub.client import HubClient
 from app.core.hub.download_lock import PartLock
 from app.core.hub.downloader import DownloadError, download_file
-from app.core.hub.retry import NO_RETRY
-from app.core.hub.client import HubClient
-from app.services.model_jobs import ModelJobs
 from app.core.hub.pull_plan import plan_pull
+from app.core.hub.retry import NO_RETRY
+from app.services.model_jobs import ModelJobs
 
 REPO = "someone/blob-GGUF"
 NAME = "blob-Q8_0.gguf"

@@ -76,8 +76,9 @@ def test_blockers_get_the_arguments_of_worker_signals(qtbot, qtlog):
     worker = _Thread()
     try:
         for _ in range(10):
-            with qtbot.waitSignal(worker.worker.piece, timeout=10_000,
-                                  check_params_cb=lambda n, text: n == 2) as blocker:
+            with qtbot.waitSignal(
+                worker.worker.piece, timeout=10_000, check_params_cb=lambda n, text: n == 2
+            ) as blocker:
                 worker.front.go_pieces.emit()
             assert blocker.args == [2, "x"]
             with qtbot.waitSignals([worker.worker.piece, worker.worker.done], timeout=10_000) as both:

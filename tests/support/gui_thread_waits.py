@@ -94,8 +94,10 @@ def install() -> None:
     """Route pytest-qt's blocker connections through GUI-thread relays (once per process)."""
     found = version("pytest-qt")
     if found != PINNED_PYTEST_QT:
-        raise RuntimeError(f"tests/gui_thread_waits.py was written for pytest-qt {PINNED_PYTEST_QT}, found {found}:"
-                           " check wait_signal.SignalBlocker.connect and MultiSignalBlocker._connect_unique_signals")
+        raise RuntimeError(
+            f"tests/gui_thread_waits.py was written for pytest-qt {PINNED_PYTEST_QT}, found {found}:"
+            " check wait_signal.SignalBlocker.connect and MultiSignalBlocker._connect_unique_signals"
+        )
     if getattr(wait_signal, "_fimble_relayed", False):
         return
     wait_signal.SignalBlocker.connect = _single_connect

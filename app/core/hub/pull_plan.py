@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import ErrorKind, UserFacingError
-from app.core.models import quant_types
 from app.core.hub.client import HubFile, RepoDetails
+from app.core.models import quant_types
 from app.core.models.quantize_plan import default_output_path
 
 DEFAULT_QUANT = "Q4_K_M"
@@ -84,8 +84,10 @@ def plan_pull(details: RepoDetails, *, filename: str | None = None, quant: str |
             raise PullError(f"{details.summary.repo_id} has no file {filename!r}; it has {names}")
         if wanted and chosen.quant != wanted:
             if not _full_precision(chosen):
-                raise PullError(f"{chosen.filename} is already quantized ({chosen.quant}); "
-                                f"pick a full-precision file to make {wanted}")
+                raise PullError(
+                    f"{chosen.filename} is already quantized ({chosen.quant}); "
+                    f"pick a full-precision file to make {wanted}"
+                )
             return PullPlan(details, chosen, wanted)
         return PullPlan(details, chosen, None)
     wanted = wanted or DEFAULT_QUANT
@@ -95,8 +97,10 @@ def plan_pull(details: RepoDetails, *, filename: str | None = None, quant: str |
     sources = [f for f in files if _full_precision(f)]
     if not sources:
         have = sorted({f.quant or "?" for f in files})
-        raise PullError(f"{details.summary.repo_id} has no {wanted} file and no full-precision GGUF to make one "
-                        f"from; it has {', '.join(have)}")
+        raise PullError(
+            f"{details.summary.repo_id} has no {wanted} file and no full-precision GGUF to make one "
+            f"from; it has {', '.join(have)}"
+        )
     source = min(sources, key=lambda f: (_SOURCE_ORDER.index(f.quant if f.quant in _SOURCE_ORDER else None), f.size))
     if wanted in quant_types.FULL_PRECISION:
         return PullPlan(details, source, None)

@@ -266,9 +266,7 @@ class Library:
                     _unlink(model.path)
             else:
                 if delete_file is False:
-                    raise LibraryError(
-                        f"{model.name} lives in the models folder; removing it deletes the file"
-                    )
+                    raise LibraryError(f"{model.name} lives in the models folder; removing it deletes the file")
                 _unlink(model.path)
                 self._prune_empty_folders(model.path.parent)
             cache = self._load_cache()
@@ -309,8 +307,12 @@ class Library:
             error = one_line(exc)
         except Exception as exc:  # a malformed value the checks let through
             error = f"cannot inspect {path.name}: {one_line(exc)}"
-        cache[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                      "info": info.to_dict() if info else None, "error": error}
+        cache[key] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "info": info.to_dict() if info else None,
+            "error": error,
+        }
         return LibraryModel(name, path, stat.st_size, referenced, info, error)
 
     def _references(self) -> list[Path]:

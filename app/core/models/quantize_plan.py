@@ -95,7 +95,7 @@ def default_output_path(source: str | os.PathLike[str], qtype: str) -> Path:
     if current is not None:
         lower = stem.lower()
         at = lower.rfind(current.lower())
-        stem = stem[:at] + qtype + stem[at + len(current):]
+        stem = stem[:at] + qtype + stem[at + len(current) :]
     else:
         stem = f"{stem}-{qtype}"
     return source.with_name(stem + ".gguf")
@@ -208,8 +208,11 @@ def _source_type(model: InspectedModel) -> str:
         return stated
     import gguf
 
-    full = {int(gguf.GGMLQuantizationType.F32): "F32", int(gguf.GGMLQuantizationType.F16): "F16",
-            int(gguf.GGMLQuantizationType.BF16): "BF16"}
+    full = {
+        int(gguf.GGMLQuantizationType.F32): "F32",
+        int(gguf.GGMLQuantizationType.F16): "F16",
+        int(gguf.GGMLQuantizationType.BF16): "BF16",
+    }
     kinds = {full.get(t.ggml_type) for t in model.file.tensors if len(t.shape) > 1}
     if kinds and None not in kinds:
         return "F16" if "F16" in kinds else "BF16" if "BF16" in kinds else "F32"
