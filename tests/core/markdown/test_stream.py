@@ -29,6 +29,13 @@ TRICKY = [
 ]
 
 
+# Lines whose meaning depends on the lines around them, for random small documents.
+LINES = ["text", "more *words*", "", "", "#", "# h", "#x", "***", "***x", "---", "===", "- a", "-", "* b",
+         "  - nested", "    deep", "1. one", "2.", "2. two", "1) x", "> q", ">", "> > qq", "| a | b |", "|---|---|",
+         "|---|---|x", "| 1 | 2 |", "```", "```py", "~~~", "   ```", "code = 1", "  indented", "`a|b`",
+         "| `a|b` | c |", "|:-|-:|-|", "\t- tab", "x  ", "y\\", "10. ten", "   > q in list", "+ plus"]  # fmt: skip
+
+
 def _test_inputs() -> list[str]:
     """Every string literal in the renderer's own tests: the cases they were written for."""
     found: set[str] = set()
@@ -56,6 +63,13 @@ def _stream(text: str, seed: int, largest: int, **options: bool) -> StreamingRen
 def test_every_prefix_of_tricky_texts_renders_as_a_whole(text):
     _stream(text, seed=0, largest=1)  # one character at a time: every prefix
     _stream(text, seed=1, largest=7, dark=True, code_actions=False)
+
+
+def test_random_small_documents_streamed_a_few_characters_at_a_time():
+    for seed in range(150):
+        rng = random.Random(seed)
+        text = "\n".join(rng.choice(LINES) for _ in range(rng.randint(3, 14)))
+        _stream(text, seed=seed, largest=3)
 
 
 def test_the_test_inputs_streamed_one_after_another():
