@@ -8,6 +8,12 @@ the highlight cache emptied before every run) and by markdown-it-py's plain
 CommonMark renderer (tables and strikethrough on, no highlighting). The two
 sides alternate run by run in the same process, so machine noise hits both
 alike, and the medians are compared.
+
+The streaming case feeds the same answer in equal chunks, as a chat view
+re-renders it while it streams: once rendering the whole text so far at every
+chunk, once with ``StreamingRender``, which re-renders only the end (each side
+starting with an empty highlight cache); the totals are compared, and the last
+incremental result is checked against a full render.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from markdown_it import MarkdownIt
 
 from app.core.markdown.highlight import highlight, warm_up
 from app.core.markdown.render import render
+from app.core.markdown.stream import StreamingRender
 
 QUICK_RUNS = 3
 FULL_RUNS = 5
 TARGET_LINES = 2000
+STREAM_CHUNKS = 400
+QUICK_STREAM_CHUNKS = 100
 
 _PYTHON = '''def load_{n}(path: str) -> dict[str, int]:
     """Read the counts file number {n}."""
@@ -153,6 +162,35 @@ def answer(target_lines: int = TARGET_LINES) -> str:
     return "\n".join(sections)
 
 
+def stream(text: str, chunks: int) -> dict:
+    """Time re-rendering ``text`` after each of ``chunks`` equal chunks: whole text vs its end only.
+
+    Returns:
+        Both totals in milliseconds, their ratio, how many incremental steps
+        rendered everything, and whether the last results are identical.
+    """
+    ends = [len(text) * (i + 1) // chunks for i in range(chunks)]
+    highlight.cache_clear()
+    start = time.perf_counter()
+    for end in ends:
+        full = render(text[:end])
+    full_ms = (time.perf_counter() - start) * 1000
+    highlight.cache_clear()
+    streaming = StreamingRender()
+    start = time.perf_counter()
+    for end in ends:
+        incremental = streaming.render(text[:end])
+    incremental_ms = (time.perf_counter() - start) * 1000
+    return {
+        "stream_full_ms": round(full_ms, 1),
+        "stream_incremental_ms": round(incremental_ms, 1),
+        "stream_ratio": round(full_ms / incremental_ms, 1),
+        "stream_chunks": chunks,
+        "stream_full_renders": streaming.full_renders,
+        "stream_identical": incremental == full,
+    }
+
+
 def run(quick: bool) -> dict:
     """Time Fimble's renderer against markdown-it-py's plain renderer.
 
@@ -160,7 +198,8 @@ def run(quick: bool) -> dict:
         quick: Take fewer samples.
 
     Returns:
-        Both medians in milliseconds, their ratio, the samples and the input's size.
+        Both medians in milliseconds, their ratio, the samples and the input's
+        size, and the streaming case's totals (see ``stream``).
     """
     text = answer()
     baseline = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -195,4 +234,5 @@ def run(quick: bool) -> dict:
         "lines": text.count("\n") + 1,
         "chars": len(text),
         "code_blocks": code_blocks,
+        **stream(text, QUICK_STREAM_CHUNKS if quick else STREAM_CHUNKS),
     }

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QTextBrowser
 from app.core.chat.store import StoredMessage
 from app.core.markdown.plain import plain_text
 from app.core.markdown.render import CodeBlock, render
+from app.core.markdown.stream import StreamingRender
 from app.ui.theme import current_theme
 
 RENDER_MS = 60  # the streaming answer is re-rendered at most this often
@@ -61,6 +62,7 @@ class ChatView(QTextBrowser):
         self._stream_id: int | None = None
         self._stream_start = 0
         self._stream_text: list[str] = []
+        self._stream_render: StreamingRender | None = None  # re-renders only the end of the answer
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(RENDER_MS)
@@ -71,7 +73,7 @@ class ChatView(QTextBrowser):
     def show_messages(self, messages: list[StoredMessage]) -> None:
         """Render a whole conversation (on switching conversations)."""
         self._timer.stop()
-        self._stream_id = None
+        self._stream_id, self._stream_render = None, None
         self.blocks.clear()
         self.messages = {m.id: m for m in messages}
         last_user = max((m.id for m in messages if m.role == "user"), default=None)
@@ -97,10 +99,10 @@ class ChatView(QTextBrowser):
             f'&nbsp;&nbsp;<span style="font-size:small;">{" · ".join(links)}</span></p>'
         )
 
-    def _body(self, message_id: int, role: str, content: str) -> str:
+    def _body(self, message_id: int, role: str, content: str, streaming: StreamingRender | None = None) -> str:
         if role != "assistant":
             return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
-        rendered = render(content, dark=current_theme().is_dark)
+        rendered = (streaming.render if streaming else render)(content, dark=current_theme().is_dark)
         for block in rendered.code_blocks:
             self.blocks[f"{message_id}.{block.index}"] = block
         markup = rendered.html
@@ -121,6 +123,7 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._header(placeholder, False))
         cursor.insertBlock()
         self._stream_id, self._stream_start, self._stream_text = message_id, cursor.position(), []
+        self._stream_render = StreamingRender()
         self._timer.start(RENDER_MS)
 
     def add_text(self, text: str) -> None:
@@ -139,7 +142,7 @@ class ChatView(QTextBrowser):
         cursor = self._end_cursor()
         cursor.setPosition(self._stream_start, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        cursor.insertHtml(self._body(self._stream_id, "assistant", "".join(self._stream_text)))
+        cursor.insertHtml(self._body(self._stream_id, "assistant", "".join(self._stream_text), self._stream_render))
         if at_bottom:
             self._scroll_to_end()
         interval = max(RENDER_MS, round((time.perf_counter() - started) * 1000 * RENDER_SPACING))
@@ -155,7 +158,7 @@ class ChatView(QTextBrowser):
         if footer:
             self._new_block().insertHtml(footer)
         self.messages[message.id] = message
-        self._stream_id = None
+        self._stream_id, self._stream_render = None, None
 
     def add_note(self, text: str) -> None:
         """Append a one-line notice."""

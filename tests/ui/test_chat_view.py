@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.chat.store import StoredMessage
 from app.ui.chat_view import ChatView
+from tests.support.gui_thread_waits import SignalLog
 
 
 def _message(mid, role, content, **extra):
@@ -43,6 +44,56 @@ def test_streamed_answer_starts_on_its_own_line_and_keeps_earlier_messages(qtbot
     assert lines[2].startswith("Fimble")
     assert "print('hi')" in lines and lines[-1].startswith("9 tokens")
     assert list(view.blocks.values())[0].code.rstrip("\n") == "print('hi')"
+
+
+def _fragments(view):
+    """The document's text fragments in order, as (link target, text)."""
+    found = []
+    block = view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            found.append((fragment.charFormat().anchorHref(), fragment.text()))
+            it += 1
+        block = block.next()
+    return found
+
+
+def test_a_long_streamed_answer_keeps_its_code_actions_in_order(qtbot):
+    import random
+
+    from PySide6.QtCore import QUrl
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.markdown.render import render
+    from bench.markdown import answer
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.show_messages([_message(1, "user", "explain")])
+    text = answer(400)
+    expected = render(text).code_blocks
+    assert len(expected) >= 6
+    view.begin_answer(2)
+    rng = random.Random(3)
+    end = 0
+    while end < len(text):
+        step = rng.randint(1, 120)
+        view.add_text(text[end : end + step])
+        end += step
+        view._render_stream()
+    view.end_answer(_message(2, "assistant", text, stop_reason="stop"))
+    fragments = _fragments(view)
+    copies = [i for i, (href, _) in enumerate(fragments) if href.startswith("fimble:copy/")]
+    assert [fragments[i][0] for i in copies] == [f"fimble:copy/2.{n}" for n in range(len(expected))]
+    actions = SignalLog(view.code_action)
+    for n, i in enumerate(copies):
+        following = "".join(text for _, text in fragments[i : copies[n + 1] if n + 1 < len(copies) else None])
+        assert expected[n].code.splitlines()[0] in following.replace("\u2028", "\n")  # the block under the link
+        view._on_anchor(QUrl(fragments[i][0]))
+        assert QApplication.clipboard().text() == expected[n].code
+    assert actions.calls == [("copy", block) for block in expected]
 
 
 def test_partial_answers_say_why_they_stopped(qtbot):
