@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 import pytest
 
 from app.core.markdown.highlight import warm_up
 from app.core.markdown.plain import plain_text
 from app.core.markdown.render import CodeBlock, RenderedMarkdown, render
-
-
-class _Tags(HTMLParser):
-    """Collects start tags with their attributes, and the text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parsed(html: str) -> _Tags:
-    tags = _Tags()
-    tags.feed(html)
-    tags.close()
-    return tags
+from tests.core.markdown.html_tags import parsed
 
 
 def tag_names(html: str) -> list[str]:

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 
 from app.core.markdown.plain import plain_text
 from app.core.markdown.render import CodeBlock, render
+from tests.core.markdown.html_tags import parsed
 
 # Every tag the renderer may write: Qt's rich-text subset, nothing that loads or runs anything.
 QT_TAGS = {"p", "br", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "s", "code", "a", "hr",
            "ul", "ol", "li", "table", "tr", "th", "td", "pre", "span"}  # fmt: skip
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parsed(html: str) -> _Tags:
-    tags = _Tags()
-    tags.feed(html)
-    tags.close()
-    return tags
 
 
 def anchors(html: str) -> list[dict[str, str | None]]:
