@@ -51,11 +51,6 @@ class ErrorKind(str, Enum):
     # anything else: a tool or library failed
     FAILED = "failed"
 
-    @classmethod
-    def _missing_(cls, value: object) -> ErrorKind | None:
-        # "disk" was the quantizer's spelling of a full disk.
-        return cls.DISK_FULL if value == "disk" else None
-
     def __str__(self) -> str:
         return self.value
 

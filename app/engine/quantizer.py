@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from app.core.errors import ErrorKind
 from app.core.hub.download_lock import PartLock
 from app.core.models import quant_types
 from app.core.models.gguf_file import GGUFError
@@ -65,7 +66,7 @@ class Quantizer:
 
         The child is told to end at once; ``run`` then makes sure it is gone
         (killing it after ``STOP_GRACE_S``), removes the partial output and
-        raises ``QuantizeError("cancelled")``.
+        raises ``QuantizeError(ErrorKind.CANCELLED)``.
         """
         with self._lock:
             self._cancelled.set()
@@ -99,7 +100,7 @@ class Quantizer:
         lock = PartLock(plan.output.parent, plan.output.name)
         if not lock.try_acquire():
             raise QuantizeError(
-                "busy", f"another Fimble window is making {plan.output.name} right now; wait for it to finish"
+                ErrorKind.BUSY, f"another Fimble window is making {plan.output.name} right now; wait for it to finish"
             )
         try:
             return self._run_locked(plan, on_progress, threads)
@@ -117,7 +118,9 @@ class Quantizer:
             if self._cancelled.is_set():
                 raise _cancelled()
             if plan.output.exists():
-                raise QuantizeError("input", f"{plan.output} already exists; choose another name or delete it first")
+                raise QuantizeError(
+                    ErrorKind.INPUT, f"{plan.output} already exists; choose another name or delete it first"
+                )
             plan.output.parent.mkdir(parents=True, exist_ok=True)
             part.unlink(missing_ok=True)
             handle, log_path = tempfile.mkstemp(prefix="fimble-quantize-", suffix=".log")
@@ -128,7 +131,7 @@ class Quantizer:
             if self._cancelled.is_set():
                 raise _cancelled()
             if code is None or code != 0 or process.exitcode not in (0, None):
-                raise QuantizeError("failed", _failure_text(plan, code, process.exitcode, problems, log_path))
+                raise QuantizeError(ErrorKind.FAILED, _failure_text(plan, code, process.exitcode, problems, log_path))
             _verify(plan, part)
             os.replace(part, plan.output)
             return plan.output
@@ -208,7 +211,7 @@ class Quantizer:
 
 
 def _cancelled() -> QuantizeError:
-    return QuantizeError("cancelled", "quantizing was cancelled")
+    return QuantizeError(ErrorKind.CANCELLED, "quantizing was cancelled")
 
 
 def _stop(process: BaseProcess) -> None:
@@ -225,9 +228,9 @@ def _verify(plan: QuantizePlan, part: Path) -> None:
     try:
         written = inspect_model(part).info.file_type
     except GGUFError as exc:
-        raise QuantizeError("failed", f"llama.cpp wrote an unreadable file: {exc}") from None
+        raise QuantizeError(ErrorKind.FAILED, f"llama.cpp wrote an unreadable file: {exc}") from None
     if written != plan.qtype:
-        raise QuantizeError("failed", f"llama.cpp wrote a {written} file instead of {plan.qtype}")
+        raise QuantizeError(ErrorKind.FAILED, f"llama.cpp wrote a {written} file instead of {plan.qtype}")
 
 
 def _failure_text(

@@ -302,9 +302,9 @@ class ModelJobs(QObject):
                 self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
             except DownloadError as exc:
                 kind = getattr(exc, "kind", "")
-                if kind == "paused":
+                if kind == ErrorKind.PAUSED:
                     self._update(work, state="paused", detail="Resume continues where it stopped")
-                elif kind == "cancelled" or work.cancel_event.is_set():
+                elif kind == ErrorKind.CANCELLED or work.cancel_event.is_set():
                     self._finish(work, "cancelled", error="cancelled", error_kind=ErrorKind.CANCELLED)
                 else:
                     self._finish(work, "failed", error=download_error_line(exc), error_kind=exc.kind)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import one_line
+from app.core.errors import ErrorKind, one_line
 from app.core.machine import human_bytes
 from app.core.models import quant_types
 from app.core.models.catalog import CATALOG
@@ -297,7 +297,7 @@ class HubPanel(QWidget):
         from app.core.hub.client import HubError
 
         message = one_line(exc)
-        if isinstance(exc, HubError) and exc.kind == "offline":
+        if isinstance(exc, HubError) and exc.kind == ErrorKind.OFFLINE:
             self.hub_unreachable.emit(message)
         self.status.emit(message)
         return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core import machine
-from app.core.errors import UserFacingError
+from app.core.errors import ErrorKind, UserFacingError
 from app.core.models import quant_types
 from app.core.models.gguf_file import GGUFError
 from app.core.models.info import InspectedModel, inspect_model
@@ -122,14 +122,14 @@ def plan_quantize(
     try:
         model = inspect_model(source)
     except GGUFError as exc:
-        raise QuantizeError("input", str(exc)) from None
+        raise QuantizeError(ErrorKind.INPUT, str(exc)) from None
     qtype = _check_target(qtype)
     _check_output(source, output)
     source_type = _source_type(model)
     if not quant_types.is_full_precision(source_type) and not force:
         shown = source_type if source_type in quant_types.FTYPES else "unknown type"
         raise QuantizeError(
-            "requantize",
+            ErrorKind.REQUANTIZE,
             f"{source.name} is already quantized ({shown}); quantizing it again loses quality — "
             "use a full-precision (F16, BF16 or F32) file, or insist with --force",
         )
@@ -137,7 +137,7 @@ def plan_quantize(
     free = machine.disk_free(output.parent)
     if free < estimated * DISK_FACTOR:
         raise QuantizeError(
-            "disk",
+            ErrorKind.DISK_FULL,
             f"not enough disk space in {output.parent}: the {qtype} file needs about "
             f"{machine.human_bytes(estimated * DISK_FACTOR)}, {machine.human_bytes(free)} is free",
         )
@@ -145,7 +145,7 @@ def plan_quantize(
     available = machine.memory().available
     if available and available < needs_ram:  # 0: the platform does not say
         raise QuantizeError(
-            "ram",
+            ErrorKind.RAM,
             f"quantizing {source.name} needs about {machine.human_bytes(needs_ram)} of free memory, "
             f"{machine.human_bytes(available)} is available — close other programs and try again",
         )
@@ -181,7 +181,7 @@ def _check_target(qtype: str) -> str:
     try:
         name = quant_types.normalize(qtype)
     except ValueError as exc:
-        raise QuantizeError("input", str(exc)) from None
+        raise QuantizeError(ErrorKind.INPUT, str(exc)) from None
     targets = quant_types.quantize_targets()
     if name not in targets:
         if quant_types.is_full_precision(name):
@@ -190,15 +190,17 @@ def _check_target(qtype: str) -> str:
             why = "needs an importance matrix, which Fimble does not compute"
         else:
             why = "is not offered"
-        raise QuantizeError("input", f"{name} {why}; choose one of {', '.join(targets)}")
+        raise QuantizeError(ErrorKind.INPUT, f"{name} {why}; choose one of {', '.join(targets)}")
     return name
 
 
 def _check_output(source: Path, output: Path) -> None:
     if output.resolve() == source.resolve():
-        raise QuantizeError("input", f"the output would overwrite the source {source.name}; choose another name")
+        raise QuantizeError(
+            ErrorKind.INPUT, f"the output would overwrite the source {source.name}; choose another name"
+        )
     if output.exists():
-        raise QuantizeError("input", f"{output} already exists; choose another name or delete it first")
+        raise QuantizeError(ErrorKind.INPUT, f"{output} already exists; choose another name or delete it first")
 
 
 def _source_type(model: InspectedModel) -> str:
