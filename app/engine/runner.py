@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from app.core.chat.budget import BudgetResult, fit_conversation
 from app.core.fim.budget import fit_request
+from app.core.fim.warm_places import WarmPlaces, common_prefix
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats
 from app.core.generation.families import PromptError
 from app.core.generation.families.base import with_bos
@@ -105,6 +106,7 @@ class ModelRunner:
         self.vocab: LlamaVocab | None = None
         self._abort_cb: object | None = None  # kept alive while llama.cpp holds it
         self._vocab_only = False
+        self._places: WarmPlaces[bytes] = WarmPlaces(0)  # saved completion prompts, see kv_places
 
     # ---- loading -------------------------------------------------------------
 
@@ -160,6 +162,7 @@ class ModelRunner:
         self.llama, self.model = llama, model
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
+        self._places = WarmPlaces(0 if vocab_only else params.warm_places_mib * 2**20)
         if not vocab_only:
             self._install_abort_callback(llama)
         return LoadedModel(
@@ -283,6 +286,7 @@ class ModelRunner:
         guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
         if not sampling.reuse_kv:
             _reset(llama)  # forget the previous prompt: every token is evaluated
+        restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
@@ -365,8 +369,28 @@ class ModelRunner:
             dropped_turns=fitted.dropped if fitted else 0,
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
+            restored_tokens=restored,
         )
         return "".join(parts), stats
+
+    def _switch_place(self, llama: Llama, tokens: list[int]) -> int:
+        """Keep the live prompt's cache if ``tokens`` would lose it; bring back a saved one that fits better.
+
+        Returns:
+            How many of ``tokens`` a restored place already holds (0: none was restored).
+        """
+        from app.engine.kv_places import restore_place, save_place
+
+        live = [int(t) for t in llama.input_ids[: llama.n_tokens]]
+        found = self._places.take_best(tokens, common_prefix(live, tokens))
+        if self._places.worth_saving(live, tokens):
+            saved = save_place(llama)
+            if saved is not None:
+                self._places.remember(saved)
+        if found is None:
+            return 0
+        place, shared = found
+        return min(shared, len(tokens)) if restore_place(llama, place) else 0
 
 
 def _reset(llama: Llama) -> None:
@@ -376,12 +400,8 @@ def _reset(llama: Llama) -> None:
 
 
 def _common_prefix(old: list[int], new: list[int]) -> int:
-    count = 0
-    for a, b in zip(old, new, strict=False):
-        if a != b:
-            break
-        count += 1
-    return min(count, max(len(new) - 1, 0))
+    # generate() evaluates the last token again when the whole prompt is cached
+    return min(common_prefix(old, new), max(len(new) - 1, 0))
 
 
 def _load_failure_text(model: InspectedModel, params: LoadParams, exc: Exception) -> str:

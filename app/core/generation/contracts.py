@@ -114,4 +114,5 @@ class GenerationStats:
     n_ctx: int = 0  # the context length the prompt had to fit
     dropped_turns: int = 0  # turns left out to fit the context
     notice: str | None = None  # one line for the user about the above
+    restored_tokens: int = 0  # prompt tokens that came back with a saved place (see core/fim/warm_places)
     evaluated_tokens: int = 0  # prompt tokens in the KV cache afterwards (fewer when a cancel cut evaluation short)

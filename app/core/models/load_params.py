@@ -38,6 +38,9 @@ class LoadParams:
     flash_attn: bool = _describe("Use flash attention where the backend has it.", False)
     type_k: str = _describe("K cache type: " + ", ".join(CACHE_TYPES) + ".", "f16")
     type_v: str = _describe("V cache type: " + ", ".join(CACHE_TYPES) + ".", "f16")
+    warm_places_mib: int = _describe(
+        "Memory for completion prompts kept warm at earlier places, in MiB (0 = keep none).", 512
+    )
 
     def __post_init__(self) -> None:
         if self.n_ctx < 0:
@@ -46,6 +49,8 @@ class LoadParams:
             raise ValueError("GPU layers must be auto (-2), all (-1), 0 or a positive number")
         if self.n_batch < 1:
             raise ValueError("batch size must be at least 1")
+        if self.warm_places_mib < 0:
+            raise ValueError("warm places memory must be 0 MiB or more")
         if self.n_threads is not None and self.n_threads < 1:
             raise ValueError("threads must be at least 1")
         for name in ("type_k", "type_v"):

@@ -1,0 +1,100 @@
+"""Which saved prompt states to keep, so that going back to a place needs no new evaluation.
+
+A completion engine holds one prompt in its KV cache. When the cursor moves to
+another file, the next prompt shares little with it and the old cache is
+overwritten. The engine first saves it here as a *place*: the prompt's tokens
+and an opaque copy of the cache. When a later prompt shares much more with a
+saved place than with the live cache, the engine puts that place back and
+evaluates only the difference.
+
+This module is the bookkeeping alone: which places to keep within a byte
+budget (least recently used go first), and which one suits a prompt best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+# A place is worth saving, or restoring, only when it spares this many tokens.
+MIN_PLACE_TOKENS = 64
+# The places kept at most, whatever the budget: the current file's and a few before.
+MAX_PLACES = 4
+
+_T = TypeVar("_T")
+
+
+def common_prefix(old: Sequence[int], new: Sequence[int]) -> int:
+    """How many leading tokens two prompts share."""
+    count = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+@dataclass
+class Place(Generic[_T]):
+    """One saved prompt state: its tokens, the engine's copy of its cache, and that copy's size."""
+
+    tokens: list[int]
+    state: _T
+    nbytes: int
+
+
+@dataclass
+class WarmPlaces(Generic[_T]):
+    """Saved places, most recently used last, within ``budget_bytes`` together.
+
+    Attributes:
+        budget_bytes: The most memory all saved copies may take; 0 keeps none.
+        places: The saved places, oldest use first.
+    """
+
+    budget_bytes: int
+    places: list[Place[_T]] = field(default_factory=list)
+
+    @property
+    def used_bytes(self) -> int:
+        """Memory the saved copies take now."""
+        return sum(p.nbytes for p in self.places)
+
+    def worth_saving(self, live: Sequence[int], prompt: Sequence[int]) -> bool:
+        """Whether the live cache is about to be lost and is worth keeping.
+
+        It is when the new prompt keeps less than half of it and it is long
+        enough to matter.
+        """
+        return (
+            self.budget_bytes > 0
+            and len(live) >= MIN_PLACE_TOKENS
+            and common_prefix(live, prompt) < len(live) // 2
+            and not any(p.tokens == list(live) for p in self.places)
+        )
+
+    def remember(self, place: Place[_T]) -> bool:
+        """Keep ``place``, dropping the least recently used ones to fit; False if it alone is too big."""
+        if place.nbytes > self.budget_bytes:
+            return False
+        self.places = [p for p in self.places if p.tokens != place.tokens]
+        self.places.append(place)
+        while len(self.places) > MAX_PLACES or self.used_bytes > self.budget_bytes:
+            self.places.pop(0)
+        return True
+
+    def take_best(self, prompt: Sequence[int], live_shared: int) -> tuple[Place[_T], int] | None:
+        """Remove and return the place sharing the most with ``prompt``, and how much it shares.
+
+        Only a place that shares at least ``MIN_PLACE_TOKENS`` more than the live
+        cache does (``live_shared``) is worth the swap.
+        """
+        best: tuple[int, int] | None = None
+        for index, place in enumerate(self.places):
+            shared = common_prefix(place.tokens, prompt)
+            if best is None or shared > best[1]:
+                best = (index, shared)
+        if best is None or best[1] < live_shared + MIN_PLACE_TOKENS:
+            return None
+        return self.places.pop(best[0]), best[1]
