@@ -1,4 +1,7 @@
-"""``python -m bench NAME [--quick] [--json] [--size-mb N] [--minutes N --seed S --load K --keep]``.
+"""``python -m bench NAME [--quick] [--json] [options of that benchmark]``.
+
+Options: ``--size-mb N`` (download), ``--minutes N --seed S --load K --keep``
+(soak), ``--file F --model M --seed S`` (fim).
 
 Runs one benchmark. Its result is printed as one JSON object on stdout:
 compact on a single line with ``--json``, indented otherwise. Errors are one
@@ -13,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from pathlib import Path
 
 from app.cli import OneLineParser, UsageError
 
@@ -26,8 +30,16 @@ BENCHMARKS = {
     "markdown": "bench.markdown",
     "soak": "bench.soak",
 }
-# Options only the soak takes: name -> keyword of ``bench.soak.run``.
-SOAK_OPTIONS = ("minutes", "seed", "load", "keep")
+# Options only some benchmarks take: keyword -> the benchmarks that take it.
+OPTION_OWNERS = {
+    "size_mb": ("download",),
+    "minutes": ("soak",),
+    "seed": ("soak", "fim"),
+    "load": ("soak",),
+    "keep": ("soak",),
+    "file": ("fim",),
+    "model": ("fim",),
+}
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -41,7 +53,11 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--json", action="store_true", help="print the JSON object on one line")
     parser.add_argument("--size-mb", type=int, default=None, help="file size for the download benchmark (default 300)")
     parser.add_argument("--minutes", type=float, default=None, help="soak: how long to drive the window (default 3)")
-    parser.add_argument("--seed", type=int, default=None, help="soak: seed of the random actions (default: random)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="soak, fim: seed of the random actions or edits (soak: random)"
+    )
+    parser.add_argument("--file", default=None, help="fim: a source file to edit (default: Python's queue.py)")
+    parser.add_argument("--model", default=None, help="fim: a GGUF model (default: the starter model)")
     parser.add_argument(
         "--load",
         type=int,
@@ -57,52 +73,55 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-def run_benchmark(name: str, quick: bool, size_mb: int | None = None, **soak) -> dict:
+def run_benchmark(name: str, quick: bool, **options: object) -> dict:
     """Import the benchmark ``name`` and run it.
 
     Args:
         name: A key of ``BENCHMARKS``.
         quick: Ask the benchmark for a shorter run.
-        size_mb: File size for the ``download`` benchmark.
-        **soak: ``minutes``, ``seed``, ``load`` and ``keep`` for the ``soak``
-            benchmark; None values are left out.
+        **options: Keywords of ``OPTION_OWNERS`` for the benchmarks that take
+            them (``size_mb`` for download; ``minutes``, ``seed``, ``load``,
+            ``keep`` for soak; ``file``, ``model``, ``seed`` for fim); None
+            values are left out.
 
     Returns:
         The benchmark's result.
 
     Raises:
-        UsageError: ``name`` is not a known benchmark, ``size_mb`` is given
-            to a benchmark other than ``download`` or is not positive, or a
-            soak option is given to another benchmark or is out of range.
+        UsageError: ``name`` is not a known benchmark, or an option is given
+            to a benchmark that does not take it or is out of range.
     """
     if name not in BENCHMARKS:
         raise UsageError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)})")
-    if size_mb is not None:
-        if name != "download":
-            raise UsageError("--size-mb only applies to the download benchmark")
-        if size_mb <= 0:
-            raise UsageError("--size-mb must be a positive number of MiB")
-    soak = {key: value for key, value in soak.items() if value is not None}
-    if soak:
-        if name != "soak":
-            raise UsageError(f"--{next(iter(soak))} only applies to the soak benchmark")
-        if soak.get("minutes", 1) <= 0:
-            raise UsageError("--minutes must be more than 0")
-        if soak.get("load", 0) < 0:
-            raise UsageError("--load must be 0 or more")
+    given = {key: value for key, value in options.items() if value is not None}
+    for key in given:
+        owners = OPTION_OWNERS[key]
+        if name not in owners:
+            raise UsageError(f"--{key.replace('_', '-')} only applies to the {' and '.join(owners)} benchmark")
+    _check_options(given)
     module = importlib.import_module(BENCHMARKS[name])
-    if size_mb is not None:
-        return module.run(quick, size_mb=size_mb)
-    if soak:
-        return module.run(quick, **soak)
-    return module.run(quick)
+    return module.run(quick, **given)
+
+
+def _check_options(given: dict[str, object]) -> None:
+    """Refuse values no benchmark can use, with one line."""
+    numbers = {key: float(str(value)) for key, value in given.items() if key in ("size_mb", "minutes", "load")}
+    if numbers.get("size_mb", 1) <= 0:
+        raise UsageError("--size-mb must be a positive number of MiB")
+    if numbers.get("minutes", 1) <= 0:
+        raise UsageError("--minutes must be more than 0")
+    if numbers.get("load", 0) < 0:
+        raise UsageError("--load must be 0 or more")
+    for key in ("file", "model"):
+        if key in given and not Path(str(given[key])).is_file():
+            raise UsageError(f"--{key}: {given[key]} is not a file")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         args = build_parser().parse_args(argv)
-        result = run_benchmark(args.name, args.quick, args.size_mb, **{key: getattr(args, key) for key in SOAK_OPTIONS})
+        result = run_benchmark(args.name, args.quick, **{key: getattr(args, key) for key in OPTION_OWNERS})
     except UsageError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

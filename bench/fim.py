@@ -16,10 +16,12 @@ import inspect
 import queue as queue_module
 import statistics
 import tempfile
+import textwrap as textwrap_module
 import time
 from pathlib import Path
 
 from bench.common import wait_until
+from bench.fim_jumps import run_jumps
 
 # (line to edit after, text typed there); each is typed one keystroke at a time.
 EDITS = [
@@ -123,18 +125,28 @@ def _typing_session(source: str, edits: list[tuple[int, str]]):
         yield head + typed, tail
 
 
-def run(quick: bool) -> dict:
-    """Run both modes, alternating request by request; return the figures."""
+def run(quick: bool, file: str | None = None, model: str | None = None, seed: int | None = None) -> dict:
+    """Run the typing session (KV reuse against none) and the jumping session; return the figures.
+
+    Args:
+        quick: Fewer edits and jumps.
+        file: The source file to edit (default: Python's ``queue.py``); the
+            jumping session also switches to Python's ``textwrap.py``.
+        model: The GGUF to use (default: the starter model).
+        seed: Seed of the jumping session's choice of lines (default 1).
+    """
     from PySide6.QtCore import QCoreApplication
 
     from app.core.models.starter import starter_model_path
 
     app = QCoreApplication.instance() or QCoreApplication([])
     edits = EDITS[:3] if quick else EDITS
-    source = inspect.getsource(queue_module)
+    source = Path(file).read_text(encoding="utf-8") if file else inspect.getsource(queue_module)
+    name = Path(file).name if file else "queue.py"
+    files = {name: source, "textwrap.py": inspect.getsource(textwrap_module)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        model = str(starter_model_path(folder))
+        model = model or str(starter_model_path(folder))
         fast = _Session(app, model, folder, reuse=True, order="spm", name="fim-reuse")
         slow = _Session(app, model, folder, reuse=False, order="spm", name="fim-no-reuse")
         try:
@@ -149,6 +161,7 @@ def run(quick: bool) -> dict:
             fast.close()
             slow.close()
         orders = _order_comparison(app, folder, source, edits[:2])
+        jumps = run_jumps(app, model, files, folder, seed if seed is not None else 1, 6 if quick else 16)
     p50, p50_off = statistics.median(fast.latencies), statistics.median(slow.latencies)
     return {
         "p50_ms": round(p50, 1),
@@ -163,6 +176,7 @@ def run(quick: bool) -> dict:
         "file_tokens": file_tokens,
         "model": Path(model).name,
         **orders,
+        **jumps,
     }
 
 
