@@ -284,6 +284,8 @@ class ModelRunner:
         if not sampling.reuse_kv:
             _reset(llama)  # forget the previous prompt: every token is evaluated
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        if isinstance(request, FimRequest) and request.prompt_only:
+            return "", self._evaluate_prompt(llama, tokens, reused, started, n_ctx)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
         self._deadline = None  # the time limit runs from the first token: see below
@@ -367,6 +369,37 @@ class ModelRunner:
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
         )
         return "".join(parts), stats
+
+    def _evaluate_prompt(
+        self, llama: Llama, tokens: list[int], reused: int, started: float, n_ctx: int
+    ) -> GenerationStats:
+        """Evaluate ``tokens`` past the ``reused`` prefix into the KV cache; sample nothing.
+
+        A cancel stops it between batches (the abort callback); the finished
+        batches stay counted in ``n_tokens`` and are reused by the next prompt.
+        """
+        reason = "prompt"
+        llama.n_tokens = reused  # ``eval`` drops the KV entries past it
+        llama._requires_eval = True  # the logits no longer belong to the last cached token
+        try:
+            llama.eval(tokens[reused:])
+        except RuntimeError as exc:
+            if not self._cancel.is_set():
+                raise EngineFailure("internal", f"llama.cpp failed while evaluating a prompt ({exc})") from None
+            reason = "cancelled"
+        total_ms = (time.perf_counter() - started) * 1000
+        return GenerationStats(
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            generated_tokens=0,
+            prompt_ms=total_ms,
+            ttft_ms=0.0,
+            total_ms=total_ms,
+            tokens_per_s=0.0,
+            finish_reason=reason,
+            n_ctx=n_ctx,
+            evaluated_tokens=min(llama.n_tokens, len(tokens)),
+        )
 
 
 def _reset(llama: Llama) -> None:
