@@ -199,10 +199,11 @@ class CompletionService(QObject):
         """Evaluate the prompt for ``snapshot`` into the KV cache, generating nothing.
 
         Returns the job id, or None when the engine's last prompt was for this
-        very place. A real request still running elsewhere is cancelled: the
-        cursor has left its place (latest wins). Nothing is ever shown for it.
+        very place (or the KV cache is not reused, so warming cannot help). A
+        real request still running elsewhere is cancelled: the cursor has left
+        its place (latest wins). Nothing is ever shown for it.
         """
-        if self._sent is not None and self._sent[1] == snapshot:
+        if not self.tuning.reuse_kv or (self._sent is not None and self._sent[1] == snapshot):
             return None
         if _blank(snapshot.prefix) and _blank(snapshot.suffix):
             return None  # an empty buffer: nothing worth evaluating
