@@ -18,6 +18,7 @@ first suggestion line with the rest of the line really there in the file.
 from __future__ import annotations
 
 import difflib
+import functools
 import random
 import statistics
 import time
@@ -154,8 +155,8 @@ class Driver:
         """The cursor rests at a new place for ``pause_s``: prewarm there if this variant does."""
         from app.services.completion_service import EditorSnapshot
 
-        if self.adaptive and pause_s:
-            prewarm(self.service, EditorSnapshot(path, prefix, suffix, "python"))
+        if self.adaptive and pause_s:  # the editor reports the move; the service warms after SETTLE_MS
+            self.service.settle("python", functools.partial(EditorSnapshot, path, prefix, suffix, "python"))
         end = time.perf_counter() + pause_s
         wait_until(self.app, lambda: time.perf_counter() >= end, pause_s + 5)
 
@@ -166,17 +167,9 @@ class Driver:
 
 def configure_variant(service, adaptive: bool) -> None:
     """Turn the newer completion features on (adaptive) or off (baseline), where this build has them."""
-    if hasattr(service, "prewarm_enabled"):
-        service.prewarm_enabled = adaptive
     if not adaptive and hasattr(service, "pin_window"):
         tuning = service.tuning
         service.pin_window(tuning.prefix_tokens + tuning.suffix_tokens)
-
-
-def prewarm(service, snapshot) -> None:
-    """Ask for a prompt-only evaluation, as the editor does when the cursor settles."""
-    if hasattr(service, "prewarm"):
-        service.prewarm(snapshot)
 
 
 def play(drivers: tuple[Driver, Driver], stops: list[tuple[Place, bool]]) -> None:
@@ -203,7 +196,7 @@ def play(drivers: tuple[Driver, Driver], stops: list[tuple[Place, bool]]) -> Non
             for driver in drivers:
                 driver.figures.typing.append(driver.ask(place.path, prefix, suffix)[0])
         for driver in drivers:
-            if driver.adaptive:  # Tab: the next suggestion is asked for at once
+            if driver.adaptive:  # Tab: the editor asks for the next suggestion at once (after_accept)
                 accepted = prefix + driver._text.split("\n", 1)[0]
                 driver.figures.after_accept.append(driver.ask(place.path, accepted + "\n", suffix)[0])
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import codecs
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from app.core.chat.budget import BudgetResult, fit_conversation
@@ -19,8 +18,9 @@ from app.core.generation.repetition import RepetitionGuard
 from app.core.generation.vocab import text_tokens
 from app.core.models.gguf_file import GGUFError
 from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
-from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
+from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
+from app.engine.loading import gpu_layers, load_failure_text, load_progress
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -72,29 +72,6 @@ CTX_PAD = 256
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
-@contextmanager
-def _load_progress(callback: Callable[[float], bool]) -> Iterator[None]:
-    """Attach a llama.cpp load-progress callback to the next ``Llama()``."""
-    import llama_cpp.llama_cpp as low
-
-    def on_progress(fraction: float, _data: object) -> bool:
-        return bool(callback(fraction))
-
-    c_callback = low.llama_progress_callback(on_progress)
-    original = low.llama_model_default_params
-
-    def with_progress() -> low.llama_model_params:
-        params: low.llama_model_params = original()
-        params.progress_callback = c_callback
-        return params
-
-    low.llama_model_default_params = with_progress
-    try:
-        yield
-    finally:
-        low.llama_model_default_params = original
-
-
 class ModelRunner:
     """Owns the host's ``Llama``; all calls come from the host's main thread."""
 
@@ -132,10 +109,10 @@ class ModelRunner:
         # llama.cpp pads the context to a multiple of 256 but llama-cpp-python
         # sizes its token array from the number asked for: ask for the padded one.
         n_ctx = -(-params.n_ctx // CTX_PAD) * CTX_PAD if params.n_ctx else 0
-        n_gpu_layers = _gpu_layers(model, params, n_ctx)
+        n_gpu_layers = gpu_layers(model, params, n_ctx)
         started = time.perf_counter()
         try:
-            with _load_progress(on_progress):
+            with load_progress(on_progress):
                 llama = llama_cpp.Llama(
                     model_path=path,
                     n_ctx=n_ctx,
@@ -158,7 +135,7 @@ class ModelRunner:
         except (ValueError, RuntimeError) as exc:
             if self._cancel.is_set():
                 raise EngineFailure("load_cancelled", "loading was cancelled") from None
-            raise EngineFailure("load_failed", _load_failure_text(model, params, exc)) from None
+            raise EngineFailure("load_failed", load_failure_text(model, params, exc)) from None
         self.llama, self.model = llama, model
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
@@ -288,6 +265,8 @@ class ModelRunner:
             _reset(llama)  # forget the previous prompt: every token is evaluated
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        if isinstance(request, FimRequest) and request.prompt_only:
+            return "", self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
         self._deadline = None  # the time limit runs from the first token: see below
@@ -392,6 +371,38 @@ class ModelRunner:
         place, shared = found
         return min(shared, len(tokens)) if restore_place(llama, place) else 0
 
+    def _evaluate_prompt(
+        self, llama: Llama, tokens: list[int], reused: int, started: float, n_ctx: int, restored: int
+    ) -> GenerationStats:
+        """Evaluate ``tokens`` past the ``reused`` prefix into the KV cache; sample nothing.
+
+        A cancel stops it between batches (the abort callback); the finished
+        batches stay counted in ``n_tokens`` and are reused by the next prompt.
+        """
+        reason = "prompt"
+        llama.n_tokens = reused  # ``eval`` drops the KV entries past it
+        llama._requires_eval = True  # the logits no longer belong to the last cached token
+        try:
+            llama.eval(tokens[reused:])
+        except RuntimeError as exc:
+            if not self._cancel.is_set():
+                raise EngineFailure("internal", f"llama.cpp failed while evaluating a prompt ({exc})") from None
+            reason = "cancelled"
+        total_ms = (time.perf_counter() - started) * 1000
+        return GenerationStats(
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            generated_tokens=0,
+            prompt_ms=total_ms,
+            ttft_ms=0.0,
+            total_ms=total_ms,
+            tokens_per_s=0.0,
+            finish_reason=reason,
+            n_ctx=n_ctx,
+            evaluated_tokens=min(llama.n_tokens, len(tokens)),
+            restored_tokens=restored,
+        )
+
 
 def _reset(llama: Llama) -> None:
     """Make ``llama`` evaluate the next prompt from its first token (``reset`` has no annotations)."""
@@ -402,27 +413,3 @@ def _reset(llama: Llama) -> None:
 def _common_prefix(old: list[int], new: list[int]) -> int:
     # generate() evaluates the last token again when the whole prompt is cached
     return min(common_prefix(old, new), max(len(new) - 1, 0))
-
-
-def _load_failure_text(model: InspectedModel, params: LoadParams, exc: Exception) -> str:
-    need = model.memory_estimate(params.n_ctx or (model.info.context_length or 4096), params.type_k)
-    return (
-        f"llama.cpp could not load {model.name} ({exc}); it needs about {need / 2**30:.1f} GiB"
-        " at this context length: try a smaller context, fewer GPU layers or another quantization"
-    )
-
-
-def _gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
-    """Resolve "auto" GPU layers: as many as fit in the GPU's free memory now."""
-    if params.n_gpu_layers != GPU_LAYERS_AUTO:
-        return params.n_gpu_layers
-    from app.core import machine
-    from app.core.models.fit import memory_fit
-    from app.engine.backend import backend_info
-
-    vram = backend_info().offload_free_bytes
-    if not vram:
-        return 0
-    context = n_ctx or (model.info.context_length or 4096)
-    fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram, cache_type=params.type_k)
-    return fit.suggested_gpu_layers

@@ -2,6 +2,9 @@
 
 The editor hands over plain snapshots; answers come back as the
 ``suggestion`` signal, already post-processed, tagged with the job id.
+When the cursor settles somewhere new, a prompt-only request warms the
+engine's KV cache for the window there, so the first real request at that
+place evaluates only what the user typed since.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -20,6 +23,9 @@ from app.core.fim.timing import adaptive_debounce_ms
 from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
+
+# How long the cursor must rest after a move (no typing) before its window is warmed.
+SETTLE_MS = 200
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class CompletionService(QObject):
     suggestion = Signal(int, str, object)  # job id, text, GenerationStats or None (cache hit)
     partial = Signal(int, str)  # job id, the suggestion so far, while it streams
     failed = Signal(str)
+    warmed = Signal(int, object)  # job id, GenerationStats of a prompt-only request (done or cancelled)
 
     def __init__(self, engine: EngineController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +96,14 @@ class CompletionService(QObject):
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._fire)
+        self._settled: Callable[[], EditorSnapshot] | None = None
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.timeout.connect(self._fire_warm)
+        self._warm_job: int | None = None  # the prompt-only request still wanted
+        self._warm_jobs: set[int] = set()  # prompt-only requests whose end is not reported yet
+        # The place whose prompt the engine evaluated last (or is evaluating), and its job.
+        self._sent: tuple[int, EditorSnapshot] | None = None
         engine.worker.piece.connect(self._on_piece)
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
@@ -113,7 +128,7 @@ class CompletionService(QObject):
         The snapshot is taken only when the debounce fires, so a burst of
         keystrokes copies the document once, not once per key.
         """
-        self.dismiss()
+        self.dismiss()  # also stops a settle wait: typing is no settled cursor
         if not self.auto_enabled(language):
             return
         self._queued = take_snapshot
@@ -124,9 +139,15 @@ class CompletionService(QObject):
         return adaptive_debounce_ms(list(self.latencies_ms))
 
     def request(self, snapshot: EditorSnapshot) -> int:
-        """Ask now (Ctrl+Space); a cache hit answers at once. Returns the job id."""
+        """Ask now (Ctrl+Space); a cache hit answers at once. Returns the job id.
+
+        A prompt-only request still running is cancelled: the batches it
+        finished stay in the KV cache and this request reuses them.
+        """
         self._debounce.stop()
         self._queued = None
+        self._stop_settle()
+        self._cancel_warm()
         self._cancel_current()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
         started = time.perf_counter()
@@ -139,7 +160,76 @@ class CompletionService(QObject):
                 return job
         job = self.engine.generate(self._fim_request(snapshot, multiline))
         self._current = _InFlight(job, snapshot, started, multiline)
+        self._sent = (job, snapshot)
         return job
+
+    def after_accept(self, language: str, snapshot: EditorSnapshot) -> int | None:
+        """A whole suggestion was accepted: ask for the next one now, without the debounce.
+
+        Its prompt extends the one just evaluated by the accepted text, so
+        little is evaluated. None when suggestions are off for ``language``.
+        """
+        return self.request(snapshot) if self.auto_enabled(language) else None
+
+    # ---- warming the KV cache ------------------------------------------------------
+
+    @property
+    def current_job(self) -> int | None:
+        """The real request whose answer is still wanted, if any."""
+        return self._current.job if self._current is not None else None
+
+    @property
+    def warm_job(self) -> int | None:
+        """The prompt-only request still running, if any."""
+        return self._warm_job
+
+    def settle(self, language: str, take_snapshot: Callable[[], EditorSnapshot]) -> None:
+        """The cursor moved without an edit: warm its window once it rests ``SETTLE_MS``.
+
+        Each call restarts the wait; typing (``schedule``) and real requests
+        stop it. The snapshot is taken when the wait ends.
+        """
+        if not self.auto_enabled(language):
+            self._stop_settle()
+            return
+        self._settled = take_snapshot
+        self._settle.start(SETTLE_MS)
+
+    def warm(self, snapshot: EditorSnapshot) -> int | None:
+        """Evaluate the prompt for ``snapshot`` into the KV cache, generating nothing.
+
+        Returns the job id, or None when the engine's last prompt was for this
+        very place (or the KV cache is not reused, so warming cannot help). A
+        real request still running elsewhere is cancelled: the cursor has left
+        its place (latest wins). Nothing is ever shown for it.
+        """
+        if not self.tuning.reuse_kv or (self._sent is not None and self._sent[1] == snapshot):
+            return None
+        if _blank(snapshot.prefix) and _blank(snapshot.suffix):
+            return None  # an empty buffer: nothing worth evaluating
+        self._cancel_current()
+        self._cancel_warm()
+        job = self.engine.generate(replace(self._fim_request(snapshot, False), prompt_only=True))
+        self._warm_job = job
+        self._warm_jobs.add(job)
+        self._sent = (job, snapshot)
+        return job
+
+    @Slot()
+    def _fire_warm(self) -> None:
+        take, self._settled = self._settled, None
+        if take is None or self._debounce.isActive():
+            return  # typing: a real request is on its way
+        self.warm(take())
+
+    def _stop_settle(self) -> None:
+        self._settle.stop()
+        self._settled = None
+
+    def _cancel_warm(self) -> None:
+        if self._warm_job is not None:
+            self.engine.cancel(self._warm_job)
+        self._warm_job = None
 
     def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
         s = self.tuning
@@ -163,9 +253,14 @@ class CompletionService(QObject):
         )
 
     def dismiss(self) -> None:
-        """Forget the current and any scheduled request; their answers are dropped."""
+        """Forget the current and any scheduled request; their answers are dropped.
+
+        A warm-up still waiting for the cursor to settle is dropped too; one
+        already running goes on (its evaluated tokens are useful to what follows).
+        """
         self._debounce.stop()
         self._queued = None
+        self._stop_settle()
         self._cancel_current()
 
     def _cancel_current(self) -> None:
@@ -197,6 +292,7 @@ class CompletionService(QObject):
         self.model_id = loaded.info.path
         self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
+        self._sent = None  # a new model starts with an empty KV cache
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -211,6 +307,14 @@ class CompletionService(QObject):
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
+        if self._sent is not None and self._sent[0] == job_id and _cut_short(stats):
+            self._sent = None  # its place is not fully evaluated: warming it again is worth it
+        if job_id in self._warm_jobs:
+            self._warm_jobs.discard(job_id)
+            if self._warm_job == job_id:
+                self._warm_job = None
+            self.warmed.emit(job_id, stats)
+            return
         current = self._in_flight(job_id)
         if current is None:
             return  # stale: a newer request replaced it
@@ -226,6 +330,23 @@ class CompletionService(QObject):
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        if self._sent is not None and self._sent[0] == job_id:
+            self._sent = None
+        self._warm_jobs.discard(job_id)
+        if self._warm_job == job_id:
+            self._warm_job = None  # a failed warm-up says nothing: the real request will
+            return
         if self._in_flight(job_id) is not None:
             self._current = None
             self.failed.emit(message)
+
+
+def _cut_short(stats: GenerationStats) -> bool:
+    """Whether a cancel stopped a request before its whole prompt was in the KV cache."""
+    return stats.finish_reason == "cancelled" and (
+        stats.prompt_tokens == 0 or stats.evaluated_tokens < stats.prompt_tokens
+    )
+
+
+def _blank(text: str) -> bool:
+    return not text or text.isspace()

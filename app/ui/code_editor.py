@@ -37,9 +37,16 @@ class _Gutter(QWidget):
 
 
 class CodeEditor(QPlainTextEdit):
-    """One buffer's editor. ``typed`` fires after an edit made by typing."""
+    """One buffer's editor.
+
+    ``typed`` fires after an edit made by typing; ``moved`` when the cursor
+    moved or the view scrolled without an edit (a click, a jump, a search);
+    ``accepted`` after Tab accepted a whole suggestion.
+    """
 
     typed = Signal()
+    moved = Signal()
+    accepted = Signal()
     ask = Signal(str)  # a chat prompt template key, for the selected code
 
     def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
@@ -54,6 +61,9 @@ class CodeEditor(QPlainTextEdit):
         self.blockCountChanged.connect(self._update_margins)
         self.updateRequest.connect(self._scroll_gutter)
         self.cursorPositionChanged.connect(self._on_cursor_moved)
+        self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.ghost.on_accept_all = self.accepted.emit
+        self._revision = self.document().revision()  # the text the last cursor move saw
         self._typing = False
         self.apply_theme(self.theme)
         self.set_language(self.language)
@@ -129,6 +139,14 @@ class CodeEditor(QPlainTextEdit):
     def _on_cursor_moved(self) -> None:
         self.ghost.cursor_moved()
         self._update_extra_selections()
+        revision = self.document().revision()
+        if revision == self._revision:  # an edit moves the cursor after changing the text
+            self.moved.emit()
+        self._revision = revision
+
+    @Slot(int)
+    def _on_scrolled(self, _value: int) -> None:
+        self.moved.emit()
 
     def _update_extra_selections(self) -> None:
         selections = []

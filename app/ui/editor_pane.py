@@ -128,6 +128,23 @@ class EditorPane(QWidget):
         self.service.schedule(editor.language.id, lambda: self.snapshot(editor))
         self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
 
+    @Slot()
+    def _on_moved(self) -> None:
+        """The cursor moved or the view scrolled without an edit: warm the window once it rests."""
+        editor = self.tabs.current_editor()
+        if editor is not None and self.sender() is editor:
+            self.service.settle(editor.language.id, lambda: self.snapshot(editor))
+
+    @Slot()
+    def _on_accepted(self) -> None:
+        """Tab took a whole suggestion: ask for the next one at once."""
+        editor = self.tabs.current_editor()
+        if editor is None or self.sender() is not editor:
+            return
+        job = self.service.after_accept(editor.language.id, self.snapshot(editor))
+        if job is not None:
+            self._remember(editor, job)
+
     def _fresh_editor(self, job: int) -> CodeEditor | None:
         """The editor an answer for ``job`` belongs to, if nothing moved since the request."""
         if self._request is None:
@@ -191,9 +208,13 @@ class EditorPane(QWidget):
             if editor not in self._wired:
                 self._wired.add(editor)
                 editor.typed.connect(self._on_typed)
+                editor.moved.connect(self._on_moved)
+                editor.accepted.connect(self._on_accepted)
                 editor.ask.connect(self._on_ask)
             self.auto_box.setChecked(self.service.auto_enabled(editor.language.id))
             self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
+            # A file opened or switched to is a new place for the cursor.
+            self.service.settle(editor.language.id, lambda: self.snapshot(editor))
 
     @Slot(bool)
     def _toggle_auto(self, enabled: bool) -> None:

@@ -8,6 +8,8 @@ accepts some of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QPlainTextEdit
@@ -24,6 +26,7 @@ class GhostText:
         self.position = -1
         self.color = QColor(Qt.GlobalColor.gray)
         self._accepting = False
+        self.on_accept_all: Callable[[], None] | None = None  # called after Tab took the whole suggestion
 
     @property
     def visible(self) -> bool:
@@ -58,6 +61,8 @@ class GhostText:
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
         if key == Qt.Key.Key_Tab and not mods & ~Qt.KeyboardModifier.KeypadModifier:
             self._accept(self.text, "")
+            if self.on_accept_all is not None:
+                self.on_accept_all()
             return True
         if key == Qt.Key.Key_Escape:
             self.clear()

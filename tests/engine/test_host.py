@@ -75,6 +75,21 @@ def test_kv_cache_is_reused_for_a_shared_prefix(host, tiny_models):
     assert second.prompt_tokens > second.reused_tokens
 
 
+def test_a_prompt_only_request_fills_the_kv_cache_and_samples_nothing(host, tiny_models):
+    host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=1024))
+    prefix, suffix = "import os\n" * 30, "\nprint(1)\n"
+    warm = FimRequest(prefix, suffix, prompt_only=True)
+    pieces, stats = collect(host.generate(1, warm))
+    assert pieces == [] and stats.generated_tokens == 0 and stats.finish_reason == "prompt"
+    assert stats.reused_tokens == 0 and stats.evaluated_tokens == stats.prompt_tokens > 30
+    # The same window again, as a real request: only the last token is evaluated again.
+    _, real = collect(host.generate(2, FimRequest(prefix, suffix, sampling=Sampling(max_tokens=2, temperature=0.0))))
+    assert real.prompt_tokens == stats.prompt_tokens and real.reused_tokens == real.prompt_tokens - 1
+    # Warming the same place twice evaluates one token.
+    _, again = collect(host.generate(3, warm))
+    assert again.prompt_tokens - again.reused_tokens == 1 and again.generated_tokens == 0
+
+
 def test_cancel_stops_between_tokens(host, tiny_models):
     host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
     stream = host.generate(3, FimRequest("hello", allow_prefix_only=True, sampling=LONG))

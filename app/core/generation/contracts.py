@@ -65,6 +65,9 @@ class FimRequest:
     suffix_tokens: int = 512
     # Stop at the first newline (completions inside a line).
     single_line: bool = False
+    # Evaluate the prompt into the KV cache and sample nothing (a warm-up
+    # before the user types; finish_reason "prompt").
+    prompt_only: bool = False
 
     def __post_init__(self) -> None:
         if self.order not in ("psm", "spm"):
@@ -110,7 +113,7 @@ class GenerationStats:
     ttft_ms: float
     total_ms: float
     tokens_per_s: float
-    finish_reason: str  # "stop", "length", "time", "cancelled", "repetition"
+    finish_reason: str  # "stop", "length", "time", "cancelled", "repetition", "prompt" (prompt_only)
     n_ctx: int = 0  # the context length the prompt had to fit
     dropped_turns: int = 0  # turns left out to fit the context
     notice: str | None = None  # one line for the user about the above
