@@ -292,6 +292,7 @@ class ModelRunner:
         count, reason = 0, "length"
         first_at: float | None = None
         last_at: float | None = None
+        eval_started = time.perf_counter()
         try:
             stream = llama.generate(
                 tokens,
@@ -365,6 +366,7 @@ class ModelRunner:
             dropped_turns=fitted.dropped if fitted else 0,
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
+            prompt_eval_ms=(first_at - eval_started) * 1000,
         )
         return "".join(parts), stats
 

@@ -17,6 +17,7 @@ from app.core.fim.cache import CompletionCache
 from app.core.fim.context import ChunkRing
 from app.core.fim.post import postprocess, wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
+from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
 from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
@@ -46,8 +47,11 @@ class CompletionTuning:
     max_tokens_line: int = 32
     max_tokens_block: int = 128
     time_limit_s: float = 2.0
+    # The full window; ``adaptive_window`` sizes a smaller one to the machine (see window_policy).
     prefix_tokens: int = 1536
     suffix_tokens: int = 512
+    adaptive_window: bool = True
+    window_target_s: float = 1.0
 
 
 @dataclass
@@ -84,6 +88,10 @@ class CompletionService(QObject):
         self.model_id = ""
         self.prefix_only = False
         self.latencies_ms: deque[float] = deque(maxlen=20)
+        self.speed = SpeedEstimate()
+        # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
+        self.pinned_window: int | None = None
+        self._last_typed = time.monotonic()
         self._current: _InFlight | None = None
         self._queued: Callable[[], EditorSnapshot] | None = None
         self._debounce = QTimer(self)
@@ -114,6 +122,7 @@ class CompletionService(QObject):
         keystrokes copies the document once, not once per key.
         """
         self.dismiss()
+        self._last_typed = time.monotonic()
         if not self.auto_enabled(language):
             return
         self._queued = take_snapshot
@@ -141,8 +150,44 @@ class CompletionService(QObject):
         self._current = _InFlight(job, snapshot, started, multiline)
         return job
 
+    # ---- the window ----------------------------------------------------------------
+
+    def window_policy(self) -> WindowPolicy:
+        """The window rules for the current tuning (its full budget and proportion)."""
+        s = self.tuning
+        full = s.prefix_tokens + s.suffix_tokens
+        return WindowPolicy(
+            target_s=s.window_target_s,
+            floor_tokens=min(256, full),
+            full_tokens=full,
+            suffix_share=s.suffix_tokens / full,
+        )
+
+    def idle_s(self) -> float:
+        """Seconds since the user last typed."""
+        return time.monotonic() - self._last_typed
+
+    def window_tokens(self, idle_s: float = 0.0) -> int:
+        """The window (prefix plus suffix tokens) a request would use after ``idle_s`` without typing."""
+        s = self.tuning
+        if not s.adaptive_window and self.pinned_window is None:
+            return s.prefix_tokens + s.suffix_tokens
+        return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window)
+
+    def window_budgets(self, idle_s: float = 0.0) -> tuple[int, int]:
+        """Prefix and suffix token budgets for ``window_tokens(idle_s)``."""
+        s = self.tuning
+        if not s.adaptive_window and self.pinned_window is None:
+            return s.prefix_tokens, s.suffix_tokens
+        return self.window_policy().split(self.window_tokens(idle_s))
+
+    def window_text(self) -> str:
+        """One line on the window now and the measured speed, for tooltips."""
+        return describe(self.window_tokens(), self.speed.tokens_per_s, self.pinned_window is not None)
+
     def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
         s = self.tuning
+        prefix_tokens, suffix_tokens = self.window_budgets()
         sampling = Sampling(
             max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
             temperature=0.0,
@@ -157,8 +202,8 @@ class CompletionService(QObject):
             sampling=sampling,
             allow_prefix_only=self.prefix_only,
             order=s.order,
-            prefix_tokens=s.prefix_tokens,
-            suffix_tokens=s.suffix_tokens,
+            prefix_tokens=prefix_tokens,
+            suffix_tokens=suffix_tokens,
             single_line=not multiline,
         )
 
@@ -197,6 +242,7 @@ class CompletionService(QObject):
         self.model_id = loaded.info.path
         self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
+        self.speed.reset()  # another model, another speed
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -209,8 +255,14 @@ class CompletionService(QObject):
             current.shown = shown
             self.partial.emit(job_id, shown)
 
+    def observe_speed(self, stats: GenerationStats) -> None:
+        """Fold a finished evaluation's prompt speed into the estimate (any job of this engine)."""
+        if stats.finish_reason != "cancelled":
+            self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms)
+
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
+        self.observe_speed(stats)
         current = self._in_flight(job_id)
         if current is None:
             return  # stale: a newer request replaced it

@@ -115,3 +115,4 @@ class GenerationStats:
     dropped_turns: int = 0  # turns left out to fit the context
     notice: str | None = None  # one line for the user about the above
     evaluated_tokens: int = 0  # prompt tokens in the KV cache afterwards (fewer when a cancel cut evaluation short)
+    prompt_eval_ms: float = 0.0  # evaluating the new prompt tokens only (``prompt_ms`` also counts building the prompt)
