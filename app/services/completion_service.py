@@ -21,6 +21,7 @@ from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
 from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
+from app.services.window_growth import WindowGrowth
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class CompletionTuning:
     prefix_tokens: int = 1536
     suffix_tokens: int = 512
     adaptive_window: bool = True
-    window_target_s: float = 1.0
+    window_target_s: float = 1.0  # a cold evaluation of the window should take about this long
+    window_grow_after_s: float = 2.0  # idle time before the window grows in the background
+    window_grow_every_s: float = 2.0  # and between further steps
 
 
 @dataclass
@@ -91,7 +94,7 @@ class CompletionService(QObject):
         self.speed = SpeedEstimate()
         # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
         self.pinned_window: int | None = None
-        self._last_typed = time.monotonic()
+        self._last_active = time.monotonic()
         self._current: _InFlight | None = None
         self._queued: Callable[[], EditorSnapshot] | None = None
         self._debounce = QTimer(self)
@@ -101,6 +104,7 @@ class CompletionService(QObject):
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
         engine.worker.loaded.connect(self._on_loaded)
+        self.growth = WindowGrowth(self)
 
     # ---- requests ---------------------------------------------------------------
 
@@ -122,7 +126,7 @@ class CompletionService(QObject):
         keystrokes copies the document once, not once per key.
         """
         self.dismiss()
-        self._last_typed = time.monotonic()
+        self._note_activity()
         if not self.auto_enabled(language):
             return
         self._queued = take_snapshot
@@ -137,6 +141,7 @@ class CompletionService(QObject):
         self._debounce.stop()
         self._queued = None
         self._cancel_current()
+        self._note_activity()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
         started = time.perf_counter()
         if self.tuning.use_cache:
@@ -146,7 +151,7 @@ class CompletionService(QObject):
                 self.latencies_ms.append((time.perf_counter() - started) * 1000)
                 self.suggestion.emit(job, cached, None)
                 return job
-        job = self.engine.generate(self._fim_request(snapshot, multiline))
+        job = self.engine.generate(self._fim_request(snapshot, multiline, self.growth.window_for(snapshot)))
         self._current = _InFlight(job, snapshot, started, multiline)
         return job
 
@@ -161,11 +166,21 @@ class CompletionService(QObject):
             floor_tokens=min(256, full),
             full_tokens=full,
             suffix_share=s.suffix_tokens / full,
+            grow_after_s=s.window_grow_after_s,
+            grow_every_s=s.window_grow_every_s,
         )
 
     def idle_s(self) -> float:
-        """Seconds since the user last typed."""
-        return time.monotonic() - self._last_typed
+        """Seconds since the user last typed or asked for a completion."""
+        return time.monotonic() - self._last_active
+
+    def _note_activity(self) -> None:
+        self._last_active = time.monotonic()
+        self.growth.user_active()
+
+    def busy(self) -> bool:
+        """Whether a request runs or waits for its debounce."""
+        return self._current is not None or self._debounce.isActive()
 
     def window_tokens(self, idle_s: float = 0.0) -> int:
         """The window (prefix plus suffix tokens) a request would use after ``idle_s`` without typing."""
@@ -174,20 +189,22 @@ class CompletionService(QObject):
             return s.prefix_tokens + s.suffix_tokens
         return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window)
 
-    def window_budgets(self, idle_s: float = 0.0) -> tuple[int, int]:
-        """Prefix and suffix token budgets for ``window_tokens(idle_s)``."""
+    def window_budgets(self, window: int) -> tuple[int, int]:
+        """Prefix and suffix token budgets for a window."""
         s = self.tuning
         if not s.adaptive_window and self.pinned_window is None:
             return s.prefix_tokens, s.suffix_tokens
-        return self.window_policy().split(self.window_tokens(idle_s))
+        return self.window_policy().split(window)
 
     def window_text(self) -> str:
         """One line on the window now and the measured speed, for tooltips."""
-        return describe(self.window_tokens(), self.speed.tokens_per_s, self.pinned_window is not None)
+        window = max(self.window_tokens(), self.growth.warm_tokens if self.growth.enabled() else 0)
+        return describe(window, self.speed.tokens_per_s, self.pinned_window is not None)
 
-    def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
+    def _fim_request(self, snapshot: EditorSnapshot, multiline: bool, window: int | None = None) -> FimRequest:
+        """The engine request for ``snapshot``, its prefix and suffix cut to ``window`` tokens (default: cold)."""
         s = self.tuning
-        prefix_tokens, suffix_tokens = self.window_budgets()
+        prefix_tokens, suffix_tokens = self.window_budgets(self.window_tokens() if window is None else window)
         sampling = Sampling(
             max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
             temperature=0.0,
@@ -212,6 +229,7 @@ class CompletionService(QObject):
         self._debounce.stop()
         self._queued = None
         self._cancel_current()
+        self.growth.stop()
 
     def _cancel_current(self) -> None:
         if self._current is not None:
