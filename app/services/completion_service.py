@@ -92,6 +92,7 @@ class CompletionService(QObject):
         self.prefix_only = False
         self.latencies_ms: deque[float] = deque(maxlen=20)
         self.speed = SpeedEstimate()
+        self._cold_window = 0  # the settled cold window for the measured speed (0: not measured yet)
         # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
         self.pinned_window: int | None = None
         self._last_active = time.monotonic()
@@ -187,7 +188,8 @@ class CompletionService(QObject):
         s = self.tuning
         if not s.adaptive_window and self.pinned_window is None:
             return s.prefix_tokens + s.suffix_tokens
-        return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window)
+        cold = self._cold_window or None  # settled at each speed measurement
+        return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window, cold=cold)
 
     def window_budgets(self, window: int) -> tuple[int, int]:
         """Prefix and suffix token budgets for a window."""
@@ -261,6 +263,7 @@ class CompletionService(QObject):
         self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
         self.speed.reset()  # another model, another speed
+        self._cold_window = 0
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -275,8 +278,10 @@ class CompletionService(QObject):
 
     def observe_speed(self, stats: GenerationStats) -> None:
         """Fold a finished evaluation's prompt speed into the estimate (any job of this engine)."""
-        if stats.finish_reason != "cancelled":
-            self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms)
+        if stats.finish_reason == "cancelled":
+            return
+        if self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms):
+            self._cold_window = self.window_policy().settle(self._cold_window, self.speed.tokens_per_s)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:

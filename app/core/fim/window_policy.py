@@ -95,11 +95,29 @@ class WindowPolicy:
             wanted = int(tokens_per_s * self.target_s)
         return self._clamp(wanted // WINDOW_STEP * WINDOW_STEP)
 
+    def settle(self, current: int, tokens_per_s: float) -> int:
+        """The cold window after a new speed estimate, with hysteresis.
+
+        A window that is within a quarter (at least one step) of the new ideal
+        stays: an estimate that wobbles between two steps must not flip the
+        window, and with it the prompt's start, back and forth.
+
+        Args:
+            current: The cold window in use (0: none yet).
+            tokens_per_s: The new speed estimate.
+        """
+        wanted = self.cold_window(tokens_per_s)
+        if current and abs(wanted - current) <= max(WINDOW_STEP, current // 4):
+            return current
+        return wanted
+
     def grown(self, window: int) -> int:
         """One step up from ``window``: twice as large, at most the full budget."""
         return self._clamp(max(window * 2, window + WINDOW_STEP))
 
-    def window(self, tokens_per_s: float, *, idle_s: float = 0.0, pinned: int | None = None) -> int:
+    def window(
+        self, tokens_per_s: float, *, idle_s: float = 0.0, pinned: int | None = None, cold: int | None = None
+    ) -> int:
         """The window to use now.
 
         Args:
@@ -107,13 +125,15 @@ class WindowPolicy:
             idle_s: How long the user has not typed; each step of idleness doubles
                 the window, up to the full budget.
             pinned: A size the user fixed; it is used as is (at least one token).
+            cold: The cold window already settled for this speed (see ``settle``);
+                None computes it from ``tokens_per_s``.
 
         Returns:
             The window in tokens, prefix and suffix together.
         """
         if pinned is not None:
             return max(1, pinned)
-        window = self.cold_window(tokens_per_s)
+        window = self.cold_window(tokens_per_s) if cold is None else self._clamp(cold)
         if idle_s >= self.grow_after_s:
             steps = 1 + int((idle_s - self.grow_after_s) / self.grow_every_s)
             for _ in range(steps):

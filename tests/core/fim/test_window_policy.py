@@ -75,3 +75,15 @@ def test_describe_says_where_the_size_came_from():
         "completion window 896 tokens (sized to this machine) · 1000 prompt tokens/s measured"
     )
     assert "pinned" in describe(300, 0.0, pinned=True) and "not measured" in describe(300, 0.0, pinned=True)
+
+
+def test_a_wobbling_speed_does_not_flip_the_window():
+    window = POLICY.settle(0, 1000.0)
+    assert window == 896
+    for speed in (1100.0, 950.0, 1150.0, 900.0, 1050.0):
+        window = POLICY.settle(window, speed)
+        assert window == 896  # within a quarter of the ideal: the prompt's start stays put
+    assert POLICY.settle(window, 2000.0) == 1920  # a real change moves it
+    assert POLICY.settle(window, 300.0) == 256
+    assert POLICY.window(1000.0, cold=1024) == 1024
+    assert POLICY.window(1000.0, cold=1024, idle_s=POLICY.grow_after_s) == 2048
