@@ -166,10 +166,9 @@ class Driver:
 
 
 def configure_variant(service, adaptive: bool) -> None:
-    """Turn the newer completion features on (adaptive) or off (baseline), where this build has them."""
-    if not adaptive and hasattr(service, "pin_window"):
-        tuning = service.tuning
-        service.pin_window(tuning.prefix_tokens + tuning.suffix_tokens)
+    """Baseline: today's fixed full window (the adaptive variant keeps the service's defaults)."""
+    if not adaptive:
+        service.tuning.adaptive_window = False
 
 
 def play(drivers: tuple[Driver, Driver], stops: list[tuple[Place, bool]]) -> None:
@@ -207,8 +206,7 @@ def summary(adaptive: Figures, baseline: Figures, driver: Driver) -> dict:
     def p(values: list[float], fraction: float) -> float:
         return round(percentile(values, fraction), 1) if values else 0.0
 
-    window = getattr(driver.service, "window_tokens", None)
-    speed = getattr(driver.service, "prompt_tokens_per_s", None)
+    service = driver.service
     return {
         "jump_p50_ms": p(adaptive.jump, 0.5),
         "jump_p95_ms": p(adaptive.jump, 0.95),
@@ -219,8 +217,8 @@ def summary(adaptive: Figures, baseline: Figures, driver: Driver) -> dict:
         "jump_p95_ms_baseline": p(baseline.jump, 0.95),
         "switch_back_p95_ms_baseline": p(baseline.switch_back, 0.95),
         "typing_p50_ms_baseline": p(baseline.typing, 0.5),
-        "window_tokens": window() if callable(window) else window,
-        "prompt_tokens_per_s": round(speed(), 1) if callable(speed) else speed,
+        "window_tokens": service.window_tokens(),
+        "prompt_tokens_per_s": round(service.speed.tokens_per_s, 1),
         "line_exact": round(statistics.mean(adaptive.exact), 3),
         "line_similarity": round(statistics.mean(adaptive.similarity), 3),
         "line_exact_full_window": round(statistics.mean(baseline.exact), 3),

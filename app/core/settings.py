@@ -65,6 +65,10 @@ class Settings:
     model_params: dict[str, Params] = field(
         default_factory=dict, metadata={"help": "LoadParams overrides per model file, by absolute path."}
     )
+    completion_window: int | None = field(
+        default=None,
+        metadata={"help": "Completion window in tokens (prefix plus suffix); None sizes it to the machine."},
+    )
 
     def __post_init__(self) -> None:
         # What this process last read from or wrote to disk (not a field):
@@ -153,6 +157,18 @@ def _params(value: object) -> bool:
     return True
 
 
+# A pinned completion window: the smallest and largest sizes accepted.
+WINDOW_MIN_TOKENS = 64
+WINDOW_MAX_TOKENS = 32768
+
+
+def _window(value: object) -> bool:
+    """Whether a pinned completion window is None ("auto") or a whole number of tokens in range."""
+    if value is None:
+        return True
+    return type(value) is int and WINDOW_MIN_TOKENS <= value <= WINDOW_MAX_TOKENS
+
+
 def _params_by_path(value: object) -> bool:
     return isinstance(value, dict) and all(_params(item) for item in value.values())
 
@@ -166,6 +182,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "recent_files": _texts,
     "completion_params": _params,
     "model_params": _params_by_path,
+    "completion_window": _window,
 }
 
 

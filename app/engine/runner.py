@@ -275,6 +275,7 @@ class ModelRunner:
         count, reason = 0, "length"
         first_at: float | None = None
         last_at: float | None = None
+        eval_started = time.perf_counter()
         try:
             stream = llama.generate(
                 tokens,
@@ -349,6 +350,7 @@ class ModelRunner:
             notice=fitted.notice if fitted and (fitted.dropped or fitted.trimmed) else None,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
             restored_tokens=restored,
+            prompt_eval_ms=(first_at - eval_started) * 1000,
         )
         return "".join(parts), stats
 
@@ -382,6 +384,7 @@ class ModelRunner:
         reason = "prompt"
         llama.n_tokens = reused  # ``eval`` drops the KV entries past it
         llama._requires_eval = True  # the logits no longer belong to the last cached token
+        eval_started = time.perf_counter()
         try:
             llama.eval(tokens[reused:])
         except RuntimeError as exc:
@@ -401,6 +404,7 @@ class ModelRunner:
             n_ctx=n_ctx,
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
             restored_tokens=restored,
+            prompt_eval_ms=(time.perf_counter() - eval_started) * 1000,
         )
 
 

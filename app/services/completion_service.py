@@ -20,9 +20,11 @@ from app.core.fim.cache import CompletionCache
 from app.core.fim.context import ChunkRing
 from app.core.fim.post import postprocess, wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
+from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
 from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController, next_job_id
+from app.services.window_growth import WindowGrowth
 
 # How long the cursor must rest after a move (no typing) before its window is warmed.
 SETTLE_MS = 200
@@ -52,8 +54,13 @@ class CompletionTuning:
     max_tokens_line: int = 32
     max_tokens_block: int = 128
     time_limit_s: float = 2.0
+    # The full window; ``adaptive_window`` sizes a smaller one to the machine (see window_policy).
     prefix_tokens: int = 1536
     suffix_tokens: int = 512
+    adaptive_window: bool = True
+    window_target_s: float = 1.0  # a cold evaluation of the window should take about this long
+    window_grow_after_s: float = 2.0  # idle time before the window grows in the background
+    window_grow_every_s: float = 2.0  # and between further steps
 
 
 @dataclass
@@ -91,6 +98,11 @@ class CompletionService(QObject):
         self.model_id = ""
         self.prefix_only = False
         self.latencies_ms: deque[float] = deque(maxlen=20)
+        self.speed = SpeedEstimate()
+        self._cold_window = 0  # the settled cold window for the measured speed (0: not measured yet)
+        # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
+        self.pinned_window: int | None = None
+        self._last_active = time.monotonic()
         self._current: _InFlight | None = None
         self._queued: Callable[[], EditorSnapshot] | None = None
         self._debounce = QTimer(self)
@@ -108,6 +120,7 @@ class CompletionService(QObject):
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
         engine.worker.loaded.connect(self._on_loaded)
+        self.growth = WindowGrowth(self)
 
     # ---- requests ---------------------------------------------------------------
 
@@ -129,6 +142,7 @@ class CompletionService(QObject):
         keystrokes copies the document once, not once per key.
         """
         self.dismiss()  # also stops a settle wait: typing is no settled cursor
+        self._note_activity()
         if not self.auto_enabled(language):
             return
         self._queued = take_snapshot
@@ -149,6 +163,7 @@ class CompletionService(QObject):
         self._stop_settle()
         self._cancel_warm()
         self._cancel_current()
+        self._note_activity()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
         started = time.perf_counter()
         if self.tuning.use_cache:
@@ -158,7 +173,7 @@ class CompletionService(QObject):
                 self.latencies_ms.append((time.perf_counter() - started) * 1000)
                 self.suggestion.emit(job, cached, None)
                 return job
-        job = self.engine.generate(self._fim_request(snapshot, multiline))
+        job = self.engine.generate(self._fim_request(snapshot, multiline, self.growth.window_for(snapshot)))
         self._current = _InFlight(job, snapshot, started, multiline)
         self._sent = (job, snapshot)
         return job
@@ -209,7 +224,8 @@ class CompletionService(QObject):
             return None  # an empty buffer: nothing worth evaluating
         self._cancel_current()
         self._cancel_warm()
-        job = self.engine.generate(replace(self._fim_request(snapshot, False), prompt_only=True))
+        window = self.growth.window_for(snapshot)
+        job = self.engine.generate(replace(self._fim_request(snapshot, False, window), prompt_only=True))
         self._warm_job = job
         self._warm_jobs.add(job)
         self._sent = (job, snapshot)
@@ -231,8 +247,57 @@ class CompletionService(QObject):
             self.engine.cancel(self._warm_job)
         self._warm_job = None
 
-    def _fim_request(self, snapshot: EditorSnapshot, multiline: bool) -> FimRequest:
+    # ---- the window ----------------------------------------------------------------
+
+    def window_policy(self) -> WindowPolicy:
+        """The window rules for the current tuning (its full budget and proportion)."""
         s = self.tuning
+        full = s.prefix_tokens + s.suffix_tokens
+        return WindowPolicy(
+            target_s=s.window_target_s,
+            floor_tokens=min(256, full),
+            full_tokens=full,
+            suffix_share=s.suffix_tokens / full,
+            grow_after_s=s.window_grow_after_s,
+            grow_every_s=s.window_grow_every_s,
+        )
+
+    def idle_s(self) -> float:
+        """Seconds since the user last typed or asked for a completion."""
+        return time.monotonic() - self._last_active
+
+    def _note_activity(self) -> None:
+        self._last_active = time.monotonic()
+        self.growth.user_active()
+
+    def busy(self) -> bool:
+        """Whether a request runs or waits for its debounce."""
+        return self._current is not None or self._debounce.isActive()
+
+    def window_tokens(self, idle_s: float = 0.0) -> int:
+        """The window (prefix plus suffix tokens) a request would use after ``idle_s`` without typing."""
+        s = self.tuning
+        if not s.adaptive_window and self.pinned_window is None:
+            return s.prefix_tokens + s.suffix_tokens
+        cold = self._cold_window or None  # settled at each speed measurement
+        return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window, cold=cold)
+
+    def window_budgets(self, window: int) -> tuple[int, int]:
+        """Prefix and suffix token budgets for a window."""
+        s = self.tuning
+        if not s.adaptive_window and self.pinned_window is None:
+            return s.prefix_tokens, s.suffix_tokens
+        return self.window_policy().split(window)
+
+    def window_text(self) -> str:
+        """One line on the window now and the measured speed, for tooltips."""
+        window = max(self.window_tokens(), self.growth.warm_tokens if self.growth.enabled() else 0)
+        return describe(window, self.speed.tokens_per_s, self.pinned_window is not None)
+
+    def _fim_request(self, snapshot: EditorSnapshot, multiline: bool, window: int | None = None) -> FimRequest:
+        """The engine request for ``snapshot``, its prefix and suffix cut to ``window`` tokens (default: cold)."""
+        s = self.tuning
+        prefix_tokens, suffix_tokens = self.window_budgets(self.window_tokens() if window is None else window)
         sampling = Sampling(
             max_tokens=s.max_tokens_block if multiline else s.max_tokens_line,
             temperature=0.0,
@@ -247,8 +312,8 @@ class CompletionService(QObject):
             sampling=sampling,
             allow_prefix_only=self.prefix_only,
             order=s.order,
-            prefix_tokens=s.prefix_tokens,
-            suffix_tokens=s.suffix_tokens,
+            prefix_tokens=prefix_tokens,
+            suffix_tokens=suffix_tokens,
             single_line=not multiline,
         )
 
@@ -262,6 +327,7 @@ class CompletionService(QObject):
         self._queued = None
         self._stop_settle()
         self._cancel_current()
+        self.growth.stop()
 
     def _cancel_current(self) -> None:
         if self._current is not None:
@@ -293,6 +359,8 @@ class CompletionService(QObject):
         self.prefix_only = not loaded.info.can_complete
         self.cache.clear()
         self._sent = None  # a new model starts with an empty KV cache
+        self.speed.reset()  # another model, another speed
+        self._cold_window = 0
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -305,8 +373,16 @@ class CompletionService(QObject):
             current.shown = shown
             self.partial.emit(job_id, shown)
 
+    def observe_speed(self, stats: GenerationStats) -> None:
+        """Fold a finished evaluation's prompt speed into the estimate (any job of this engine)."""
+        if stats.finish_reason == "cancelled":
+            return
+        if self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms):
+            self._cold_window = self.window_policy().settle(self._cold_window, self.speed.tokens_per_s)
+
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
+        self.observe_speed(stats)
         if self._sent is not None and self._sent[0] == job_id and _cut_short(stats):
             self._sent = None  # its place is not fully evaluated: warming it again is worth it
         if job_id in self._warm_jobs:

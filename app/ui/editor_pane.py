@@ -167,6 +167,7 @@ class EditorPane(QWidget):
         editor = self._fresh_editor(job)
         if editor is None:
             return
+        self.status.setToolTip(self.service.window_text())
         if not text:
             editor.ghost.clear()
             self.status.setText("no suggestion")

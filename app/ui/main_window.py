@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.file_actions = FileActions(self.editor_pane, self.prefs, self)
         self.model_roles = ModelRoles(self.services.engines, self.prefs, self)
+        self.model_roles.completion_service = self.completion_service
         self.chat_model_label = self.model_roles.status[ModelRole.CHAT].label
         self.completion_model_label = self.model_roles.status[ModelRole.COMPLETION].label
         self._build_status_bar()

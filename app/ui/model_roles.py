@@ -16,6 +16,7 @@ from app.services.engine_worker import EngineController
 from app.ui.window_settings import WindowSettings
 
 if TYPE_CHECKING:
+    from app.services.completion_service import CompletionService
     from app.services.model_jobs import ModelJobs
     from app.ui.models_dialog import ModelsDialog
 
@@ -86,6 +87,7 @@ class ModelRoles(QObject):
         self._window = window
         self.loaded_models: dict[ModelRole, str] = {}  # role -> path of the model its engine serves
         self.models_dialog: ModelsDialog | None = None
+        self.completion_service: CompletionService | None = None  # whose window Runtime Settings shows and pins
         self.status = {role: RoleStatus(role, controller, self) for role, controller in engines.items()}
         for role, controller in engines.items():
             # Worker signals go to slots of QObjects living on the GUI thread, so
@@ -134,6 +136,14 @@ class ModelRoles(QObject):
             if settings.model_for(role) == path:
                 controller.load(path, settings.load_params(role))
 
+    @Slot(object)
+    def set_completion_window(self, tokens: int | None) -> None:
+        """Pin the completion window to ``tokens`` (None: size it to the machine); applies at once."""
+        with self._settings.change() as settings:
+            settings.completion_window = tokens
+        if self.completion_service is not None:
+            self.completion_service.pinned_window = tokens
+
     def open_manager(self, jobs: ModelJobs, vram_bytes: int | None) -> ModelsDialog:
         """Show the model manager (made on first use); its assignments come back here."""
         from app.core.hub.client import HubClient
@@ -148,6 +158,9 @@ class ModelRoles(QObject):
             self.models_dialog.library_panel.refresh()
             self.models_dialog.assign_requested.connect(self.set_model)
             self.models_dialog.model_settings_changed.connect(self.set_model_params)
+            self.models_dialog.completion_window_changed.connect(self.set_completion_window)
+            if self.completion_service is not None:
+                self.models_dialog.window_text = self.completion_service.window_text
         self.models_dialog.show()
         self.models_dialog.raise_()
         self.models_dialog.activateWindow()

@@ -6,6 +6,8 @@ in use.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models.load_params import CACHE_TYPES, GPU_LAYERS_ALL, GPU_LAYERS_AUTO, LoadParams
+from app.core.settings import WINDOW_MAX_TOKENS, WINDOW_MIN_TOKENS
 
 _GPU_MODES = (
     ("Auto (as many as fit)", GPU_LAYERS_AUTO),
@@ -28,6 +31,16 @@ _GPU_MODES = (
     ("CPU only", 0),
     ("A number of layers", 1),
 )
+
+_WINDOW_AUTO = WINDOW_MIN_TOKENS - 1  # the spin box's lowest value stands for "auto"
+
+
+@dataclass(frozen=True)
+class WindowChoice:
+    """The completion model's window: the pinned size (None: sized to the machine) and what is used now."""
+
+    pinned: int | None
+    now: str = ""
 
 
 class ModelSettingsDialog(QDialog):
@@ -40,6 +53,7 @@ class ModelSettingsDialog(QDialog):
         *,
         n_layers: int | None = None,
         note: str = "",
+        window: WindowChoice | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -93,6 +107,23 @@ class ModelSettingsDialog(QDialog):
         form.addRow("K cache type", self.type_k)
         self.type_v = self._cache_combo(params.type_v, help_text["type_v"])
         form.addRow("V cache type", self.type_v)
+        self.window_box: QSpinBox | None = None
+        self.window_now: QLabel | None = None
+        if window is not None:  # the completion model: its FIM window
+            self.window_box = self._spin(
+                _WINDOW_AUTO,
+                WINDOW_MAX_TOKENS,
+                window.pinned or _WINDOW_AUTO,
+                "Tokens of text around the cursor that completions see (before plus after)."
+                " Auto sizes it so that a new place is evaluated within about a second on this"
+                " machine, and grows it while you pause. Applies at once.",
+                step=128,
+            )
+            self.window_box.setSpecialValueText("Auto (sized to this machine)")
+            form.addRow("Completion window", self.window_box)
+            self.window_now = QLabel(window.now)
+            self.window_now.setWordWrap(True)
+            form.addRow("", self.window_now)
 
         layout = QVBoxLayout(self)
         if note:
@@ -130,7 +161,15 @@ class ModelSettingsDialog(QDialog):
             type_v=self.type_v.currentText(),
         )
 
+    def completion_window(self) -> int | None:
+        """The pinned completion window as edited; None for "auto" (and for other models)."""
+        if self.window_box is None or self.window_box.value() == _WINDOW_AUTO:
+            return None
+        return self.window_box.value()
+
     def _restore_defaults(self) -> None:
+        if self.window_box is not None:
+            self.window_box.setValue(_WINDOW_AUTO)
         defaults = LoadParams()
         self.n_ctx.setValue(defaults.n_ctx)
         self.gpu_mode.setCurrentIndex(0)

@@ -46,6 +46,7 @@ class ModelsDialog(QDialog):
 
     assign_requested = Signal(str, str)  # role, path
     model_settings_changed = Signal(str, object)  # path, LoadParams
+    completion_window_changed = Signal(object)  # the pinned window in tokens, or None for "auto"
 
     def __init__(
         self,
@@ -62,6 +63,8 @@ class ModelsDialog(QDialog):
         self.resize(1040, 640)
         self.library, self.settings, self.jobs = library, settings, jobs
         self._client_factory = client_factory
+        # The completion window and speed now, for Runtime Settings (the main window supplies it).
+        self.window_text: Callable[[], str] = str
 
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
@@ -198,20 +201,25 @@ class ModelsDialog(QDialog):
     @Slot(str)
     def edit_model_settings(self, path: str) -> None:
         """Open the runtime settings of one model."""
-        from app.ui.model_settings import ModelSettingsDialog
+        from app.ui.model_settings import ModelSettingsDialog, WindowChoice
 
         row = next((r for r in self.library_panel.rows if str(r.model.path) == path), None)
         info = row.model.info if row else None
         role = next((r for r in ModelRole if self.settings.model_for(r) == path), None)
         note = row.fit.note if row and row.fit else ""
+        pinned = self.settings.completion_window
+        window = WindowChoice(pinned, self.window_text()) if role is ModelRole.COMPLETION else None
         dialog = ModelSettingsDialog(
             Path(path).name,
             self.settings.params_for_model(path, role),
             n_layers=info.n_layers if info else None,
             note=note,
+            window=window,
             parent=self,
         )
         if dialog.exec() == QDialog.DialogCode.Accepted:
+            if window is not None and dialog.completion_window() != pinned:
+                self.completion_window_changed.emit(dialog.completion_window())
             self.model_settings_changed.emit(path, dialog.params())
             self.library_panel.refresh()
 

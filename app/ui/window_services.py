@@ -55,6 +55,7 @@ class WindowServices:
             if settings.system_prompt is not None:
                 self.chat_service.default_system_prompt = settings.system_prompt
             self.completion_service = CompletionService(self.completion_engine, parent)
+            self.completion_service.pinned_window = settings.completion_window
             self.recovery = RecoveryStore(app_dirs().cache / "recovery")
         except BaseException:
             self.stop_after_failed_start()

@@ -38,6 +38,8 @@ def service(qtbot, tiny_models):
     controller = EngineController("completion")
     svc = CompletionService(controller)
     svc.tuning.use_cache = False  # every request goes to the engine
+    # A fixed window: these tests are about warming; the first speed measurement would resize an adaptive one.
+    svc.tuning.adaptive_window = False
     with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
         controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=4096, n_batch=8))
     qtbot.waitUntil(lambda: svc.model_id != "", timeout=20_000)  # the GUI-thread slot has run

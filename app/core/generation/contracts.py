@@ -119,3 +119,4 @@ class GenerationStats:
     notice: str | None = None  # one line for the user about the above
     restored_tokens: int = 0  # prompt tokens that came back with a saved place (see core/fim/warm_places)
     evaluated_tokens: int = 0  # prompt tokens in the KV cache afterwards (fewer when a cancel cut evaluation short)
+    prompt_eval_ms: float = 0.0  # evaluating the new prompt tokens only (``prompt_ms`` also counts building the prompt)
