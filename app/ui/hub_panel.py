@@ -172,14 +172,7 @@ class HubPanel(QWidget):
             if isinstance(repo, str):
                 cells = [repo, "", "", "", ""]
             else:
-                lock = "  🔒 gated" if repo.gated else ""
-                cells = [
-                    repo.repo_id + lock,
-                    f"{repo.downloads:,}",
-                    f"{repo.likes:,}",
-                    (repo.last_modified or "")[:10],
-                    repo.license or "?",
-                ]
+                cells = _repo_cells(repo, repo.gated)
             for column, text in enumerate(cells):
                 self.repos.setItem(index, column, QTableWidgetItem(text))
         self.files.setRowCount(0)
@@ -221,15 +214,7 @@ class HubPanel(QWidget):
         ids = self._repo_ids()
         row = ids.index(summary.repo_id) if summary.repo_id in ids else -1
         if row >= 0:
-            lock = "  🔒 gated" if details.gated else ""
-            cells = [
-                summary.repo_id + lock,
-                f"{summary.downloads:,}",
-                f"{summary.likes:,}",
-                (summary.last_modified or "")[:10],
-                summary.license or "?",
-            ]
-            for column, text in enumerate(cells):
+            for column, text in enumerate(_repo_cells(summary, details.gated)):
                 item = self.repos.item(row, column)
                 if item is not None:
                     item.setText(text)
@@ -301,3 +286,14 @@ class HubPanel(QWidget):
             self.hub_unreachable.emit(message)
         self.status.emit(message)
         return None
+
+
+def _repo_cells(repo: RepoSummary, gated: bool) -> list[str]:
+    """One repository's row: name (with a lock when gated), downloads, likes, date, license."""
+    return [
+        repo.repo_id + ("  🔒 gated" if gated else ""),
+        f"{repo.downloads:,}",
+        f"{repo.likes:,}",
+        (repo.last_modified or "")[:10],
+        repo.license or "?",
+    ]
