@@ -6,6 +6,7 @@ import codecs
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from app.core.chat.budget import BudgetResult, fit_conversation
@@ -20,6 +21,7 @@ from app.core.models.gguf_file import GGUFError
 from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
+from app.engine import cpu_share
 from app.engine.loading import gpu_layers, load_failure_text, load_progress
 
 if TYPE_CHECKING:
@@ -84,6 +86,8 @@ class ModelRunner:
         self._abort_cb: object | None = None  # kept alive while llama.cpp holds it
         self._vocab_only = False
         self._places: WarmPlaces[bytes] = WarmPlaces(0)  # saved completion prompts, see kv_places
+        self._threads = (1, 1)  # (generation, prompt) threads the model was loaded with
+        self._threads_now = (1, 1)  # what llama.cpp uses now, cut to the free cores (see cpu_share)
 
     # ---- loading -------------------------------------------------------------
 
@@ -139,6 +143,9 @@ class ModelRunner:
         self.llama, self.model = llama, model
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
+        self._threads = self._threads_now = (llama.context_params.n_threads, llama.context_params.n_threads_batch)
+        if not vocab_only:
+            cpu_share.shared()  # start sampling now: the first request then finds an estimate
         self._places = WarmPlaces(0 if vocab_only else params.warm_places_mib * 2**20)
         if not vocab_only:
             self._install_abort_callback(llama)
@@ -256,6 +263,7 @@ class ModelRunner:
                 f"the prompt is {len(tokens)} tokens but the context holds {n_ctx};"
                 " shorten it or raise the context length",
             )
+        threads = self._fit_threads(llama)
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
         stop_ids: frozenset[int] = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
@@ -266,7 +274,8 @@ class ModelRunner:
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if isinstance(request, FimRequest) and request.prompt_only:
-            return "", self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
+            stats = self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
+            return "", replace(stats, threads=threads)
         if sampling.seed is not None:
             llama.set_seed(sampling.seed)
         self._deadline = None  # the time limit runs from the first token: see below
@@ -351,8 +360,20 @@ class ModelRunner:
             evaluated_tokens=min(llama.n_tokens, len(tokens)),
             restored_tokens=restored,
             prompt_eval_ms=(first_at - eval_started) * 1000,
+            threads=threads,
         )
         return "".join(parts), stats
+
+    def _fit_threads(self, llama: Llama) -> int:
+        """Cut llama.cpp's threads to the cores other programs leave free; return the prompt threads."""
+        free = cpu_share.shared().free()
+        wanted = (cpu_share.threads_for(self._threads[0], free), cpu_share.threads_for(self._threads[1], free))
+        if wanted != self._threads_now:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(llama.ctx, *wanted)
+            self._threads_now = wanted
+        return wanted[1]
 
     def _switch_place(self, llama: Llama, tokens: list[int]) -> int:
         """Keep the live prompt's cache if ``tokens`` would lose it; bring back a saved one that fits better.

@@ -120,3 +120,4 @@ class GenerationStats:
     restored_tokens: int = 0  # prompt tokens that came back with a saved place (see core/fim/warm_places)
     evaluated_tokens: int = 0  # prompt tokens in the KV cache afterwards (fewer when a cancel cut evaluation short)
     prompt_eval_ms: float = 0.0  # evaluating the new prompt tokens only (``prompt_ms`` also counts building the prompt)
+    threads: int = 0  # CPU threads the prompt was evaluated with (fewer while other programs keep cores busy)
