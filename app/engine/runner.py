@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from app.core.chat.budget import BudgetResult, fit_conversation
+from app.core.fim.anchored import Built, anchor_of, widest_prompt
 from app.core.fim.budget import fit_request
 from app.core.fim.warm_places import WarmPlaces, common_prefix
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats
@@ -18,10 +19,11 @@ from app.core.generation.families.base import with_bos
 from app.core.generation.repetition import RepetitionGuard
 from app.core.generation.vocab import text_tokens
 from app.core.models.gguf_file import GGUFError
-from app.core.models.info import GGUFVocab, InspectedModel, inspect_model
+from app.core.models.info import InspectedModel, inspect_model
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine import cpu_share
+from app.engine.llama_vocab import LlamaVocab
 from app.engine.loading import gpu_layers, load_failure_text, load_progress
 
 if TYPE_CHECKING:
@@ -35,39 +37,6 @@ class EngineFailure(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-class LlamaVocab:
-    """``core.vocab.Vocab`` over llama.cpp's tokenizer and the GGUF's token table."""
-
-    def __init__(self, llama: Llama, table: GGUFVocab) -> None:
-        import llama_cpp
-
-        self._llama = llama
-        self._table = table
-        bos, eos = llama.token_bos(), llama.token_eos()
-        self.bos_id = bos if bos >= 0 else None
-        self.eos_id = eos if eos >= 0 else None
-        self.add_bos = table.add_bos
-        self.add_space_prefix = table.add_space_prefix
-        self.special_ids = table.special_ids
-        vocab = llama_cpp.llama_model_get_vocab(llama.model)
-        candidates = set(table.special_ids) | set(table.eog_ids)
-        self.eog_ids = frozenset(t for t in candidates if llama_cpp.llama_vocab_is_eog(vocab, t))
-
-    def tokenize(self, text: str, *, special: bool) -> list[int]:
-        """Tokenize without BOS."""
-        if not text:
-            return []
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
-
-    def token_id(self, text: str) -> int | None:
-        """Look a token up by its exact spelling in the vocabulary."""
-        return self._table.token_id(text)
-
-    def piece(self, token_id: int) -> str:
-        """Return the vocabulary's spelling of a token."""
-        return self._table.piece(token_id)
 
 
 CTX_PAD = 256
@@ -86,6 +55,8 @@ class ModelRunner:
         self._abort_cb: object | None = None  # kept alive while llama.cpp holds it
         self._vocab_only = False
         self._places: WarmPlaces[bytes] = WarmPlaces(0)  # saved completion prompts, see kv_places
+        self._live_anchor = ""  # where the live FIM prompt's prefix starts (see core/fim/anchored)
+        self._prompt_anchor = ""  # the anchor of the prompt built last
         self._threads = (1, 1)  # (generation, prompt) threads the model was loaded with
         self._threads_now = (1, 1)  # what llama.cpp uses now, cut to the free cores (see cpu_share)
 
@@ -175,6 +146,7 @@ class ModelRunner:
             self.llama.close()
         self.llama, self.model, self.vocab = None, None, None
         self._abort_cb = None
+        self._live_anchor = ""
 
     # ---- prompts ---------------------------------------------------------------
 
@@ -196,13 +168,28 @@ class ModelRunner:
         _, model, vocab = self._require_model()
         try:
             if isinstance(request, FimRequest):
-                request = fit_request(vocab, request)
-                if request.allow_prefix_only and model.info.fim is None:
-                    return with_bos(vocab, text_tokens(vocab, request.prefix)), None
-                return model.family.build_fim(vocab, request), None
+                warm = self._warm_prompts() if request.sampling.reuse_kv else []
+                tokens, self._prompt_anchor = widest_prompt(self._fim_prompt, request, warm)
+                return tokens, None
+            self._prompt_anchor = ""
             return self._chat_prompt(request)
         except PromptError as exc:
             raise EngineFailure("wrong_role", str(exc)) from None
+
+    def _fim_prompt(self, request: FimRequest) -> Built:
+        """The FIM prompt for ``request`` fitted to its budgets, and its anchor."""
+        _, model, vocab = self._require_model()
+        request = fit_request(vocab, request)
+        if request.allow_prefix_only and model.info.fim is None:
+            return with_bos(vocab, text_tokens(vocab, request.prefix)), anchor_of(request.prefix)
+        return model.family.build_fim(vocab, request), anchor_of(request.prefix)
+
+    def _warm_prompts(self) -> list[tuple[str, list[int]]]:
+        """(anchor, tokens) of the live prompt and of each saved place, the live one first."""
+        warm = [(place.anchor, place.tokens) for place in reversed(self._places.places)]
+        if self.llama is not None and self._live_anchor:
+            warm.insert(0, (self._live_anchor, [int(t) for t in self.llama.input_ids[: self.llama.n_tokens]]))
+        return warm
 
     def _context_size(self) -> int:
         """Tokens the context holds (and llama-cpp-python's token array agrees)."""
@@ -272,6 +259,7 @@ class ModelRunner:
         if not sampling.reuse_kv:
             _reset(llama)  # forget the previous prompt: every token is evaluated
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
+        self._live_anchor = self._prompt_anchor  # the cache now belongs to this prompt
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if isinstance(request, FimRequest) and request.prompt_only:
             stats = self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
@@ -388,11 +376,15 @@ class ModelRunner:
         if self._places.worth_saving(live, tokens):
             saved = save_place(llama)
             if saved is not None:
+                saved.anchor = self._live_anchor
                 self._places.remember(saved)
         if found is None:
             return 0
         place, shared = found
-        return min(shared, len(tokens)) if restore_place(llama, place) else 0
+        if not restore_place(llama, place):
+            return 0
+        self._live_anchor = place.anchor
+        return min(shared, len(tokens))
 
     def _evaluate_prompt(
         self, llama: Llama, tokens: list[int], reused: int, started: float, n_ctx: int, restored: int

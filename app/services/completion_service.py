@@ -314,8 +314,15 @@ class CompletionService(QObject):
             order=s.order,
             prefix_tokens=prefix_tokens,
             suffix_tokens=suffix_tokens,
+            wide_prefix_tokens=self._wide_prefix_tokens(),
             single_line=not multiline,
         )
+
+    def _wide_prefix_tokens(self) -> int:
+        """The prefix budget of a prompt anchored where a cached one starts (0: windows are not adaptive)."""
+        if not self.tuning.adaptive_window or self.pinned_window is not None:
+            return 0
+        return self.window_policy().split(self.window_policy().full_tokens)[0]
 
     def dismiss(self) -> None:
         """Forget the current and any scheduled request; their answers are dropped.

@@ -198,17 +198,31 @@ def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):
     vocab = runners["codegemma"].vocab
     lines = [f"value_{i} = compute({i}, {i * 7})" for i in range(300)]
     prefix = "\n".join(lines) + "\n    "
-    request = FimRequest(prefix=prefix, suffix="\n".join(lines[:50]), prefix_tokens=400, suffix_tokens=100)
+    request = FimRequest(prefix=prefix, suffix="\n".join(lines[:50]), prefix_tokens=2400, suffix_tokens=100)
     fitted = fit_request(vocab, request)
-    assert len(vocab.tokenize(fitted.prefix, special=False)) <= 400
+    assert len(vocab.tokenize(fitted.prefix, special=False)) <= 2400
     assert len(vocab.tokenize(fitted.suffix, special=False)) <= 100
     assert prefix.endswith(fitted.prefix) and fitted.prefix.startswith("value_")
     first_line = int(fitted.prefix.split(" ", 1)[0].removeprefix("value_"))
     assert first_line % SNAP_LINES == 0
     assert request.suffix.startswith(fitted.suffix)
     # Typing at the cursor does not move the window's start.
-    typed = fit_request(vocab, FimRequest(prefix=prefix + "ret", suffix=request.suffix, prefix_tokens=400))
+    typed = fit_request(vocab, FimRequest(prefix=prefix + "ret", suffix=request.suffix, prefix_tokens=2400))
     assert typed.prefix.split("\n", 1)[0] == fitted.prefix.split("\n", 1)[0]
+
+
+def test_a_small_window_gives_up_at_most_a_quarter_of_its_lines_to_the_stable_start(runners):
+    from app.core.fim.budget import fit_request
+
+    vocab = runners["codegemma"].vocab
+    lines = [f"value_{i} = compute({i}, {i * 7})" for i in range(300)]
+    prefix = "\n".join(lines) + "\n"
+    fitting = 0  # whole lines, counted from the cursor, that fit 160 tokens
+    while len(vocab.tokenize("\n".join(lines[-fitting - 1 :]) + "\n", special=False)) <= 160:
+        fitting += 1
+    fitted = fit_request(vocab, FimRequest(prefix=prefix, prefix_tokens=160))
+    kept = fitted.prefix.count("\n")
+    assert fitting * 3 // 4 <= kept <= fitting
 
 
 def test_budget_leaves_short_texts_alone(runners):

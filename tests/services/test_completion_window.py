@@ -101,3 +101,20 @@ def test_the_window_grows_while_idle_and_the_next_request_reuses_it(qtbot, servi
     elsewhere = _ask(qtbot, service, elsewhere_prefix, elsewhere_suffix)
     assert elsewhere.prompt_tokens <= 256 + LAYOUT_TOKENS  # a jump starts cold again
     assert service.growth.warm_tokens == 0
+
+
+def test_a_jump_up_into_the_cached_window_keeps_its_width_for_the_cost_of_the_cold_window(qtbot, service):
+    service.tuning.reuse_kv = True
+    service.tuning.order = "psm"  # the prefix first: a cached prefix is reused up to the cursor
+    service.tuning.window_target_s = 1e-6
+    _ask(qtbot, service)  # measure the speed: the cold window is the floor now
+    assert service.window_tokens() == 256
+    service.tuning.adaptive_window = False
+    full = _ask(qtbot, service)  # the full window at line 400 is in the KV cache
+    service.tuning.adaptive_window = True
+    up = 10
+    prefix = "\n".join(LINES[: CURSOR - up]) + "\nvalue_x = "
+    suffix = "\n" + "\n".join(LINES[CURSOR - up :]) + "\n"
+    jump = _ask(qtbot, service, prefix, suffix)
+    assert jump.prompt_tokens > full.prompt_tokens // 2 > 256 + LAYOUT_TOKENS  # wider than the cold window
+    assert jump.prompt_tokens - jump.reused_tokens <= 256 + LAYOUT_TOKENS  # for what the cold one would cost

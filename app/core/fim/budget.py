@@ -1,9 +1,10 @@
 """Fit a FIM request's prefix and suffix into token budgets, on line boundaries.
 
 The prefix keeps its last lines and the suffix its first lines. The prefix's
-first kept line is snapped to a multiple of ``SNAP_LINES``, so that typing
-does not slide the window by a line on every keystroke: a stable start is
-what lets the engine reuse its KV cache.
+first kept line is snapped to a multiple of ``SNAP_LINES`` (fewer for a small
+window, which gives up at most a quarter of its lines), so that typing does
+not slide the window by a line on every keystroke: a stable start is what
+lets the engine reuse its KV cache.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def _fit_prefix(vocab: Vocab, prefix: str, budget: int) -> str:
             hi = mid
         else:
             lo = mid + 1
-    snapped = min(-(-lo // SNAP_LINES) * SNAP_LINES, len(lines) - 1)
+    # A small window would lose much of itself to a full snap: give up at most a quarter of its lines.
+    step = max(1, min(SNAP_LINES, (len(lines) - lo) // 4))
+    snapped = min(-(-lo // step) * step, len(lines) - 1)
     cut = prefix[starts[snapped] :]
     if _count(vocab, cut) > budget:  # the cursor's own line is longer than the budget
         tokens = vocab.tokenize(cut, special=False)[-budget:]

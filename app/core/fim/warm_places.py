@@ -37,11 +37,12 @@ def common_prefix(old: Sequence[int], new: Sequence[int]) -> int:
 
 @dataclass
 class Place(Generic[_T]):
-    """One saved prompt state: its tokens, the engine's copy of its cache, and that copy's size."""
+    """One saved prompt state: its tokens, the engine's copy of its cache, that copy's size, its anchor."""
 
     tokens: list[int]
     state: _T
     nbytes: int
+    anchor: str = ""  # where its prompt's prefix starts (see core/fim/anchored)
 
 
 @dataclass

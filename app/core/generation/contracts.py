@@ -63,6 +63,9 @@ class FimRequest:
     # Token budgets for the windows around the cursor, applied by the engine.
     prefix_tokens: int = 1536
     suffix_tokens: int = 512
+    # A wider prefix budget for a prompt that starts where a cached one starts,
+    # as long as what it adds fits the window above (see core/fim/anchored); 0: none.
+    wide_prefix_tokens: int = 0
     # Stop at the first newline (completions inside a line).
     single_line: bool = False
     # Evaluate the prompt into the KV cache and sample nothing (a warm-up
