@@ -40,6 +40,8 @@ class EngineFailure(Exception):
 
 
 CTX_PAD = 256
+# Prompt tokens evaluated at once for a completion on the CPU (see _eval_in_chunks).
+FIM_CHUNK_TOKENS = 64
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
@@ -57,6 +59,7 @@ class ModelRunner:
         self._places: WarmPlaces[bytes] = WarmPlaces(0)  # saved completion prompts, see kv_places
         self._live_anchor = ""  # where the live FIM prompt's prefix starts (see core/fim/anchored)
         self._prompt_anchor = ""  # the anchor of the prompt built last
+        self._on_gpu = False  # layers offloaded to a GPU
         self._threads = (1, 1)  # (generation, prompt) threads the model was loaded with
         self._threads_now = (1, 1)  # what llama.cpp uses now, cut to the free cores (see cpu_share)
 
@@ -112,6 +115,7 @@ class ModelRunner:
                 raise EngineFailure("load_cancelled", "loading was cancelled") from None
             raise EngineFailure("load_failed", load_failure_text(model, params, exc)) from None
         self.llama, self.model = llama, model
+        self._on_gpu = n_gpu_layers != 0 and bool(llama_cpp.llama_supports_gpu_offload())
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
         self._threads = self._threads_now = (llama.context_params.n_threads, llama.context_params.n_threads_batch)
@@ -274,6 +278,8 @@ class ModelRunner:
         last_at: float | None = None
         eval_started = time.perf_counter()
         try:
+            if isinstance(request, FimRequest) and sampling.reuse_kv:
+                self._eval_in_chunks(llama, tokens, reused, len(tokens) - 1)  # a cancel keeps the finished chunks
             stream = llama.generate(
                 tokens,
                 top_k=sampling.top_k,
@@ -386,6 +392,20 @@ class ModelRunner:
         self._live_anchor = place.anchor
         return min(shared, len(tokens))
 
+    def _eval_in_chunks(self, llama: Llama, tokens: list[int], start: int, end: int) -> None:
+        """Evaluate ``tokens[start:end]`` after the first ``start`` cached ones, a chunk at a time.
+
+        A cancel (the abort callback) loses only the chunk being evaluated: on a
+        CPU, chunks of 64 tokens cost no more per token than llama.cpp's usual 512.
+        On a GPU the whole batch size is kept.
+        """
+        if end <= start:
+            return
+        llama.n_tokens = start  # ``eval`` drops the KV entries past it
+        chunk = max(FIM_CHUNK_TOKENS, llama.n_batch) if self._on_gpu else FIM_CHUNK_TOKENS
+        for at in range(start, end, chunk):
+            llama.eval(tokens[at : min(at + chunk, end)])
+
     def _evaluate_prompt(
         self, llama: Llama, tokens: list[int], reused: int, started: float, n_ctx: int, restored: int
     ) -> GenerationStats:
@@ -395,11 +415,10 @@ class ModelRunner:
         batches stay counted in ``n_tokens`` and are reused by the next prompt.
         """
         reason = "prompt"
-        llama.n_tokens = reused  # ``eval`` drops the KV entries past it
         llama._requires_eval = True  # the logits no longer belong to the last cached token
         eval_started = time.perf_counter()
         try:
-            llama.eval(tokens[reused:])
+            self._eval_in_chunks(llama, tokens, reused, len(tokens))
         except RuntimeError as exc:
             if not self._cancel.is_set():
                 raise EngineFailure("internal", f"llama.cpp failed while evaluating a prompt ({exc})") from None
