@@ -36,9 +36,18 @@ def wait_until(app, condition, timeout: float) -> None:
     Raises:
         RuntimeError: ``timeout`` seconds passed first.
     """
+    from PySide6.QtCore import QEventLoop, QTimer
+
     deadline = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise RuntimeError("timed out waiting for the engine")
-        app.processEvents()
-        time.sleep(0.0005)
+    # Sleep until an event comes (a signal from a worker thread, or this tick)
+    # instead of polling: a polling loop takes CPU time from the engine host,
+    # which then gives llama.cpp fewer threads (engine/cpu_share.py).
+    tick = QTimer()
+    tick.start(5)
+    try:
+        while not condition():
+            if time.perf_counter() > deadline:
+                raise RuntimeError("timed out waiting for the engine")
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        tick.stop()

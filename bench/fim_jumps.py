@@ -3,7 +3,7 @@
 A seeded session over two real source files, the way people edit: jump to a
 line, pause (or not), retype the line in bursts, accept a suggestion with Tab,
 now and then switch to the other file and come back. It runs twice in one
-process, step by step in turn, on two engine hosts with the same model:
+process, one variant after the other, on two engine hosts with the same model:
 
 - ``adaptive``: Fimble as it is (prewarm when the cursor settles, the window
   sized to the machine, warm places, a request right after an accept);
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ from bench.common import wait_until
 SETTLE_S = 0.6  # the pause after a jump before typing starts
 BURST = 4  # keystrokes typed between the jump's first request and the accept
 MIN_LINE_CHARS = 12
+# FIMBLE_BENCH_TRACE=1 prints every request's latency and prompt figures to stderr.
+TRACE = os.environ.get("FIMBLE_BENCH_TRACE") == "1"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -124,6 +128,7 @@ class Driver:
         self._first_at: float | None = None
         self._text = ""
         self._done = False
+        self.last_stats: object = None
         self.service.partial.connect(self._on_partial)
         self.service.suggestion.connect(self._on_suggestion)
         loaded: list[object] = []
@@ -137,9 +142,9 @@ class Driver:
             self._first_at = time.perf_counter()
         self._text = text
 
-    def _on_suggestion(self, _job: int, text: str, _stats: object) -> None:
+    def _on_suggestion(self, _job: int, text: str, stats: object) -> None:
         self._first_at = self._first_at or time.perf_counter()
-        self._text, self._done = text, True
+        self._text, self._done, self.last_stats = text, True, stats
 
     def ask(self, path: str, prefix: str, suffix: str) -> tuple[float, str]:
         """Request a suggestion now; return ms to its first visible text, and its text."""
@@ -149,7 +154,23 @@ class Driver:
         started = time.perf_counter()
         self.service.request(EditorSnapshot(path, prefix, suffix, "python"))
         wait_until(self.app, lambda: self._done, 120)
-        return ((self._first_at or time.perf_counter()) - started) * 1000, self._text
+        ms = ((self._first_at or time.perf_counter()) - started) * 1000
+        if TRACE:
+            stats = self.last_stats
+            print(
+                f"{'adaptive' if self.adaptive else 'baseline'} {path}:{prefix.count(chr(10))} {ms:.0f} ms",
+                stats
+                if stats is None
+                else (
+                    stats.prompt_tokens,
+                    stats.reused_tokens,
+                    stats.restored_tokens,
+                    stats.threads,
+                    round(stats.prompt_eval_ms),
+                ),
+                file=sys.stderr,
+            )
+        return ms, self._text
 
     def settle(self, path: str, prefix: str, suffix: str, pause_s: float) -> None:
         """The cursor rests at a new place for ``pause_s``: prewarm there if this variant does."""
@@ -200,13 +221,12 @@ def play(drivers: tuple[Driver, Driver], stops: list[tuple[Place, bool]]) -> Non
                 driver.figures.after_accept.append(driver.ask(place.path, accepted + "\n", suffix)[0])
 
 
-def summary(adaptive: Figures, baseline: Figures, driver: Driver) -> dict:
+def summary(adaptive: Figures, baseline: Figures, window: int, speed: float) -> dict:
     """The keys ``bench fim`` adds for the jumping session."""
 
     def p(values: list[float], fraction: float) -> float:
         return round(percentile(values, fraction), 1) if values else 0.0
 
-    service = driver.service
     return {
         "jump_p50_ms": p(adaptive.jump, 0.5),
         "jump_p95_ms": p(adaptive.jump, 0.95),
@@ -217,8 +237,8 @@ def summary(adaptive: Figures, baseline: Figures, driver: Driver) -> dict:
         "jump_p95_ms_baseline": p(baseline.jump, 0.95),
         "switch_back_p95_ms_baseline": p(baseline.switch_back, 0.95),
         "typing_p50_ms_baseline": p(baseline.typing, 0.5),
-        "window_tokens": service.window_tokens(),
-        "prompt_tokens_per_s": round(service.speed.tokens_per_s, 1),
+        "window_tokens": window,
+        "prompt_tokens_per_s": round(speed, 1),
         "line_exact": round(statistics.mean(adaptive.exact), 3),
         "line_similarity": round(statistics.mean(adaptive.similarity), 3),
         "line_exact_full_window": round(statistics.mean(baseline.exact), 3),
@@ -228,16 +248,21 @@ def summary(adaptive: Figures, baseline: Figures, driver: Driver) -> dict:
 
 
 def run_jumps(app, model: str, files: dict[str, str], folder: Path, seed: int, jumps: int) -> dict:
-    """Play the seeded session on both variants; return the summary."""
-    adaptive = Driver(app, model, folder, "fim-adaptive", adaptive=True)
-    try:
-        baseline = Driver(app, model, folder, "fim-baseline", adaptive=False)
-    except BaseException:
-        adaptive.close()
-        raise
-    try:
-        play((adaptive, baseline), choose_places(files, jumps, seed))
-        return summary(adaptive.figures, baseline.figures, adaptive)
-    finally:
-        adaptive.close()
-        baseline.close()
+    """Play the seeded session on each variant in turn; return the summary.
+
+    The variants run one after the other, not step by step in turn: an engine
+    host that has just worked keeps the CPU busy in the other host's last
+    sample, and the other would then run with fewer threads (engine/cpu_share.py).
+    """
+    stops = choose_places(files, jumps, seed)
+    figures, window, speed = {}, 0, 0.0
+    for name, adaptive in (("fim-adaptive", True), ("fim-baseline", False)):
+        driver = Driver(app, model, folder, name, adaptive=adaptive)
+        try:
+            play((driver,), stops)
+            figures[adaptive] = driver.figures
+            if adaptive:
+                window, speed = driver.service.window_tokens(), driver.service.speed.tokens_per_s
+        finally:
+            driver.close()
+    return summary(figures[True], figures[False], window, speed)

@@ -27,7 +27,7 @@ from app.services.engine_worker import EngineController, next_job_id
 from app.services.window_growth import WindowGrowth
 
 # How long the cursor must rest after a move (no typing) before its window is warmed.
-SETTLE_MS = 200
+SETTLE_MS = 150
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ class CompletionService(QObject):
         full = s.prefix_tokens + s.suffix_tokens
         return WindowPolicy(
             target_s=s.window_target_s,
-            floor_tokens=min(256, full),
+            floor_tokens=min(64, full),
             full_tokens=full,
             suffix_share=s.suffix_tokens / full,
             grow_after_s=s.window_grow_after_s,

@@ -15,6 +15,7 @@ PREFIX = "\n".join(LINES[:CURSOR]) + "\nvalue_x = "
 SUFFIX = "\n" + "\n".join(LINES[CURSOR:]) + "\n"
 # Special tokens and the file name around prefix and suffix, beyond the window's budget.
 LAYOUT_TOKENS = 16
+FLOOR = 64  # the smallest window, however slow the machine
 
 
 @pytest.fixture
@@ -57,12 +58,12 @@ def test_requests_measure_the_prompt_speed_and_the_window_follows_it(qtbot, serv
 def test_a_tiny_target_gives_a_shorter_prompt_than_the_full_window(qtbot, service):
     service.tuning.window_target_s = 1e-6  # nothing fits: the floor
     _ask(qtbot, service)  # measure the speed first
-    assert service.window_tokens() == 256
+    assert service.window_tokens() == FLOOR
     small = _ask(qtbot, service)
     service.tuning.adaptive_window = False  # today's fixed full window
     assert service.window_tokens() == 1024
     full = _ask(qtbot, service)
-    assert small.prompt_tokens <= 256 + LAYOUT_TOKENS
+    assert small.prompt_tokens <= FLOOR + LAYOUT_TOKENS
     assert full.prompt_tokens > 768
     assert small.evaluated_tokens < full.evaluated_tokens
 
@@ -76,7 +77,7 @@ def test_a_pinned_window_is_used_as_is(qtbot, service):
     service.pinned_window = None
     cold = _ask(qtbot, service)
     assert cold.prompt_tokens < pinned.prompt_tokens <= 512 + LAYOUT_TOKENS
-    assert service.window_tokens() == 256  # the speed measured meanwhile does not override the target
+    assert service.window_tokens() == FLOOR  # the speed measured meanwhile does not override the target
     assert "pinned" not in service.window_text()
 
 
@@ -88,7 +89,7 @@ def test_the_window_grows_while_idle_and_the_next_request_reuses_it(qtbot, servi
     elsewhere_suffix = "\n" + "\n".join(LINES[100:]) + "\n"
     _ask(qtbot, service, elsewhere_prefix, elsewhere_suffix)  # measures the speed
     first = _ask(qtbot, service)
-    assert first.prompt_tokens <= 256 + LAYOUT_TOKENS
+    assert first.prompt_tokens <= FLOOR + LAYOUT_TOKENS
     tuning.window_grow_after_s = tuning.window_grow_every_s = 0.05
     service.growth.user_active()  # the user stops typing now
     qtbot.waitUntil(lambda: service.growth.warm_tokens == 1024, timeout=30_000)
@@ -99,7 +100,7 @@ def test_the_window_grows_while_idle_and_the_next_request_reuses_it(qtbot, servi
     assert typed.prompt_tokens > 768
     assert typed.reused_tokens >= typed.prompt_tokens - 32  # the grown window was already in the KV cache
     elsewhere = _ask(qtbot, service, elsewhere_prefix, elsewhere_suffix)
-    assert elsewhere.prompt_tokens <= 256 + LAYOUT_TOKENS  # a jump starts cold again
+    assert elsewhere.prompt_tokens <= FLOOR + LAYOUT_TOKENS  # a jump starts cold again
     assert service.growth.warm_tokens == 0
 
 
@@ -108,7 +109,7 @@ def test_a_jump_up_into_the_cached_window_keeps_its_width_for_the_cost_of_the_co
     service.tuning.order = "psm"  # the prefix first: a cached prefix is reused up to the cursor
     service.tuning.window_target_s = 1e-6
     _ask(qtbot, service)  # measure the speed: the cold window is the floor now
-    assert service.window_tokens() == 256
+    assert service.window_tokens() == FLOOR
     service.tuning.adaptive_window = False
     full = _ask(qtbot, service)  # the full window at line 400 is in the KV cache
     service.tuning.adaptive_window = True
@@ -116,5 +117,5 @@ def test_a_jump_up_into_the_cached_window_keeps_its_width_for_the_cost_of_the_co
     prefix = "\n".join(LINES[: CURSOR - up]) + "\nvalue_x = "
     suffix = "\n" + "\n".join(LINES[CURSOR - up :]) + "\n"
     jump = _ask(qtbot, service, prefix, suffix)
-    assert jump.prompt_tokens > full.prompt_tokens // 2 > 256 + LAYOUT_TOKENS  # wider than the cold window
-    assert jump.prompt_tokens - jump.reused_tokens <= 256 + LAYOUT_TOKENS  # for what the cold one would cost
+    assert jump.prompt_tokens > full.prompt_tokens // 2 > FLOOR + LAYOUT_TOKENS  # wider than the cold window
+    assert jump.prompt_tokens - jump.reused_tokens <= FLOOR + LAYOUT_TOKENS  # for what the cold one would cost

@@ -7,9 +7,10 @@ the user is idle the window grows toward the full budget, one step at a time;
 the caller evaluates the bigger window in the background, so nobody waits for
 it. A size the user pins wins over all of this.
 
-Window sizes are rounded down to multiples of ``WINDOW_STEP`` tokens: a
-speed estimate that drifts a little must not move the prefix's first line on
-every request, because a stable start is what keeps the KV cache reusable.
+Window sizes are rounded down to multiples of ``WINDOW_STEP`` tokens (a
+quarter of that below ``4 × WINDOW_STEP``, where a slow model's windows are):
+a speed estimate that drifts a little must not move the prefix's first line
+on every request, because a stable start is what keeps the KV cache reusable.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class WindowPolicy:
     """
 
     target_s: float = 1.0
-    floor_tokens: int = 256
+    floor_tokens: int = 64
     full_tokens: int = 2048
     suffix_share: float = 0.25
     unmeasured_tokens: int = 512
@@ -93,7 +94,8 @@ class WindowPolicy:
             wanted = self.unmeasured_tokens
         else:
             wanted = int(tokens_per_s * self.target_s)
-        return self._clamp(wanted // WINDOW_STEP * WINDOW_STEP)
+        step = WINDOW_STEP if wanted >= 4 * WINDOW_STEP else WINDOW_STEP // 4
+        return self._clamp(wanted // step * step)
 
     def settle(self, current: int, tokens_per_s: float) -> int:
         """The cold window after a new speed estimate, with hysteresis.
@@ -107,7 +109,7 @@ class WindowPolicy:
             tokens_per_s: The new speed estimate.
         """
         wanted = self.cold_window(tokens_per_s)
-        if current and abs(wanted - current) <= max(WINDOW_STEP, current // 4):
+        if current and abs(wanted - current) <= max(WINDOW_STEP // 4, current // 4):
             return current
         return wanted
 

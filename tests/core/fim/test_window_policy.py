@@ -12,7 +12,7 @@ POLICY = WindowPolicy(target_s=1.0, floor_tokens=256, full_tokens=2048, suffix_s
 def test_the_window_is_what_the_machine_evaluates_within_the_target():
     assert POLICY.window(1000.0) == 896  # 1000 tokens in 1 s, rounded down to a step
     assert POLICY.window(1000.0) % WINDOW_STEP == 0
-    assert WindowPolicy(target_s=0.5).window(1000.0) == 384
+    assert WindowPolicy(target_s=0.5).window(1000.0) == 480  # below 4 steps, a quarter step
     # Small drifts of the estimate keep the same window (and so the same prefix start).
     assert POLICY.window(1010.0) == POLICY.window(1020.0) == POLICY.window(1000.0)
 
@@ -28,10 +28,10 @@ def test_an_unmeasured_speed_gives_a_modest_window():
 
 def test_idle_time_grows_the_window_step_by_step_up_to_the_full_budget():
     cold = POLICY.window(300.0)
-    assert cold == 256
+    assert cold == 288
     assert POLICY.window(300.0, idle_s=POLICY.grow_after_s - 0.1) == cold
-    assert POLICY.window(300.0, idle_s=POLICY.grow_after_s) == 512
-    assert POLICY.window(300.0, idle_s=POLICY.grow_after_s + POLICY.grow_every_s) == 1024
+    assert POLICY.window(300.0, idle_s=POLICY.grow_after_s) == 576
+    assert POLICY.window(300.0, idle_s=POLICY.grow_after_s + POLICY.grow_every_s) == 1152
     assert POLICY.window(300.0, idle_s=600.0) == 2048
     sizes = [POLICY.window(300.0, idle_s=t / 2) for t in range(40)]
     assert sizes == sorted(sizes)  # never shrinks while the user stays idle
@@ -84,6 +84,6 @@ def test_a_wobbling_speed_does_not_flip_the_window():
         window = POLICY.settle(window, speed)
         assert window == 896  # within a quarter of the ideal: the prompt's start stays put
     assert POLICY.settle(window, 2000.0) == 1920  # a real change moves it
-    assert POLICY.settle(window, 300.0) == 256
+    assert POLICY.settle(window, 300.0) == 288
     assert POLICY.window(1000.0, cold=1024) == 1024
     assert POLICY.window(1000.0, cold=1024, idle_s=POLICY.grow_after_s) == 2048
