@@ -287,6 +287,8 @@ class CompletionService(QObject):
         s = self.tuning
         if not s.adaptive_window and self.pinned_window is None:
             return s.prefix_tokens, s.suffix_tokens
+        if self.prefix_only:  # a model without FIM tokens sees no suffix: the window is all prefix
+            return min(window, s.prefix_tokens), 0
         return self.window_policy().split(window)
 
     def window_text(self) -> str:
@@ -322,7 +324,7 @@ class CompletionService(QObject):
         """The prefix budget of a prompt anchored where a cached one starts (0: windows are not adaptive)."""
         if not self.tuning.adaptive_window or self.pinned_window is not None:
             return 0
-        return self.window_policy().split(self.window_policy().full_tokens)[0]
+        return self.window_budgets(self.window_policy().full_tokens)[0]
 
     def dismiss(self) -> None:
         """Forget the current and any scheduled request; their answers are dropped.

@@ -119,3 +119,20 @@ def test_a_jump_up_into_the_cached_window_keeps_its_width_for_the_cost_of_the_co
     jump = _ask(qtbot, service, prefix, suffix)
     assert jump.prompt_tokens > full.prompt_tokens // 2 > FLOOR + LAYOUT_TOKENS  # wider than the cold window
     assert jump.prompt_tokens - jump.reused_tokens <= FLOOR + LAYOUT_TOKENS  # for what the cold one would cost
+
+
+def test_a_model_without_fim_tokens_spends_the_whole_window_on_the_prefix(qtbot, tiny_models):
+    controller = EngineController("completion")
+    svc = CompletionService(controller)
+    try:
+        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+            controller.load(str(tiny_models["generic"]), LoadParams(n_ctx=2048))
+        qtbot.waitUntil(lambda: svc.prefix_only, timeout=20_000)
+        assert svc.window_budgets(256) == (256, 0)  # it sees no suffix
+        full_prefix = svc.tuning.prefix_tokens
+        assert svc.window_budgets(4096) == (full_prefix, 0)  # never more prefix than the full window has
+        svc.tuning.adaptive_window = False
+        assert svc.window_budgets(256) == (full_prefix, svc.tuning.suffix_tokens)
+    finally:
+        svc.growth.stop()
+        assert controller.shutdown(10_000)

@@ -23,7 +23,7 @@ def test_the_window_is_clamped_between_the_floor_and_the_full_budget():
 
 
 def test_an_unmeasured_speed_gives_a_modest_window():
-    assert POLICY.window(0.0) == POLICY.unmeasured_tokens == 512
+    assert POLICY.window(0.0) == POLICY.unmeasured_tokens == 256
 
 
 def test_idle_time_grows_the_window_step_by_step_up_to_the_full_budget():
