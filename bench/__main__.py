@@ -39,6 +39,7 @@ OPTION_OWNERS = {
     "keep": ("soak",),
     "file": ("fim",),
     "model": ("fim",),
+    "jumps_only": ("fim",),
 }
 
 EXIT_FAILED = 1
@@ -58,6 +59,12 @@ def build_parser() -> OneLineParser:
     )
     parser.add_argument("--file", default=None, help="fim: a source file to edit (default: Python's queue.py)")
     parser.add_argument("--model", default=None, help="fim: a GGUF model (default: the starter model)")
+    parser.add_argument(
+        "--jumps-only",
+        action="store_true",
+        default=None,
+        help="fim: only the jumping session (for slow models, where the fixed-window sessions take long)",
+    )
     parser.add_argument(
         "--load",
         type=int,
@@ -81,7 +88,7 @@ def run_benchmark(name: str, quick: bool, **options: object) -> dict:
         quick: Ask the benchmark for a shorter run.
         **options: Keywords of ``OPTION_OWNERS`` for the benchmarks that take
             them (``size_mb`` for download; ``minutes``, ``seed``, ``load``,
-            ``keep`` for soak; ``file``, ``model``, ``seed`` for fim); None
+            ``keep`` for soak; ``file``, ``model``, ``seed``, ``jumps_only`` for fim); None
             values are left out.
 
     Returns:

@@ -126,7 +126,13 @@ def _typing_session(source: str, edits: list[tuple[int, str]]):
         yield head + typed, tail
 
 
-def run(quick: bool, file: str | None = None, model: str | None = None, seed: int | None = None) -> dict:
+def run(
+    quick: bool,
+    file: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    jumps_only: bool = False,
+) -> dict:
     """Run the typing session (KV reuse against none) and the jumping session; return the figures.
 
     Args:
@@ -135,6 +141,7 @@ def run(quick: bool, file: str | None = None, model: str | None = None, seed: in
             jumping session also switches to Python's ``textwrap.py``.
         model: The GGUF to use (default: the starter model).
         seed: Seed of the jumping session's choice of lines (default 1).
+        jumps_only: Run only the jumping session (its keys, ``file_tokens`` and ``model``).
     """
     from PySide6.QtCore import QCoreApplication
 
@@ -148,14 +155,18 @@ def run(quick: bool, file: str | None = None, model: str | None = None, seed: in
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model = model or str(starter_model_path(folder))
-        points = list(_typing_session(source, edits))
-        # One session after the other: a host that has just worked shows in the
-        # other host's CPU sample and would cut its threads (engine/cpu_share.py).
-        fast = _play(app, model, folder, True, points, source)
-        slow = _play(app, model, folder, False, points, source)
-        file_tokens = fast.file_tokens
-        orders = _order_comparison(app, folder, source, edits[:2])
+        typing = {} if jumps_only else _typing_figures(app, model, folder, source, edits)
         jumps = run_jumps(app, model, files, folder, seed if seed is not None else 1, 6 if quick else 16)
+    return {**typing, "model": Path(model).name, **jumps}
+
+
+def _typing_figures(app, model: str, folder: Path, source: str, edits: list[tuple[int, str]]) -> dict:
+    """The typing session with KV reuse against none, and PSM against SPM on a FIM model."""
+    points = list(_typing_session(source, edits))
+    # One session after the other: a host that has just worked shows in the
+    # other host's CPU sample and would cut its threads (engine/cpu_share.py).
+    fast = _play(app, model, folder, True, points, source)
+    slow = _play(app, model, folder, False, points, source)
     p50, p50_off = statistics.median(fast.latencies), statistics.median(slow.latencies)
     return {
         "p50_ms": round(p50, 1),
@@ -167,10 +178,8 @@ def run(quick: bool, file: str | None = None, model: str | None = None, seed: in
         "prompt_tokens_evaluated_no_reuse": round(statistics.mean(slow.evaluated), 1),
         "requests": len(fast.latencies),
         "cache_hits": fast.service.cache.hits,
-        "file_tokens": file_tokens,
-        "model": Path(model).name,
-        **orders,
-        **jumps,
+        "file_tokens": fast.file_tokens,
+        **_order_comparison(app, folder, source, edits[:2]),
     }
 
 

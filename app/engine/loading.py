@@ -1,12 +1,13 @@
-"""Loading helpers for the engine host: load progress, "auto" GPU layers, and load failures in words."""
+"""Loading helpers for the engine host: load progress, "auto" GPU layers and warm-places memory, failures in words."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from app.core.fim.warm_places import auto_budget_bytes
 from app.core.models.info import InspectedModel
-from app.core.models.load_params import GPU_LAYERS_AUTO, LoadParams
+from app.core.models.load_params import GPU_LAYERS_AUTO, WARM_PLACES_AUTO, LoadParams
 
 
 @contextmanager
@@ -54,3 +55,12 @@ def gpu_layers(model: InspectedModel, params: LoadParams, n_ctx: int) -> int:
     context = n_ctx or (model.info.context_length or 4096)
     fit = memory_fit(model, context, ram_bytes=machine.memory().available, vram_bytes=vram, cache_type=params.type_k)
     return fit.suggested_gpu_layers
+
+
+def warm_places_budget(params: LoadParams, kv_bytes_per_token: float) -> int:
+    """Bytes for warm completion places: the user's figure, or sized from the KV cache (auto)."""
+    if params.warm_places_mib != WARM_PLACES_AUTO:
+        return params.warm_places_mib * 2**20
+    from app.core import machine
+
+    return auto_budget_bytes(kv_bytes_per_token, machine.memory().available)

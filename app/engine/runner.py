@@ -24,7 +24,7 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine import cpu_share
 from app.engine.llama_vocab import LlamaVocab
-from app.engine.loading import gpu_layers, load_failure_text, load_progress
+from app.engine.loading import gpu_layers, load_failure_text, load_progress, warm_places_budget
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -119,10 +119,10 @@ class ModelRunner:
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
         self._threads = self._threads_now = (llama.context_params.n_threads, llama.context_params.n_threads_batch)
+        per_token = model.kv_cache_bytes(1, params.type_k)
+        self._places = WarmPlaces(0 if vocab_only else warm_places_budget(params, per_token))
         if not vocab_only:
             cpu_share.shared()  # start sampling now: the first request then finds an estimate
-        self._places = WarmPlaces(0 if vocab_only else params.warm_places_mib * 2**20)
-        if not vocab_only:
             self._install_abort_callback(llama)
         return LoadedModel(
             info=model.info,
@@ -130,6 +130,8 @@ class ModelRunner:
             load_ms=(time.perf_counter() - started) * 1000,
             params=params,
             vocab_only=vocab_only,
+            warm_places_bytes=self._places.budget_bytes,
+            kv_bytes_per_token=per_token,
         )
 
     def _install_abort_callback(self, llama: Llama) -> None:

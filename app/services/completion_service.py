@@ -20,6 +20,7 @@ from app.core.fim.cache import CompletionCache
 from app.core.fim.context import ChunkRing
 from app.core.fim.post import postprocess, wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
+from app.core.fim.warm_places import describe_budget
 from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
 from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
@@ -97,6 +98,7 @@ class CompletionService(QObject):
         self.ring = ChunkRing()
         self.model_id = ""
         self.prefix_only = False
+        self.warm_places = ""  # the loaded model's warm-places memory, in words
         self.latencies_ms: deque[float] = deque(maxlen=20)
         self.speed = SpeedEstimate()
         self._cold_window = 0  # the settled cold window for the measured speed (0: not measured yet)
@@ -294,7 +296,8 @@ class CompletionService(QObject):
     def window_text(self) -> str:
         """One line on the window now and the measured speed, for tooltips."""
         window = max(self.window_tokens(), self.growth.warm_tokens if self.growth.enabled() else 0)
-        return describe(window, self.speed.tokens_per_s, self.pinned_window is not None)
+        text = describe(window, self.speed.tokens_per_s, self.pinned_window is not None)
+        return f"{text} · {self.warm_places}" if self.warm_places else text
 
     def _fim_request(self, snapshot: EditorSnapshot, multiline: bool, window: int | None = None) -> FimRequest:
         """The engine request for ``snapshot``, its prefix and suffix cut to ``window`` tokens (default: cold)."""
@@ -370,6 +373,7 @@ class CompletionService(QObject):
         self._sent = None  # a new model starts with an empty KV cache
         self.speed.reset()  # another model, another speed
         self._cold_window = 0
+        self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:

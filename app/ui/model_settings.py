@@ -6,7 +6,7 @@ in use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,7 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.models.load_params import CACHE_TYPES, GPU_LAYERS_ALL, GPU_LAYERS_AUTO, LoadParams
+from app.core.models.load_params import (
+    CACHE_TYPES,
+    GPU_LAYERS_ALL,
+    GPU_LAYERS_AUTO,
+    WARM_PLACES_AUTO,
+    LoadParams,
+)
 from app.core.settings import WINDOW_MAX_TOKENS, WINDOW_MIN_TOKENS
 
 _GPU_MODES = (
@@ -57,6 +63,7 @@ class ModelSettingsDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._given = params  # fields the form does not show are kept as they were
         self.setWindowTitle(f"Runtime Settings — {title}")
         help_text = LoadParams.help()
         form = QFormLayout()
@@ -109,6 +116,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow("V cache type", self.type_v)
         self.window_box: QSpinBox | None = None
         self.window_now: QLabel | None = None
+        self.warm_box: QSpinBox | None = None
         if window is not None:  # the completion model: its FIM window
             self.window_box = self._spin(
                 _WINDOW_AUTO,
@@ -124,6 +132,18 @@ class ModelSettingsDialog(QDialog):
             self.window_now = QLabel(window.now)
             self.window_now.setWordWrap(True)
             form.addRow("", self.window_now)
+            self.warm_box = self._spin(
+                WARM_PLACES_AUTO,
+                1 << 20,
+                params.warm_places_mib,
+                "Memory for completion prompts kept at earlier places (the previous file, the"
+                " place before a jump), so that going back needs no new evaluation. Auto keeps"
+                " four full windows at this model's KV size, at most a quarter of free memory.",
+                step=64,
+            )
+            self.warm_box.setSuffix(" MiB")
+            self.warm_box.setSpecialValueText("Auto (four windows)")
+            form.addRow("Warm places memory", self.warm_box)
 
         layout = QVBoxLayout(self)
         if note:
@@ -145,7 +165,8 @@ class ModelSettingsDialog(QDialog):
     def params(self) -> LoadParams:
         """The settings as edited."""
         mode = self.gpu_mode.currentData()
-        return LoadParams(
+        return replace(
+            self._given,
             n_ctx=self.n_ctx.value(),
             n_gpu_layers=self.gpu_layers.value() if mode == 1 else mode,
             n_threads=self.n_threads.value() or None,
@@ -159,6 +180,7 @@ class ModelSettingsDialog(QDialog):
             flash_attn=self.flash_attn.isChecked(),
             type_k=self.type_k.currentText(),
             type_v=self.type_v.currentText(),
+            warm_places_mib=self._given.warm_places_mib if self.warm_box is None else self.warm_box.value(),
         )
 
     def completion_window(self) -> int | None:
@@ -170,6 +192,8 @@ class ModelSettingsDialog(QDialog):
     def _restore_defaults(self) -> None:
         if self.window_box is not None:
             self.window_box.setValue(_WINDOW_AUTO)
+        if self.warm_box is not None:
+            self.warm_box.setValue(WARM_PLACES_AUTO)
         defaults = LoadParams()
         self.n_ctx.setValue(defaults.n_ctx)
         self.gpu_mode.setCurrentIndex(0)

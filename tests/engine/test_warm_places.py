@@ -75,3 +75,15 @@ def test_with_no_memory_for_places_none_is_kept(host, tiny_models):
     (_, first), (_, _), (_, back) = _session(host)
     assert back.restored_tokens == 0
     assert back.reused_tokens < first.prompt_tokens // 2
+
+
+def test_the_automatic_budget_is_resolved_at_load_from_the_models_kv_size(host, tiny_models):
+    from app.core.fim.warm_places import MAX_PLACES, PLACE_TOKENS
+
+    loaded = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))  # auto by default
+    assert loaded.kv_bytes_per_token > 0
+    assert 0 < loaded.warm_places_bytes <= MAX_PLACES * PLACE_TOKENS * loaded.kv_bytes_per_token
+    off = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048, warm_places_mib=0))
+    assert off.warm_places_bytes == 0
+    fixed = host.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048, warm_places_mib=3))
+    assert fixed.warm_places_bytes == 3 * 2**20

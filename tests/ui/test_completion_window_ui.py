@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.models.load_params import LoadParams
+from app.core.models.load_params import WARM_PLACES_AUTO, LoadParams
 from app.core.paths import app_dirs
 from app.core.settings import Settings, load_settings
 from app.ui.model_settings import ModelSettingsDialog, WindowChoice
@@ -24,9 +24,24 @@ def test_runtime_settings_show_and_pin_the_completion_window(qtbot):
 
 
 def test_other_models_have_no_window_row(qtbot):
-    form = ModelSettingsDialog("chat.gguf", LoadParams())
+    form = ModelSettingsDialog("chat.gguf", LoadParams(warm_places_mib=96))
     qtbot.addWidget(form)
     assert form.window_box is None and form.completion_window() is None
+    assert form.warm_box is None and form.params().warm_places_mib == 96  # kept as it was
+
+
+def test_runtime_settings_set_the_warm_places_memory(qtbot):
+    form = ModelSettingsDialog("c.gguf", LoadParams(), window=WindowChoice(None))
+    qtbot.addWidget(form)
+    assert form.warm_box is not None
+    assert form.params().warm_places_mib == WARM_PLACES_AUTO
+    assert form.warm_box.text() == "Auto (four windows)"
+    form.warm_box.setValue(256)
+    assert form.params().warm_places_mib == 256
+    form.warm_box.setValue(0)
+    assert form.params().warm_places_mib == 0  # keep none
+    form._restore_defaults()
+    assert form.params().warm_places_mib == WARM_PLACES_AUTO
 
 
 def test_the_main_window_pins_shows_and_unpins_the_window(qtbot, tiny_models, hub):
@@ -52,6 +67,7 @@ def test_the_main_window_pins_shows_and_unpins_the_window(qtbot, tiny_models, hu
     assert answer.args[2] is not None  # the engine answered
     assert pane.status.toolTip() == service.window_text()
     assert "640 tokens (pinned)" in pane.status.toolTip()
+    assert "warm places" in pane.status.toolTip() and "MiB" in pane.status.toolTip()
     window.open_models()
     dialog = window.models_dialog
     assert dialog is not None and dialog.window_text() == service.window_text()

@@ -21,6 +21,10 @@ from typing import Generic, TypeVar
 MIN_PLACE_TOKENS = 64
 # The places kept at most, whatever the budget: the current file's and a few before.
 MAX_PLACES = 4
+# Tokens a place holds at most: the full completion window (1,536 + 512) and the FIM layout.
+PLACE_TOKENS = 2048 + 64
+# The automatic budget takes at most this part of the memory free when the model loads.
+MAX_RAM_SHARE = 0.25
 
 _T = TypeVar("_T")
 
@@ -33,6 +37,26 @@ def common_prefix(old: Sequence[int], new: Sequence[int]) -> int:
             break
         count += 1
     return count
+
+
+def auto_budget_bytes(kv_bytes_per_token: float, free_ram_bytes: int) -> int:
+    """The memory for warm places when the user left it to Fimble.
+
+    Enough for ``MAX_PLACES`` full completion windows at this model's KV size
+    per token (a 7B model's places are twenty times a 270M model's), but never
+    more than ``MAX_RAM_SHARE`` of the memory that is free.
+    """
+    wanted = int(MAX_PLACES * PLACE_TOKENS * kv_bytes_per_token)
+    return max(0, min(wanted, int(free_ram_bytes * MAX_RAM_SHARE)))
+
+
+def describe_budget(budget_bytes: int, kv_bytes_per_token: float) -> str:
+    """One line for the user: the memory for warm places and the windows it holds."""
+    if budget_bytes <= 0:
+        return "warm places off"
+    per_place = PLACE_TOKENS * kv_bytes_per_token
+    places = min(MAX_PLACES, int(budget_bytes // per_place)) if per_place > 0 else MAX_PLACES
+    return f"warm places {budget_bytes / 2**20:.0f} MiB ({places} full windows)"
 
 
 @dataclass

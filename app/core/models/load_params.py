@@ -13,6 +13,8 @@ CACHE_TYPES = ("f16", "f32", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq
 GPU_LAYERS_ALL = -1
 # As many layers as fit in the GPU's free memory, worked out when the model loads.
 GPU_LAYERS_AUTO = -2
+# Memory for warm completion places sized from the model's KV size (see core/fim/warm_places).
+WARM_PLACES_AUTO = -1
 
 
 def _describe(text: str, default: _T) -> _T:
@@ -39,7 +41,9 @@ class LoadParams:
     type_k: str = _describe("K cache type: " + ", ".join(CACHE_TYPES) + ".", "f16")
     type_v: str = _describe("V cache type: " + ", ".join(CACHE_TYPES) + ".", "f16")
     warm_places_mib: int = _describe(
-        "Memory for completion prompts kept warm at earlier places, in MiB (0 = keep none).", 512
+        "Memory for completion prompts kept warm at earlier places, in MiB"
+        " (-1 = four full windows at this model's KV size, at most a quarter of free memory; 0 = keep none).",
+        WARM_PLACES_AUTO,
     )
 
     def __post_init__(self) -> None:
@@ -49,8 +53,8 @@ class LoadParams:
             raise ValueError("GPU layers must be auto (-2), all (-1), 0 or a positive number")
         if self.n_batch < 1:
             raise ValueError("batch size must be at least 1")
-        if self.warm_places_mib < 0:
-            raise ValueError("warm places memory must be 0 MiB or more")
+        if self.warm_places_mib < WARM_PLACES_AUTO:
+            raise ValueError("warm places memory must be auto (-1), 0 or more MiB")
         if self.n_threads is not None and self.n_threads < 1:
             raise ValueError("threads must be at least 1")
         for name in ("type_k", "type_v"):

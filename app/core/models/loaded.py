@@ -22,3 +22,5 @@ class LoadedModel:
     load_ms: float
     params: LoadParams
     vocab_only: bool = False
+    warm_places_bytes: int = 0  # memory for warm completion places, resolved from the params
+    kv_bytes_per_token: float = 0.0  # the KV cache's size per token at the load's cache type

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from app.core.fim.warm_places import MAX_PLACES, MIN_PLACE_TOKENS, Place, WarmPlaces
+from app.core.fim.warm_places import (
+    MAX_PLACES,
+    MIN_PLACE_TOKENS,
+    PLACE_TOKENS,
+    Place,
+    WarmPlaces,
+    auto_budget_bytes,
+    describe_budget,
+)
 
 A = list(range(1000, 1200))
 B = list(range(5000, 5200))
@@ -38,3 +46,19 @@ def test_the_least_recently_used_go_first_to_fit_the_budget():
     for n in range(MAX_PLACES + 2):
         roomy.remember(Place([n] * 80, n, 1))
     assert [p.state for p in roomy.places] == list(range(2, MAX_PLACES + 2))
+
+
+def test_the_automatic_budget_scales_with_the_kv_size_per_token_and_the_free_memory():
+    small, large = 18 * 1024, 448 * 1024  # about the starter's and a 7B model's f16 KV bytes per token
+    plenty = 64 * 2**30
+    assert auto_budget_bytes(small, plenty) == MAX_PLACES * PLACE_TOKENS * small
+    assert auto_budget_bytes(large, plenty) == MAX_PLACES * PLACE_TOKENS * large
+    assert auto_budget_bytes(large, 4 * 2**30) == 2**30  # at most a quarter of what is free
+    assert auto_budget_bytes(small, 0) == 0
+
+
+def test_the_budget_is_described_in_memory_and_in_windows():
+    per_token = 2**20 / PLACE_TOKENS  # one full window per MiB
+    assert describe_budget(4 * 2**20, per_token) == "warm places 4 MiB (4 full windows)"
+    assert describe_budget(2 * 2**20, per_token) == "warm places 2 MiB (2 full windows)"
+    assert describe_budget(0, per_token) == "warm places off"
