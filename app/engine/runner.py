@@ -41,7 +41,7 @@ class EngineFailure(Exception):
 
 CTX_PAD = 256
 # Prompt tokens evaluated at once for a completion on the CPU (see _eval_in_chunks).
-FIM_CHUNK_TOKENS = 64
+FIM_CHUNK_TOKENS = 32
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
@@ -398,7 +398,7 @@ class ModelRunner:
         """Evaluate ``tokens[start:end]`` after the first ``start`` cached ones, a chunk at a time.
 
         A cancel (the abort callback) loses only the chunk being evaluated: on a
-        CPU, chunks of 64 tokens cost no more per token than llama.cpp's usual 512.
+        CPU, chunks of 32 tokens cost little more per token than llama.cpp's usual 512.
         On a GPU the whole batch size is kept.
         """
         if end <= start:

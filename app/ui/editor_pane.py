@@ -27,6 +27,8 @@ from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
 
 IMPORTED_FILE_LIMIT = 64 * 1024
+# The status while a requested suggestion is on its way.
+COMPLETING = "completing…"
 
 
 class EditorPane(QWidget):
@@ -112,7 +114,7 @@ class EditorPane(QWidget):
         """Ask for a suggestion now (Ctrl+Space)."""
         editor = self.editor
         editor.ghost.clear()
-        self.status.setText("completing…")
+        self.status.setText(COMPLETING)
         job = self.service.request(self.snapshot(editor))
         self._remember(editor, job)
         return job
@@ -133,6 +135,8 @@ class EditorPane(QWidget):
         """The cursor moved or the view scrolled without an edit: warm the window once it rests."""
         editor = self.tabs.current_editor()
         if editor is not None and self.sender() is editor:
+            if self.status.text() == COMPLETING:
+                self.status.clear()  # the cursor left the place asked about: that answer is dropped
             self.service.settle(editor.language.id, lambda: self.snapshot(editor))
 
     @Slot()

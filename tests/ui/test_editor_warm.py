@@ -106,3 +106,16 @@ def test_typing_does_not_warm_and_tab_asks_for_the_next_suggestion_at_once(qtbot
     assert stats.reused_tokens >= typed.args[2].prompt_tokens - 4  # the prompt extends the cached one
     assert stats.prompt_tokens - stats.reused_tokens < 30
     assert warmed.calls == []  # accepting is an edit, not a settled cursor
+
+
+def test_moving_away_from_a_requested_suggestion_clears_completing_from_the_status(qtbot, pane, tmp_path):
+    from app.ui.editor_pane import COMPLETING
+
+    source = tmp_path / "handlers.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    with qtbot.waitSignal(pane.service.warmed, timeout=20_000):
+        editor = pane.tabs.open_path(str(source)).editor
+    pane.request_completion()
+    assert pane.status.text() == COMPLETING
+    _move_to(editor, 5)  # the answer for the old place will not be shown
+    assert pane.status.text() == ""
