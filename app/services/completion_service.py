@@ -12,72 +12,34 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core.fim.cache import CompletionCache
 from app.core.fim.context import ChunkRing
-from app.core.fim.post import postprocess, wants_multiline
+from app.core.fim.post import wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
 from app.core.fim.warm_places import describe_budget
 from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
-from app.core.generation.contracts import TYPING_FIM_ORDER, FimOrder, FimRequest, GenerationStats, Sampling
+from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
+from app.services.completion_parts import (
+    SETTLE_MS,
+    CompletionTuning,
+    EditorSnapshot,
+    InFlight,
+    blank,
+    cut_short,
+    probe_request,
+)
 from app.services.engine_worker import EngineController, next_job_id
 from app.services.window_growth import WindowGrowth
 
-# How long the cursor must rest after a move (no typing) before its window is warmed.
-SETTLE_MS = 150
+# Takes the editor's snapshot when the wait ends; None when that editor is gone.
+SnapshotTaker = Callable[[], EditorSnapshot | None]
 
-
-@dataclass(frozen=True)
-class EditorSnapshot:
-    """The editor's state when a completion is wanted."""
-
-    path: str
-    prefix: str
-    suffix: str
-    language: str = "plaintext"
-
-
-@dataclass
-class CompletionTuning:
-    """The service's internal knobs for editor completions.
-
-    They are fixed in code: never shown to the user nor saved with the
-    settings. Benchmarks and tests change them to compare variants.
-    """
-
-    order: FimOrder = TYPING_FIM_ORDER
-    reuse_kv: bool = True  # evaluate only what changed since the previous prompt
-    use_cache: bool = True  # answer repeated contexts from the suggestion cache
-    max_tokens_line: int = 32
-    max_tokens_block: int = 128
-    time_limit_s: float = 2.0
-    # The full window; ``adaptive_window`` sizes a smaller one to the machine (see window_policy).
-    prefix_tokens: int = 1536
-    suffix_tokens: int = 512
-    adaptive_window: bool = True
-    window_target_s: float = 1.0  # a cold evaluation of the window should take about this long
-    window_grow_after_s: float = 2.0  # idle time before the window grows in the background
-    window_grow_every_s: float = 2.0  # and between further steps
-
-
-@dataclass
-class _InFlight:
-    """The one request whose answer is still wanted."""
-
-    job: int
-    snapshot: EditorSnapshot
-    started: float
-    multiline: bool
-    parts: list[str] = field(default_factory=list)
-    shown: str = ""
-
-    def text(self) -> str:
-        """The answer so far, post-processed for display."""
-        return postprocess("".join(self.parts), self.snapshot.prefix, self.snapshot.suffix, self.multiline)
+__all__ = ["SETTLE_MS", "CompletionService", "CompletionTuning", "EditorSnapshot"]
 
 
 class CompletionService(QObject):
@@ -105,17 +67,18 @@ class CompletionService(QObject):
         # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
         self.pinned_window: int | None = None
         self._last_active = time.monotonic()
-        self._current: _InFlight | None = None
-        self._queued: Callable[[], EditorSnapshot] | None = None
+        self._current: InFlight | None = None
+        self._queued: SnapshotTaker | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.timeout.connect(self._fire)
-        self._settled: Callable[[], EditorSnapshot] | None = None
+        self._settled: SnapshotTaker | None = None
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.timeout.connect(self._fire_warm)
         self._warm_job: int | None = None  # the prompt-only request still wanted
         self._warm_jobs: set[int] = set()  # prompt-only requests whose end is not reported yet
+        self._probe_job: int | None = None  # the speed measurement sent when a model loads
         # The place whose prompt the engine evaluated last (or is evaluating), and its job.
         self._sent: tuple[int, EditorSnapshot] | None = None
         engine.worker.piece.connect(self._on_piece)
@@ -137,7 +100,7 @@ class CompletionService(QObject):
         else:
             self.disabled_languages.add(language)
 
-    def schedule(self, language: str, take_snapshot: Callable[[], EditorSnapshot]) -> None:
+    def schedule(self, language: str, take_snapshot: SnapshotTaker) -> None:
         """Ask for a completion after the adaptive debounce (typing).
 
         The snapshot is taken only when the debounce fires, so a burst of
@@ -164,6 +127,7 @@ class CompletionService(QObject):
         self._queued = None
         self._stop_settle()
         self._cancel_warm()
+        self._cancel_probe()
         self._cancel_current()
         self._note_activity()
         multiline = wants_multiline(snapshot.prefix, snapshot.suffix)
@@ -176,7 +140,7 @@ class CompletionService(QObject):
                 self.suggestion.emit(job, cached, None)
                 return job
         job = self.engine.generate(self._fim_request(snapshot, multiline, self.growth.window_for(snapshot)))
-        self._current = _InFlight(job, snapshot, started, multiline)
+        self._current = InFlight(job, snapshot, started, multiline)
         self._sent = (job, snapshot)
         return job
 
@@ -200,7 +164,7 @@ class CompletionService(QObject):
         """The prompt-only request still running, if any."""
         return self._warm_job
 
-    def settle(self, language: str, take_snapshot: Callable[[], EditorSnapshot]) -> None:
+    def settle(self, language: str, take_snapshot: SnapshotTaker) -> None:
         """The cursor moved without an edit: warm its window once it rests ``SETTLE_MS``.
 
         Each call restarts the wait; typing (``schedule``) and real requests
@@ -222,10 +186,11 @@ class CompletionService(QObject):
         """
         if not self.tuning.reuse_kv or (self._sent is not None and self._sent[1] == snapshot):
             return None
-        if _blank(snapshot.prefix) and _blank(snapshot.suffix):
+        if blank(snapshot.prefix) and blank(snapshot.suffix):
             return None  # an empty buffer: nothing worth evaluating
         self._cancel_current()
         self._cancel_warm()
+        self._cancel_probe()
         window = self.growth.window_for(snapshot)
         job = self.engine.generate(replace(self._fim_request(snapshot, False, window), prompt_only=True))
         self._warm_job = job
@@ -238,7 +203,9 @@ class CompletionService(QObject):
         take, self._settled = self._settled, None
         if take is None or self._debounce.isActive():
             return  # typing: a real request is on its way
-        self.warm(take())
+        snapshot = take()
+        if snapshot is not None:  # None: the editor it came from is gone
+            self.warm(snapshot)
 
     def _stop_settle(self) -> None:
         self._settle.stop()
@@ -346,15 +313,16 @@ class CompletionService(QObject):
             self.engine.cancel(self._current.job)
         self._current = None
 
-    def _in_flight(self, job_id: int) -> _InFlight | None:
+    def _in_flight(self, job_id: int) -> InFlight | None:
         """The current request if ``job_id`` is it; None for stale answers."""
         current = self._current
         return current if current is not None and current.job == job_id else None
 
     @Slot()
     def _fire(self) -> None:
-        if self._queued is not None:
-            self.request(self._queued())
+        snapshot = self._queued() if self._queued is not None else None
+        if snapshot is not None:  # None: the editor it came from is gone
+            self.request(snapshot)
 
     # ---- context ---------------------------------------------------------------
 
@@ -374,6 +342,14 @@ class CompletionService(QObject):
         self.speed.reset()  # another model, another speed
         self._cold_window = 0
         self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
+        self._probe_job = None
+        if self.tuning.adaptive_window and self.pinned_window is None and not loaded.vocab_only:
+            self._probe_job = self.engine.generate(probe_request(self.tuning))
+
+    def _cancel_probe(self) -> None:
+        if self._probe_job is not None:
+            self.engine.cancel(self._probe_job)
+            self._probe_job = None
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -396,7 +372,10 @@ class CompletionService(QObject):
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
         self.observe_speed(stats)
-        if self._sent is not None and self._sent[0] == job_id and _cut_short(stats):
+        if job_id == self._probe_job:
+            self._probe_job = None
+            return
+        if self._sent is not None and self._sent[0] == job_id and cut_short(stats):
             self._sent = None  # its place is not fully evaluated: warming it again is worth it
         if job_id in self._warm_jobs:
             self._warm_jobs.discard(job_id)
@@ -419,6 +398,9 @@ class CompletionService(QObject):
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        if job_id == self._probe_job:
+            self._probe_job = None
+            return
         if self._sent is not None and self._sent[0] == job_id:
             self._sent = None
         self._warm_jobs.discard(job_id)
@@ -428,14 +410,3 @@ class CompletionService(QObject):
         if self._in_flight(job_id) is not None:
             self._current = None
             self.failed.emit(message)
-
-
-def _cut_short(stats: GenerationStats) -> bool:
-    """Whether a cancel stopped a request before its whole prompt was in the KV cache."""
-    return stats.finish_reason == "cancelled" and (
-        stats.prompt_tokens == 0 or stats.evaluated_tokens < stats.prompt_tokens
-    )
-
-
-def _blank(text: str) -> bool:
-    return not text or text.isspace()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from pathlib import Path
 
@@ -127,7 +128,7 @@ class EditorPane(QWidget):
         editor = self.tabs.current_editor()
         if editor is None:
             return
-        self.service.schedule(editor.language.id, lambda: self.snapshot(editor))
+        self.service.schedule(editor.language.id, functools.partial(_snapshot_of, self, editor))
         self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
 
     @Slot()
@@ -137,7 +138,7 @@ class EditorPane(QWidget):
         if editor is not None and self.sender() is editor:
             if self.status.text() == COMPLETING:
                 self.status.clear()  # the cursor left the place asked about: that answer is dropped
-            self.service.settle(editor.language.id, lambda: self.snapshot(editor))
+            self.service.settle(editor.language.id, functools.partial(_snapshot_of, self, editor))
 
     @Slot()
     def _on_accepted(self) -> None:
@@ -219,7 +220,7 @@ class EditorPane(QWidget):
             self.auto_box.setChecked(self.service.auto_enabled(editor.language.id))
             self._request = (editor, -1, editor.document().revision(), editor.textCursor().position())
             # A file opened or switched to is a new place for the cursor.
-            self.service.settle(editor.language.id, lambda: self.snapshot(editor))
+            self.service.settle(editor.language.id, functools.partial(_snapshot_of, self, editor))
 
     @Slot(bool)
     def _toggle_auto(self, enabled: bool) -> None:
@@ -259,3 +260,8 @@ class EditorPane(QWidget):
         tab = self.tabs.new_tab(code)
         tab.editor.set_language(language_by_id(language or "plaintext"))
         tab.editor.document().setModified(True)
+
+
+def _snapshot_of(pane: EditorPane, editor: CodeEditor) -> EditorSnapshot | None:
+    """``pane.snapshot(editor)``, or None when the editor was closed while the service waited."""
+    return pane.snapshot(editor) if shiboken6.isValid(editor) and shiboken6.isValid(pane) else None

@@ -43,16 +43,38 @@ def _ask(qtbot, service, prefix=PREFIX, suffix=SUFFIX):
     return stats
 
 
-def test_requests_measure_the_prompt_speed_and_the_window_follows_it(qtbot, service):
-    assert service.speed.tokens_per_s == 0.0
-    assert service.window_tokens() == service.window_policy().unmeasured_tokens
-    stats = _ask(qtbot, service)
-    assert stats.prompt_eval_ms > 0
-    assert stats.evaluated_tokens - stats.reused_tokens >= 64
-    assert service.speed.samples == 1 and service.speed.tokens_per_s > 0
+def test_the_speed_is_measured_when_the_model_loads_and_the_window_follows_it(qtbot, service):
+    # A short prompt-only probe went out with the load: the first jump already gets a sized window.
+    qtbot.waitUntil(lambda: service.speed.samples == 1, timeout=20_000)
+    assert service.speed.tokens_per_s > 0
     policy = service.window_policy()
     assert service.window_tokens() == policy.cold_window(service.speed.tokens_per_s)
     assert "prompt tokens/s measured" in service.window_text()
+    stats = _ask(qtbot, service)  # requests go on measuring
+    assert stats.prompt_eval_ms > 0
+    assert stats.evaluated_tokens - stats.reused_tokens >= 64
+    assert service.speed.samples == 2
+
+
+def test_a_request_cancels_the_probe_and_is_answered(qtbot, tiny_models):
+    controller = EngineController("completion")
+    svc = CompletionService(controller)
+    svc.tuning.use_cache = False
+    try:
+        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+        qtbot.waitUntil(lambda: svc.model_id != "", timeout=20_000)
+        assert svc._probe_job is not None  # sent with the load
+        stats = _ask(qtbot, svc)  # at once: it cancels the probe if it still runs
+        assert stats.finish_reason != "cancelled" and svc._probe_job is None
+        svc.tuning.adaptive_window = False  # a fixed window needs no probe
+        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+        qtbot.waitUntil(lambda: svc.speed.samples == 0, timeout=20_000)
+        assert svc._probe_job is None
+    finally:
+        svc.growth.stop()
+        assert controller.shutdown(10_000)
 
 
 def test_a_tiny_target_gives_a_shorter_prompt_than_the_full_window(qtbot, service):

@@ -119,3 +119,20 @@ def test_moving_away_from_a_requested_suggestion_clears_completing_from_the_stat
     assert pane.status.text() == COMPLETING
     _move_to(editor, 5)  # the answer for the old place will not be shown
     assert pane.status.text() == ""
+
+
+def test_a_settle_wait_that_outlives_its_editor_warms_nothing(qtbot, pane, tmp_path):
+    import shiboken6
+
+    from app.services.completion_service import SETTLE_MS
+
+    source = tmp_path / "handlers.py"
+    source.write_text(SOURCE, encoding="utf-8")
+    with qtbot.waitSignal(pane.service.warmed, timeout=20_000):
+        editor = pane.tabs.open_path(str(source)).editor
+    warmed = SignalLog(pane.service.warmed)
+    _move_to(editor, 30)  # the service now waits for the cursor to rest
+    assert pane.tabs.close_tab(pane.tabs.currentIndex())
+    qtbot.waitUntil(lambda: not shiboken6.isValid(editor), timeout=5_000)
+    qtbot.wait(SETTLE_MS * 3)  # the wait ends with the editor gone: nothing to snapshot, no error
+    assert warmed.calls == [] and pane.service.warm_job is None
