@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-# A place is worth saving, or restoring, only when it spares this many tokens.
-MIN_PLACE_TOKENS = 64
+# A place is worth saving, or restoring, only when it spares this many tokens. Small: a slow
+# model's window is small too (64 tokens for a 2B model on 2 cores), and copying a cache back
+# costs far less than evaluating even a few tokens again.
+MIN_PLACE_TOKENS = 16
 # The places kept at most, whatever the budget: the current file's and a few before.
 MAX_PLACES = 4
 # Tokens a place holds at most: the full completion window (1,536 + 512) and the FIM layout.

@@ -30,7 +30,7 @@ def test_the_best_place_is_taken_out_only_when_it_spares_enough():
     places: WarmPlaces[str] = WarmPlaces(budget_bytes=1000)
     places.remember(Place(A, "a", 10))
     places.remember(Place(B, "b", 10))
-    assert places.take_best(A[:100] + [1], live_shared=60) is None  # 100 shared is not 64 better than 60
+    assert places.take_best(A[:70] + [1], live_shared=60) is None  # 70 shared is not 16 better than 60
     found = places.take_best(A[:150] + [1], live_shared=0)
     assert found is not None and found[0].state == "a" and found[1] == 150
     assert [p.state for p in places.places] == ["b"]
