@@ -70,8 +70,8 @@ def probe_request(tuning: CompletionTuning) -> FimRequest:
     """A short prompt-only request that measures the prompt speed when a model loads.
 
     The first jump of a session then gets a window sized to this machine, not
-    a guess (on a slow model the guess took 10 s). A real request or a warm-up
-    cancels it; what it evaluated still counts.
+    a guess (on a slow model the guess took 10 s). A warm-up waits for it; a
+    real request cancels it, and what it evaluated still counts.
     """
     sampling = Sampling(max_tokens=1, temperature=0.0, reuse_kv=tuning.reuse_kv)
     return FimRequest(

@@ -79,6 +79,7 @@ class CompletionService(QObject):
         self._warm_job: int | None = None  # the prompt-only request still wanted
         self._warm_jobs: set[int] = set()  # prompt-only requests whose end is not reported yet
         self._probe_job: int | None = None  # the speed measurement sent when a model loads
+        self._after_probe: EditorSnapshot | None = None  # a warm-up waiting for the probe's figure
         # The place whose prompt the engine evaluated last (or is evaluating), and its job.
         self._sent: tuple[int, EditorSnapshot] | None = None
         engine.worker.piece.connect(self._on_piece)
@@ -182,7 +183,9 @@ class CompletionService(QObject):
         Returns the job id, or None when the engine's last prompt was for this
         very place (or the KV cache is not reused, so warming cannot help). A
         real request still running elsewhere is cancelled: the cursor has left
-        its place (latest wins). Nothing is ever shown for it.
+        its place (latest wins). Nothing is ever shown for it. While the speed
+        probe of a new model runs, the warm-up waits for it (and None is
+        returned): its window needs the probe's figure.
         """
         if not self.tuning.reuse_kv or (self._sent is not None and self._sent[1] == snapshot):
             return None
@@ -190,7 +193,9 @@ class CompletionService(QObject):
             return None  # an empty buffer: nothing worth evaluating
         self._cancel_current()
         self._cancel_warm()
-        self._cancel_probe()
+        if self._probe_job is not None:
+            self._after_probe = snapshot
+            return None
         window = self.growth.window_for(snapshot)
         job = self.engine.generate(replace(self._fim_request(snapshot, False, window), prompt_only=True))
         self._warm_job = job
@@ -342,7 +347,7 @@ class CompletionService(QObject):
         self.speed.reset()  # another model, another speed
         self._cold_window = 0
         self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
-        self._probe_job = None
+        self._probe_job, self._after_probe = None, None
         if self.tuning.adaptive_window and self.pinned_window is None and not loaded.vocab_only:
             self._probe_job = self.engine.generate(probe_request(self.tuning))
 
@@ -350,6 +355,14 @@ class CompletionService(QObject):
         if self._probe_job is not None:
             self.engine.cancel(self._probe_job)
             self._probe_job = None
+        self._after_probe = None
+
+    def _end_probe(self) -> None:
+        """The probe is over: send the warm-up that waited for it."""
+        self._probe_job = None
+        waiting, self._after_probe = self._after_probe, None
+        if waiting is not None:
+            self.warm(waiting)
 
     @Slot(int, str)
     def _on_piece(self, job_id: int, text: str) -> None:
@@ -373,7 +386,7 @@ class CompletionService(QObject):
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
         self.observe_speed(stats)
         if job_id == self._probe_job:
-            self._probe_job = None
+            self._end_probe()
             return
         if self._sent is not None and self._sent[0] == job_id and cut_short(stats):
             self._sent = None  # its place is not fully evaluated: warming it again is worth it
@@ -399,7 +412,7 @@ class CompletionService(QObject):
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         if job_id == self._probe_job:
-            self._probe_job = None
+            self._end_probe()
             return
         if self._sent is not None and self._sent[0] == job_id:
             self._sent = None

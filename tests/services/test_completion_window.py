@@ -63,8 +63,7 @@ def test_a_request_cancels_the_probe_and_is_answered(qtbot, tiny_models):
     try:
         with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
             controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
-        qtbot.waitUntil(lambda: svc.model_id != "", timeout=20_000)
-        assert svc._probe_job is not None  # sent with the load
+        assert svc._probe_job is not None  # sent with the load (the service's slot ran first)
         stats = _ask(qtbot, svc)  # at once: it cancels the probe if it still runs
         assert stats.finish_reason != "cancelled" and svc._probe_job is None
         svc.tuning.adaptive_window = False  # a fixed window needs no probe
@@ -155,6 +154,26 @@ def test_a_model_without_fim_tokens_spends_the_whole_window_on_the_prefix(qtbot,
         assert svc.window_budgets(4096) == (full_prefix, 0)  # never more prefix than the full window has
         svc.tuning.adaptive_window = False
         assert svc.window_budgets(256) == (full_prefix, svc.tuning.suffix_tokens)
+    finally:
+        svc.growth.stop()
+        assert controller.shutdown(10_000)
+
+
+def test_a_warm_up_right_after_the_load_waits_for_the_probe(qtbot, tiny_models):
+    controller = EngineController("completion")
+    svc = CompletionService(controller)
+    try:
+        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+        # The service's slot ran first (it connected first); no event ran since, so the
+        # probe's end cannot have been delivered yet.
+        assert svc.model_id != "" and svc._probe_job is not None
+        with qtbot.waitSignal(svc.warmed, timeout=20_000) as warmed:
+            assert svc.warm(EditorSnapshot("big.py", PREFIX, SUFFIX, "python")) is None  # it waits
+        assert svc.speed.samples >= 1  # the probe was not cancelled
+        window = svc.window_policy().cold_window(svc.speed.tokens_per_s)
+        assert window > svc.window_policy().floor_tokens or svc.speed.tokens_per_s < 128
+        assert warmed.args[1].prompt_tokens > min(window, 600)  # sized by the probe's figure, not the floor
     finally:
         svc.growth.stop()
         assert controller.shutdown(10_000)

@@ -76,7 +76,7 @@ class WindowPolicy:
     floor_tokens: int = 64
     full_tokens: int = 2048
     suffix_share: float = 0.25
-    unmeasured_tokens: int = 256
+    unmeasured_tokens: int = 64
     grow_after_s: float = 2.0
     grow_every_s: float = 2.0
 

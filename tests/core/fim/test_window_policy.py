@@ -22,8 +22,10 @@ def test_the_window_is_clamped_between_the_floor_and_the_full_budget():
     assert POLICY.window(50_000.0) == 2048
 
 
-def test_an_unmeasured_speed_gives_a_modest_window():
-    assert POLICY.window(0.0) == POLICY.unmeasured_tokens == 256
+def test_an_unmeasured_speed_gives_the_smallest_window():
+    # Before the first measurement nothing says the model is fast: a slow one would take seconds.
+    assert WindowPolicy().window(0.0) == WindowPolicy().unmeasured_tokens == WindowPolicy().floor_tokens == 64
+    assert POLICY.window(0.0) == 256  # clamped to this policy's floor
 
 
 def test_idle_time_grows_the_window_step_by_step_up_to_the_full_budget():
