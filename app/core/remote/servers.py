@@ -34,6 +34,17 @@ class ServerKind(str, Enum):
         """Return the name people know the server by."""
         return _LABELS[self]
 
+    @property
+    def llama_cpp_tokenizer(self) -> bool:
+        """Say whether string prompts are tokenized by llama.cpp's tokenizer.
+
+        Such servers read a control token in text only under its exact
+        vocabulary spelling (Code Llama's ``▁<PRE>``); Hugging Face tokenizers
+        (TGI, vLLM) read the plain ``<PRE>``. Ollama's own Code Llama template
+        writes the plain spelling, and an unknown server is taken to do the same.
+        """
+        return self in (ServerKind.LLAMA_SERVER, ServerKind.LLAMA_CPP_PYTHON)
+
 
 _LABELS = {
     ServerKind.LLAMA_SERVER: "llama.cpp server",

@@ -158,6 +158,8 @@ def test_kind_labels_and_values():
     assert ServerKind.TGI.label == "Text Generation Inference"
     assert ServerKind.LLAMA_SERVER.label == "llama.cpp server"
     assert all(kind.label for kind in ServerKind)
+    spelled = {kind for kind in ServerKind if kind.llama_cpp_tokenizer}
+    assert spelled == {ServerKind.LLAMA_SERVER, ServerKind.LLAMA_CPP_PYTHON}
 
 
 @pytest.mark.parametrize(
