@@ -233,7 +233,8 @@ def trim_leaked(text: str, family: str, *, final: bool = True) -> str:
         return text
     found = _pattern(tokens).search(text)
     if found is not None:
-        return text[: found.start()]
+        # A vocabulary spelling (Code Llama's "▁<EOT>") may come out with its space mark.
+        return text[: found.start()].removesuffix("\u2581")
     if final:
         return text
     for size in range(min(len(text), max(map(len, tokens)) - 1), 0, -1):

@@ -165,6 +165,7 @@ def test_trim_leaked():
     assert trim_leaked("x = 1<eos>", "codegemma") == "x = 1"
     assert trim_leaked("return a + b<EOT>", "codellama") == "return a + b"
     assert trim_leaked("a</s><PRE>", "codellama") == "a"
+    assert trim_leaked("b\u2581<EOT>", "codellama") == "b"
     assert trim_leaked("if a < b:\n", "codellama") == "if a < b:\n"
     # chat markers are plain text for Code Llama: not cut
     assert trim_leaked("x = '[INST]'", "codellama") == "x = '[INST]'"
