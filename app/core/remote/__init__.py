@@ -1,0 +1,1 @@
+"""What Fimble knows about remote inference servers, without talking to one."""
