@@ -113,15 +113,20 @@ class _Stopper:
             pass
 
 
+def _first_choice(chunk: Mapping[str, Any]) -> Mapping[str, Any]:
+    choices = chunk.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return {}
+
+
 def _completion_text(chunk: Mapping[str, Any]) -> str:
-    choices = chunk.get("choices") or [{}]
-    text = choices[0].get("text") if isinstance(choices[0], dict) else None
+    text = _first_choice(chunk).get("text")
     return text if isinstance(text, str) else ""
 
 
 def _chat_text(chunk: Mapping[str, Any]) -> str:
-    choices = chunk.get("choices") or [{}]
-    delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+    delta = _first_choice(chunk).get("delta")
     text = delta.get("content") if isinstance(delta, dict) else None
     return text if isinstance(text, str) else ""
 
@@ -278,11 +283,9 @@ class RemoteClient:
         if "error" in chunk:
             detail = error_detail(chunk) or clip(data)
             raise RemoteError(ErrorKind.HTTP, f"the server stopped with an error: {detail}")
-        choices = chunk.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            reason = choices[0].get("finish_reason")
-            if isinstance(reason, str) and reason:
-                self.last_finish = reason
+        reason = _first_choice(chunk).get("finish_reason")
+        if isinstance(reason, str) and reason:
+            self.last_finish = reason
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.last_usage = {key: value for key, value in usage.items() if isinstance(value, int)}

@@ -11,9 +11,12 @@ API_KEY = "test-key-0123"
 
 
 @pytest.fixture(scope="module")
-def codegemma_server(tiny_models):
-    """The tiny CodeGemma-shaped model behind ``python -m llama_cpp.server`` (no API key)."""
-    with LlamaServer(tiny_models["codegemma"], alias="tiny-codegemma") as server:
+def codellama_server(tiny_models):
+    """The tiny Code Llama-shaped model behind ``python -m llama_cpp.server`` (no API key).
+
+    (The tiny CodeGemma model's greedy answers are control tokens, which print as nothing.)
+    """
+    with LlamaServer(tiny_models["codellama"], alias="tiny-codellama") as server:
         yield server
 
 

@@ -44,13 +44,23 @@ def test_no_key_gets_the_needs_a_key_message_and_the_right_key_works(keyed_serve
         assert client.last_finish in ("stop", "length")
 
 
-def test_a_bad_request_carries_the_fastapi_detail(keyed_server):
+def test_a_rejected_body_gets_one_line_with_the_servers_words(keyed_server):
+    # this server wraps FastAPI's validation error in its own 500 {"error": {...}} answer
     with RemoteClient(keyed_server.base_url, api_key=API_KEY) as client:
         with pytest.raises(RemoteError) as caught:
             stream_all(client, dict(BODY, max_tokens="many"))
-    assert caught.value.kind is ErrorKind.BAD_REQUEST
-    assert caught.value.message.startswith("the server rejected the request (422): max_tokens")
+    assert caught.value.kind is ErrorKind.HTTP
+    assert caught.value.message.startswith("the server failed (500): ")
+    assert "max_tokens" in caught.value.message
     assert "\n" not in caught.value.message
+
+
+def test_a_fastapi_validation_answer_gets_the_field_and_reason(scripted):
+    scripted.reply = json_reply(422, '{"detail":[{"loc":["body","max_tokens"],"msg":"not an integer"}]}')
+    with RemoteClient(scripted.base_url) as client, pytest.raises(RemoteError) as caught:
+        stream_all(client)
+    assert caught.value.kind is ErrorKind.BAD_REQUEST
+    assert caught.value.message == "the server rejected the request (422): max_tokens: not an integer"
 
 
 def test_a_refused_port_gets_the_refused_message():

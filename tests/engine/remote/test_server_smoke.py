@@ -6,8 +6,8 @@ import json
 import urllib.request
 
 
-def test_server_starts_and_lists_its_model(codegemma_server):
-    with urllib.request.urlopen(f"{codegemma_server.base_url}/v1/models", timeout=10) as answer:
+def test_server_starts_and_lists_its_model(codellama_server):
+    with urllib.request.urlopen(f"{codellama_server.base_url}/v1/models", timeout=10) as answer:
         listing = json.load(answer)
-    assert [model["id"] for model in listing["data"]] == ["tiny-codegemma"]
-    assert codegemma_server.process is not None and codegemma_server.process.poll() is None
+    assert [model["id"] for model in listing["data"]] == ["tiny-codellama"]
+    assert codellama_server.process is not None and codellama_server.process.poll() is None
