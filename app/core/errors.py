@@ -28,6 +28,8 @@ class ErrorKind(str, Enum):
     HTTP = "http"  # any other Hub answer, or a transfer that broke off
     CHANGED = "changed"  # the file on the Hub is not the one that was listed
     CHECKSUM = "checksum"  # the bytes did not match their sha256 or size
+    TLS = "tls"  # the secure connection failed (certificate, protocol)
+    BAD_REPLY = "bad_reply"  # a server answered with something that is not its protocol
     # the machine
     DISK_FULL = "disk_full"  # not enough free disk (what was done so far is kept)
     RAM = "ram"  # not enough memory
