@@ -17,7 +17,7 @@ from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, 
 from app.core.models.load_params import LoadParams
 
 EXIT_USAGE = 2
-COMMANDS = ("inspect", "complete", "chat", "models", "quantize")
+COMMANDS = ("inspect", "complete", "chat", "models", "quantize", "remote")
 
 
 class UsageError(Exception):
@@ -47,8 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.add_argument("--ctx", type=int, default=4096, help="context length for the memory estimate")
 
+    from app import cli_models, cli_remote
+
     complete = commands.add_parser("complete", help="fill in the middle between a prefix and a suffix")
-    complete.add_argument("--model", required=True)
+    _engine_choice(complete)
     prefix = complete.add_mutually_exclusive_group(required=True)
     prefix.add_argument("--prefix")
     prefix.add_argument("--prefix-file")
@@ -59,15 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     _common(complete, default_tokens=64)
 
     chat = commands.add_parser("chat", help="ask a chat model one question and stream the answer")
-    chat.add_argument("--model", required=True)
+    _engine_choice(chat)
     chat.add_argument("--system")
     chat.add_argument("message")
     _common(chat, default_tokens=512)
 
-    from app import cli_models
-
     cli_models.add_commands(commands)
+    cli_remote.add_commands(commands)
     return parser
+
+
+def _engine_choice(parser: argparse.ArgumentParser) -> None:
+    """``--model PATH`` (a local GGUF) or ``--remote URL`` (an OpenAI-compatible server) and its options."""
+    from app import cli_remote
+
+    engine = parser.add_mutually_exclusive_group(required=True)
+    engine.add_argument("--model", help="a local GGUF model")
+    engine.add_argument("--remote", metavar="URL", help="an OpenAI-compatible server, e.g. http://gpu-box:8000")
+    cli_remote.add_remote_options(parser)
 
 
 def _common(parser: argparse.ArgumentParser, default_tokens: int) -> None:
@@ -104,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             from app import cli_models
 
             return cli_models.run(args)
+        if args.command == "remote":
+            from app import cli_remote
+
+            return cli_remote.run(args)
         return {"inspect": cmd_inspect, "complete": cmd_complete, "chat": cmd_chat}[args.command](args)
     except UsageError as exc:
         print(f"fimble: error: {exc}", file=sys.stderr)
@@ -183,8 +198,8 @@ def _sampling(args, default_temperature: float) -> Sampling:
 
 def cmd_complete(args) -> int:
     """``fimble complete``: print the middle."""
-    info = _inspect(args.model).info
-    if info.fim is None:
+    info = _inspect(args.model).info if args.model else None
+    if info is not None and info.fim is None:
         raise UsageError(
             f"{info.name} has no fill-in-the-middle tokens; use a completion model"
             " such as CodeGemma 2B/7B or Code Llama 7B/13B"
@@ -200,8 +215,8 @@ def cmd_complete(args) -> int:
 
 def cmd_chat(args) -> int:
     """``fimble chat``: stream the reply."""
-    info = _inspect(args.model).info
-    if not info.can_chat:
+    info = _inspect(args.model).info if args.model else None
+    if info is not None and not info.can_chat:
         raise UsageError(
             f"{info.name} is not a chat model (no chat template or turn tokens);"
             " use an instruction-tuned model such as CodeGemma 7B-it"
@@ -218,11 +233,20 @@ def _run(args, request, trailing_newline: bool) -> int:
         params = LoadParams(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    engine = HostEngine("cli", log_path=_log_file())
+    if args.remote:
+        from app import cli_remote
+
+        engine = cli_remote.connect(args, args.remote, "cli")
+    else:
+        engine = HostEngine("cli", log_path=_log_file())
     try:
-        engine.start()
-        engine.load(args.model, params, vocab_only=args.dry_run)
+        if not args.remote:
+            engine.start()
+            engine.load(args.model, params, vocab_only=args.dry_run)
         if args.dry_run:
+            if args.remote:  # the exact request body the server would get
+                print(json.dumps(engine.body(request)))
+                return 0
             tokens, pieces = engine.build_prompt(request)
             print(json.dumps({"tokens": tokens, "pieces": pieces}))
             return 0

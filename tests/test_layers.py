@@ -54,6 +54,7 @@ def _offenders(prefix: str, banned: tuple[str, ...]) -> list[str]:
         ("app.services", ("PySide6.QtWidgets", "PySide6.QtGui", "llama_cpp", "app.ui", "app.cli")),
         ("app.cli", ("PySide6", "llama_cpp")),
         ("app.cli_models", ("PySide6", "llama_cpp", "app.ui")),
+        ("app.cli_remote", ("PySide6", "llama_cpp", "app.ui", "app.services")),
         ("app.ui", ("llama_cpp",)),
     ],
 )
