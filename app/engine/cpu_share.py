@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 SAMPLE_EVERY_S = 0.5
+FIRST_SAMPLE_S = 0.1
 # Fields of psutil.cpu_times() that are not busy time (guest time is already counted in user time).
 _NOT_BUSY = frozenset({"idle", "iowait", "guest", "guest_nice"})
 
@@ -41,6 +42,25 @@ def free_cores(cores: int, machine_busy_s: float, own_busy_s: float, elapsed_s: 
 def threads_for(wanted: int, free: float) -> int:
     """The threads to run with: ``wanted``, cut to the free cores, at least one."""
     return max(1, min(wanted, int(free + 0.25)))
+
+
+class ThreadFit:
+    """llama.cpp's (generation, prompt) threads for one context, cut to the free cores when asked."""
+
+    def __init__(self, generation: int, prompt: int) -> None:
+        self.loaded = (generation, prompt)
+        self.now = self.loaded
+
+    def fit(self, ctx: object) -> int:
+        """Set the context's threads for the free cores now; return the prompt threads."""
+        free = shared().free()
+        wanted = (threads_for(self.loaded[0], free), threads_for(self.loaded[1], free))
+        if wanted != self.now:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(ctx, *wanted)
+            self.now = wanted
+        return wanted[1]
 
 
 @dataclass
@@ -68,6 +88,10 @@ class CpuShare:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._last = self._sample()
+        # A first figure now, over a short interval: a request right after the load must not
+        # run with every thread on a machine that is already busy.
+        time.sleep(FIRST_SAMPLE_S)
+        self.update()
         threading.Thread(target=self._run, name="fimble-cpu-share", daemon=True).start()
 
     def _sample(self) -> _Sample:

@@ -42,6 +42,8 @@ class EngineFailure(Exception):
 CTX_PAD = 256
 # Prompt tokens evaluated at once for a completion on the CPU (see _eval_in_chunks).
 FIM_CHUNK_TOKENS = 32
+# Generated tokens between two looks at the free cores (see cpu_share).
+REFIT_EVERY_TOKENS = 16
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
@@ -60,8 +62,7 @@ class ModelRunner:
         self._live_anchor = ""  # where the live FIM prompt's prefix starts (see core/fim/anchored)
         self._prompt_anchor = ""  # the anchor of the prompt built last
         self._on_gpu = False  # layers offloaded to a GPU
-        self._threads = (1, 1)  # (generation, prompt) threads the model was loaded with
-        self._threads_now = (1, 1)  # what llama.cpp uses now, cut to the free cores (see cpu_share)
+        self._threads = cpu_share.ThreadFit(1, 1)  # llama.cpp's threads, cut to the free cores
 
     # ---- loading -------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class ModelRunner:
         self._on_gpu = n_gpu_layers != 0 and bool(llama_cpp.llama_supports_gpu_offload())
         self.vocab = LlamaVocab(llama, model.vocab)
         self._vocab_only = vocab_only
-        self._threads = self._threads_now = (llama.context_params.n_threads, llama.context_params.n_threads_batch)
+        self._threads = cpu_share.ThreadFit(llama.context_params.n_threads, llama.context_params.n_threads_batch)
         per_token = model.kv_cache_bytes(1, params.type_k)
         self._places = WarmPlaces(0 if vocab_only else warm_places_budget(params, per_token))
         if not vocab_only:
@@ -300,6 +301,8 @@ class ModelRunner:
                     reason = "stop"
                     break
                 count += 1
+                if count % REFIT_EVERY_TOKENS == 0:
+                    self._fit_threads(llama)
                 text = decoder.decode(llama.detokenize([token], special=False))
                 if guard is not None and guard.feed(token, text):
                     reason = "repetition"
@@ -362,14 +365,7 @@ class ModelRunner:
 
     def _fit_threads(self, llama: Llama) -> int:
         """Cut llama.cpp's threads to the cores other programs leave free; return the prompt threads."""
-        free = cpu_share.shared().free()
-        wanted = (cpu_share.threads_for(self._threads[0], free), cpu_share.threads_for(self._threads[1], free))
-        if wanted != self._threads_now:
-            import llama_cpp
-
-            llama_cpp.llama_set_n_threads(llama.ctx, *wanted)
-            self._threads_now = wanted
-        return wanted[1]
+        return self._threads.fit(llama.ctx)
 
     def _switch_place(self, llama: Llama, tokens: list[int]) -> int:
         """Keep the live prompt's cache if ``tokens`` would lose it; bring back a saved one that fits better.
@@ -406,6 +402,7 @@ class ModelRunner:
         llama.n_tokens = start  # ``eval`` drops the KV entries past it
         chunk = max(FIM_CHUNK_TOKENS, llama.n_batch) if self._on_gpu else FIM_CHUNK_TOKENS
         for at in range(start, end, chunk):
+            self._fit_threads(llama)  # the machine's load may change during a long prompt
             llama.eval(tokens[at : min(at + chunk, end)])
 
     def _evaluate_prompt(

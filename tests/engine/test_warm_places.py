@@ -9,6 +9,7 @@ import pytest
 from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
 from app.engine.runner import ModelRunner
+from tests.support.engine_runs import run_job
 
 GREEDY = Sampling(max_tokens=12, temperature=0.0, ignore_eos=True)
 FILE_A = "".join(f"def load_{i}(path):\n    return open(path).read()\n" for i in range(12))
@@ -16,14 +17,7 @@ FILE_B = "".join(f"class Shape{i}:\n    sides = {i}\n" for i in range(16))
 
 
 def _run(host, job: int, prefix: str) -> tuple[str, GenerationStats]:
-    pieces, stats = [], None
-    for item in host.generate(job, FimRequest(prefix, "\n", sampling=GREEDY)):
-        if isinstance(item, GenerationStats):
-            stats = item
-        else:
-            pieces.append(item)
-    assert stats is not None
-    return "".join(pieces), stats
+    return run_job(host, job, FimRequest(prefix, "\n", sampling=GREEDY))
 
 
 def _session(host) -> list[tuple[str, GenerationStats]]:

@@ -35,6 +35,16 @@ def service(qtbot, tiny_models):
     assert controller.shutdown(10_000)
 
 
+@pytest.fixture
+def fresh(qtbot):
+    """A CompletionService with its default tuning and its controller; the test loads the model."""
+    controller = EngineController("completion")
+    svc = CompletionService(controller)
+    yield controller, svc
+    svc.growth.stop()
+    assert controller.shutdown(10_000)
+
+
 def _ask(qtbot, service, prefix=PREFIX, suffix=SUFFIX):
     with qtbot.waitSignal(service.suggestion, timeout=20_000) as answer:
         service.request(EditorSnapshot("big.py", prefix, suffix, "python"))
@@ -56,24 +66,19 @@ def test_the_speed_is_measured_when_the_model_loads_and_the_window_follows_it(qt
     assert service.speed.samples == 2
 
 
-def test_a_request_cancels_the_probe_and_is_answered(qtbot, tiny_models):
-    controller = EngineController("completion")
-    svc = CompletionService(controller)
+def test_a_request_cancels_the_probe_and_is_answered(qtbot, tiny_models, fresh):
+    controller, svc = fresh
     svc.tuning.use_cache = False
-    try:
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
-        assert svc._probe_job is not None  # sent with the load (the service's slot ran first)
-        stats = _ask(qtbot, svc)  # at once: it cancels the probe if it still runs
-        assert stats.finish_reason != "cancelled" and svc._probe_job is None
-        svc.tuning.adaptive_window = False  # a fixed window needs no probe
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
-        qtbot.waitUntil(lambda: svc.speed.samples == 0, timeout=20_000)
-        assert svc._probe_job is None
-    finally:
-        svc.growth.stop()
-        assert controller.shutdown(10_000)
+    with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+        controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+    assert svc._probe_job is not None  # sent with the load (the service's slot ran first)
+    stats = _ask(qtbot, svc)  # at once: it cancels the probe if it still runs
+    assert stats.finish_reason != "cancelled" and svc._probe_job is None
+    svc.tuning.adaptive_window = False  # a fixed window needs no probe
+    with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+        controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+    qtbot.waitUntil(lambda: svc.speed.samples == 0, timeout=20_000)
+    assert svc._probe_job is None
 
 
 def test_a_tiny_target_gives_a_shorter_prompt_than_the_full_window(qtbot, service):
@@ -142,38 +147,27 @@ def test_a_jump_up_into_the_cached_window_keeps_its_width_for_the_cost_of_the_co
     assert jump.prompt_tokens - jump.reused_tokens <= FLOOR + LAYOUT_TOKENS  # for what the cold one would cost
 
 
-def test_a_model_without_fim_tokens_spends_the_whole_window_on_the_prefix(qtbot, tiny_models):
-    controller = EngineController("completion")
-    svc = CompletionService(controller)
-    try:
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["generic"]), LoadParams(n_ctx=2048))
-        qtbot.waitUntil(lambda: svc.prefix_only, timeout=20_000)
-        assert svc.window_budgets(256) == (256, 0)  # it sees no suffix
-        full_prefix = svc.tuning.prefix_tokens
-        assert svc.window_budgets(4096) == (full_prefix, 0)  # never more prefix than the full window has
-        svc.tuning.adaptive_window = False
-        assert svc.window_budgets(256) == (full_prefix, svc.tuning.suffix_tokens)
-    finally:
-        svc.growth.stop()
-        assert controller.shutdown(10_000)
+def test_a_model_without_fim_tokens_spends_the_whole_window_on_the_prefix(qtbot, tiny_models, fresh):
+    controller, svc = fresh
+    with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+        controller.load(str(tiny_models["generic"]), LoadParams(n_ctx=2048))
+    qtbot.waitUntil(lambda: svc.prefix_only, timeout=20_000)
+    assert svc.window_budgets(256) == (256, 0)  # it sees no suffix
+    full_prefix = svc.tuning.prefix_tokens
+    assert svc.window_budgets(4096) == (full_prefix, 0)  # never more prefix than the full window has
+    svc.tuning.adaptive_window = False
+    assert svc.window_budgets(256) == (full_prefix, svc.tuning.suffix_tokens)
 
 
-def test_a_warm_up_right_after_the_load_waits_for_the_probe(qtbot, tiny_models):
-    controller = EngineController("completion")
-    svc = CompletionService(controller)
-    try:
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
-        # The service's slot ran first (it connected first); no event ran since, so the
-        # probe's end cannot have been delivered yet.
-        assert svc.model_id != "" and svc._probe_job is not None
-        with qtbot.waitSignal(svc.warmed, timeout=20_000) as warmed:
-            assert svc.warm(EditorSnapshot("big.py", PREFIX, SUFFIX, "python")) is None  # it waits
-        assert svc.speed.samples >= 1  # the probe was not cancelled
-        window = svc.window_policy().cold_window(svc.speed.tokens_per_s)
-        assert window > svc.window_policy().floor_tokens or svc.speed.tokens_per_s < 128
-        assert warmed.args[1].prompt_tokens > min(window, 600)  # sized by the probe's figure, not the floor
-    finally:
-        svc.growth.stop()
-        assert controller.shutdown(10_000)
+def test_a_warm_up_right_after_the_load_waits_for_the_probe(qtbot, tiny_models, fresh):
+    controller, svc = fresh
+    with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
+        controller.load(str(tiny_models["codegemma"]), LoadParams(n_ctx=2048))
+    # The service's slot ran first (it connected first); no event ran since, so the
+    # probe's end cannot have been delivered yet.
+    assert svc.model_id != "" and svc._probe_job is not None
+    with qtbot.waitSignal(svc.warmed, timeout=20_000) as warmed:
+        assert svc.warm(EditorSnapshot("big.py", PREFIX, SUFFIX, "python")) is None  # it waits
+    assert svc.speed.samples >= 1  # the probe was not cancelled
+    # Sized by the probe's figure (thousands of tokens/s for the tiny model), not the floor.
+    assert warmed.args[1].prompt_tokens > FLOOR + LAYOUT_TOKENS

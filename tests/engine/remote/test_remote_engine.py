@@ -15,6 +15,7 @@ from app.core.remote.servers import ServerKind
 from app.engine.client import EngineError
 from app.engine.remote.engine import RemoteEngine
 from tests.engine.remote.conftest import API_KEY
+from tests.support.engine_runs import run_job
 
 GREEDY = Sampling(max_tokens=12, temperature=0.0, seed=7)
 
@@ -27,14 +28,7 @@ def _connected(server, api_key=None, **options) -> RemoteEngine:
 
 
 def _run(engine: RemoteEngine, request, job: int = 1) -> tuple[str, GenerationStats]:
-    pieces, stats = [], None
-    for item in engine.generate(job, request):
-        if isinstance(item, GenerationStats):
-            stats = item
-        else:
-            pieces.append(item)
-    assert stats is not None
-    return "".join(pieces), stats
+    return run_job(engine, job, request)
 
 
 def test_the_engine_tells_the_server_model_and_family(codellama_server):
