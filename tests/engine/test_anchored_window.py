@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
+from tests.support.engine_runs import run_job
 
 GREEDY = Sampling(max_tokens=2, temperature=0.0, ignore_eos=True)
 LINES = [f"def step_{i}(state):\n    return state + {i}\n" for i in range(80)]
@@ -12,7 +13,7 @@ COLD = 96  # the cold window's prefix budget: a few lines
 
 
 def _stats(host, job: int, request: FimRequest) -> GenerationStats:
-    return [item for item in host.generate(job, request) if isinstance(item, GenerationStats)][0]
+    return run_job(host, job, request)[1]
 
 
 def _at(line: int, wide: int) -> FimRequest:

@@ -8,9 +8,10 @@ import time
 
 import psutil
 
-from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
+from app.core.generation.contracts import FimRequest, Sampling
 from app.core.models.load_params import LoadParams
 from app.engine.cpu_share import CpuShare, free_cores, threads_for
+from tests.support.engine_runs import run_job
 
 
 def test_free_cores_count_only_other_programs():
@@ -60,7 +61,7 @@ def test_a_busy_machine_evaluates_prompts_with_one_thread(host, tiny_models):
         request = FimRequest(
             "def area(r):\n    return ", "\n", sampling=Sampling(max_tokens=2, temperature=0.0, ignore_eos=True)
         )
-        stats = [item for item in host.generate(1, request) if isinstance(item, GenerationStats)][0]
+        _, stats = run_job(host, 1, request)
     finally:
         _stop(programs)
     assert stats.threads == 1

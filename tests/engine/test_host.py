@@ -13,19 +13,11 @@ from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, 
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine.client import EngineCrashed, EngineError
+from tests.support.cancel_landing import EARLY, INSIDE, LATE, land_inside
+from tests.support.engine_runs import collect
 
 DEADLINE_S = 10.0  # generous: the assertions are about events, not this machine's speed
 LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
-
-
-def collect(stream):
-    pieces, stats = [], None
-    for item in stream:
-        if isinstance(item, GenerationStats):
-            stats = item
-        else:
-            pieces.append(item)
-    return pieces, stats
 
 
 def test_ready_reports_the_backend(host):
@@ -184,27 +176,22 @@ def test_cancel_during_prompt_evaluation_uses_the_abort_callback(host, starter_m
     host.load(str(starter_model), LoadParams(n_ctx=2048, n_batch=16))
     prompt = "def function_number_{}(x):\n    return x * {}\n\n"
     body = "".join(prompt.format(i, i) for i in range(14))  # ~260 tokens, 16 per batch
-    # How long the first batches take depends on the machine and its load, so
-    # the wait before the cancel adapts: longer when no batch had finished,
-    # shorter when the whole prompt was already evaluated.
-    delay, outcomes = 0.05, []
-    for attempt in range(12):
-        long_prompt = f"# attempt {attempt}\n{body}"  # differs early: little is cached
-        stream = host.generate(20 + attempt, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=8)))
+
+    # The wait before the cancel adapts to the machine and its load (see cancel_landing).
+    def attempt(number: int, delay: float) -> tuple[str, tuple[str, GenerationStats]]:
+        long_prompt = f"# attempt {number}\n{body}"  # differs early: little is cached
+        stream = host.generate(20 + number, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=8)))
         time.sleep(delay)
-        host.cancel(20 + attempt)
+        host.cancel(20 + number)
         _, stats = collect(stream)
-        assert stats.finish_reason == "cancelled"
+        assert stats is not None and stats.finish_reason == "cancelled"
         if stats.generated_tokens > 0 or stats.evaluated_tokens == stats.prompt_tokens:
-            outcomes.append("late")  # the prompt was done before the cancel arrived
-            delay /= 2
-        elif stats.evaluated_tokens <= stats.reused_tokens:
-            outcomes.append("early")  # no batch had finished yet
-            delay *= 2
-        else:
-            break
-    else:
-        pytest.fail(f"no cancel landed inside prompt evaluation: {outcomes}")
+            return LATE, (long_prompt, stats)  # the prompt was done before the cancel arrived
+        if stats.evaluated_tokens <= stats.reused_tokens:
+            return EARLY, (long_prompt, stats)  # no batch had finished yet
+        return INSIDE, (long_prompt, stats)
+
+    long_prompt, stats = land_inside(attempt, 0.05)
     assert stats.generated_tokens == 0  # stopped inside prompt evaluation
     # The batches evaluated before the cancel are reused by the next request.
     _, again = collect(host.generate(99, ChatRequest((ChatMessage("user", long_prompt),), Sampling(max_tokens=1))))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QObject, Slot
 
+from app.core.generation.contracts import GenerationStats
 from app.core.models.load_params import LoadParams
 from app.services.completion_service import CompletionService, EditorSnapshot
 from app.services.engine_worker import EngineController
+from tests.support.cancel_landing import EARLY, INSIDE, LATE, land_inside
 from tests.support.gui_thread_waits import SignalLog
 
 BODY = "".join(f"def handler_{i}(event):\n    return event.value * {i}\n\n\n" for i in range(24))
@@ -75,14 +77,13 @@ def test_a_warm_up_evaluates_the_window_and_the_next_request_reuses_it(qtbot, se
 def test_a_real_request_cancels_a_running_warm_up_and_is_answered(qtbot, service):
     order = EventOrder(service)
     partial = SignalLog(service.partial)
-    # How long a batch takes depends on the machine and its load, so the pause before
-    # the real request adapts until it lands inside the warm-up's prompt evaluation.
-    delay_ms, outcomes = 20, []
-    for attempt in range(12):
-        head = f"# attempt {attempt}\n{BODY[: len(BODY) // 2]}def main():\n    "  # differs early: little is cached
+
+    # The pause before the real request adapts until it lands inside the warm-up's prompt evaluation.
+    def attempt(number: int, delay_s: float) -> tuple[str, tuple[GenerationStats, GenerationStats]]:
+        head = f"# attempt {number}\n{BODY[: len(BODY) // 2]}def main():\n    "  # differs early: little is cached
         order.events.clear()
         warm = service.warm(_snap(head))
-        qtbot.wait(delay_ms)
+        qtbot.wait(max(1, round(delay_s * 1000)))
         real = service.request(_snap(head + "x"))  # the user starts typing there
         assert service.warm_job is None and service.current_job == real
         qtbot.waitUntil(lambda: len(order.events) == 2, timeout=20_000)
@@ -94,15 +95,12 @@ def test_a_real_request_cancels_a_running_warm_up_and_is_answered(qtbot, service
         # Whatever the warm-up evaluated is reused: the two windows share it.
         assert real_stats.reused_tokens >= warm_stats.evaluated_tokens - 4
         if warm_stats.finish_reason == "prompt":
-            outcomes.append("late")  # the whole prompt was evaluated before the request came
-            delay_ms = max(1, delay_ms // 2)
-        elif warm_stats.evaluated_tokens <= warm_stats.reused_tokens:
-            outcomes.append("early")  # no batch had finished yet
-            delay_ms *= 2
-        else:
-            break
-    else:
-        pytest.fail(f"no real request landed inside a warm-up's prompt evaluation: {outcomes}")
+            return LATE, (warm_stats, real_stats)  # the whole prompt was evaluated before the request came
+        if warm_stats.evaluated_tokens <= warm_stats.reused_tokens:
+            return EARLY, (warm_stats, real_stats)  # no batch had finished yet
+        return INSIDE, (warm_stats, real_stats)
+
+    warm_stats, real_stats = land_inside(attempt, 0.02)
     assert warm_stats.finish_reason == "cancelled"
     assert warm_stats.reused_tokens < warm_stats.evaluated_tokens < warm_stats.prompt_tokens
     assert real_stats.reused_tokens > warm_stats.reused_tokens  # the cancelled batches were kept
