@@ -11,13 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 from app.cli import UsageError
-from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
-
-SAMPLE_TOKENS = 5
 
 
 def add_remote_options(parser: argparse.ArgumentParser) -> None:
@@ -70,46 +66,18 @@ def connect(args: argparse.Namespace, url: str, role: str):
 def run(args: argparse.Namespace) -> int:
     """``fimble remote test URL``: what the window's Test connection shows."""
     from app.engine.client import EngineError
+    from app.engine.remote.check import ConnectionCheck
 
-    engine = connect(args, args.url, "test")
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"{args.url}: give the server's URL with http:// or https://")
+    check = ConnectionCheck(args.url, api_key(args), args.remote_model or "", args.family)
     try:
-        facts = engine.facts
-        assert facts is not None
-        round_trip = engine.round_trip_ms()
-        fim = engine.family in ("codegemma", "codellama")
-        sampling = Sampling(max_tokens=SAMPLE_TOKENS, temperature=0.0)
-        request: FimRequest | ChatRequest = (
-            FimRequest("def add(a, b):\n    return ", "\n", sampling=sampling)
-            if fim
-            else ChatRequest((ChatMessage("user", "Say hello."),), sampling)
-        )
-        started = time.perf_counter()
-        sample = "".join(item for item in engine.generate(1, request) if not isinstance(item, GenerationStats))
-        sample_ms = (time.perf_counter() - started) * 1000
+        report = check.run()
     except EngineError as exc:
         raise UsageError(exc.message) from None
-    finally:
-        engine.close()
-    result = {
-        "server": facts.kind.label,
-        "model": engine.model_id,
-        "family": engine.family,
-        "context_length": facts.context_length,
-        "round_trip_ms": round(round_trip, 1),
-        "sample": sample,
-        "sample_ms": round(sample_ms, 1),
-    }
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(report.to_json()))
         return 0
-    context = f"{facts.context_length:,} tokens" if facts.context_length else "not reported"
-    rows = [
-        ("server", facts.kind.label),
-        ("model", f"{engine.model_id} ({engine.family})"),
-        ("context", context),
-        ("round trip", f"{round_trip:.0f} ms"),
-        ("sample", f"{sample!r} in {sample_ms:.0f} ms ({'FIM' if fim else 'chat'}, {SAMPLE_TOKENS} tokens)"),
-    ]
-    for key, value in rows:
+    for key, value in report.rows():
         print(f"{key:>10}: {value}")
     return 0

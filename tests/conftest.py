@@ -11,6 +11,9 @@ from app.selftest.tiny_gguf import FAMILIES, write_tiny_gguf
 from tests.support import gui_thread_waits
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never touch the keyring of the machine running the tests: API keys go to the
+# 0600 file under FIMBLE_HOME (tests of the keyring path pass their own backend).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 gui_thread_waits.install()
 
 

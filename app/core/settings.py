@@ -33,6 +33,7 @@ from filelock import FileLock
 from app.core.errors import one_line
 from app.core.files import write_text_atomic
 from app.core.models.load_params import LoadParams
+from app.core.remote.choice import RemoteChoice, RemoteTarget, valid_remotes
 
 SETTINGS_FILE = "settings.json"
 LOCK_FILE = "settings.json.lock"
@@ -69,6 +70,10 @@ class Settings:
         default=None,
         metadata={"help": "Completion window in tokens (prefix plus suffix); None sizes it to the machine."},
     )
+    remote_engines: dict[str, dict[str, object]] = field(
+        default_factory=dict,
+        metadata={"help": "Remote engine per role (url, model, family, active); API keys are kept elsewhere."},
+    )
 
     def __post_init__(self) -> None:
         # What this process last read from or wrote to disk (not a field):
@@ -97,6 +102,18 @@ class Settings:
     def model_for(self, role: str) -> str | None:
         """Return the configured model path for ``role``."""
         return self.chat_model if role == "chat" else self.completion_model
+
+    def remote_for(self, role: str) -> RemoteChoice | None:
+        """Return the remote engine remembered for ``role`` (active or not), or None."""
+        data = self.remote_engines.get(role)
+        return RemoteChoice.from_dict(data) if data is not None else None
+
+    def source_for(self, role: str) -> str | RemoteTarget | None:
+        """What ``role``'s engine loads: its active remote engine, else its model path (None: the starter)."""
+        remote = self.remote_for(role)
+        if remote is not None and remote.active:
+            return RemoteTarget(remote)
+        return self.model_for(role)
 
 
 @dataclass(frozen=True)
@@ -183,6 +200,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "completion_params": _params,
     "model_params": _params_by_path,
     "completion_window": _window,
+    "remote_engines": valid_remotes,
 }
 
 

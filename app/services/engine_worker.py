@@ -19,8 +19,13 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.starter import StarterMissing, starter_model_path
 from app.core.paths import app_dirs
+from app.core.remote.choice import RemoteTarget
 from app.engine.client import Engine, EngineCrashed, EngineError
 from app.engine.host_client import HostEngine
+from app.services.engine_sources import RemoteFactory, make_remote_engine, model_name, same_engine
+
+# What a role's engine serves: a GGUF path, or a model on a remote server.
+Source = str | RemoteTarget
 
 WATCHDOG_MS = 250
 _job_ids = itertools.count(1)
@@ -48,12 +53,19 @@ class EngineWorker(QObject):
         int, object, object, object
     )  # switch id, engine or None, (path, params), LoadedModel or message
 
-    def __init__(self, role: str, engine_factory: Callable[[str], Engine] | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        engine_factory: Callable[[str], Engine] | None = None,
+        remote_factory: RemoteFactory | None = None,
+    ) -> None:
         super().__init__()
         self.role = role
         self._factory = engine_factory or (lambda r: HostEngine(r, _log_path(r)))
+        self._remote_factory = remote_factory or make_remote_engine
         self._engine: Engine | None = None
-        self._model: tuple[str, LoadParams] | None = None
+        self._model: tuple[Source, LoadParams] | None = None
+        self._engine_source: Source | None = None  # what ``_engine`` was made for
         self._model_loaded = False
         self._closing = False
         self._watchdog: QTimer | None = None
@@ -84,10 +96,14 @@ class EngineWorker(QObject):
     def _ensure_engine(self) -> Engine | None:
         if self._closing:
             return None
+        source = self._model[0] if self._model is not None else None
         if self._engine is not None and self._engine.is_alive():
-            return self._engine
-        engine = self._factory(self.role)
-        self._engine = engine  # visible to close() while the host starts
+            if same_engine(self._engine_source, source):
+                return self._engine
+            old, self._engine = self._engine, None  # a host for a GGUF, now a server (or back)
+            old.close(timeout=0.5)
+        engine = self._make(source)
+        self._engine, self._engine_source = engine, source  # visible to close() while the host starts
         try:
             backend: BackendInfo = engine.start()
         except EngineError as exc:
@@ -97,6 +113,12 @@ class EngineWorker(QObject):
             return None
         self.backend_ready.emit(backend)
         return engine
+
+    def _make(self, source: Source | None) -> Engine:
+        """A new engine for ``source``: a host process for a GGUF, a client for a remote server."""
+        if isinstance(source, RemoteTarget):
+            return self._remote_factory(self.role, source)
+        return self._factory(self.role)
 
     def stop_watchdog(self) -> None:
         """Stop the crash watchdog; runs in the worker thread as it finishes."""
@@ -126,12 +148,14 @@ class EngineWorker(QObject):
     # ---- commands ---------------------------------------------------------------
 
     @Slot(object, object)
-    def load(self, path: str | None, params: LoadParams) -> None:
-        """Load ``path`` (None: the starter model) with ``params``."""
+    def load(self, path: str | RemoteTarget | None, params: LoadParams) -> None:
+        """Load ``path`` (None: the starter model; a ``RemoteTarget``: a model on a server) with ``params``."""
         if self._closing:
             return
         try:
-            resolved = str(path) if path else str(starter_model_path(app_dirs().models))
+            resolved: Source = (
+                path if isinstance(path, RemoteTarget) else str(path or starter_model_path(app_dirs().models))
+            )
         except StarterMissing as exc:
             self.load_failed.emit(str(exc))
             return
@@ -144,7 +168,7 @@ class EngineWorker(QObject):
         self._model = (resolved, params)
         self._load_current()
 
-    def _switch(self, path: str, params: LoadParams) -> None:
+    def _switch(self, path: Source, params: LoadParams) -> None:
         """Load the next model in a second host while the current one keeps serving.
 
         Requests that arrive meanwhile go to the old model; the new host takes
@@ -154,14 +178,14 @@ class EngineWorker(QObject):
         self._switch_id += 1
         switch_id = self._switch_id
         self._abandon_pending()
-        engine = self._factory(self.role)
+        engine = self._make(path)
         self._pending = engine
-        self.load_started.emit(path)
+        self.load_started.emit(str(path))
 
         def work() -> None:
             try:
                 engine.start()
-                loaded = engine.load(path, params, on_progress=self.load_progress.emit)
+                loaded = engine.load(model_name(path), params, on_progress=self.load_progress.emit)
             except EngineError as exc:
                 engine.close(timeout=0.2)
                 self._switch_done.emit(switch_id, None, (path, params), exc.message)
@@ -180,7 +204,7 @@ class EngineWorker(QObject):
 
     @Slot(int, object, object, object)
     def _finish_switch(
-        self, switch_id: int, engine: Engine | None, model: tuple[str, LoadParams], result: LoadedModel | str
+        self, switch_id: int, engine: Engine | None, model: tuple[Source, LoadParams], result: LoadedModel | str
     ) -> None:
         if switch_id != self._switch_id or self._closing:
             if engine is not None:
@@ -190,7 +214,7 @@ class EngineWorker(QObject):
         if engine is None or not isinstance(result, LoadedModel):
             self.load_failed.emit(str(result))
             return
-        old, self._engine = self._engine, engine
+        old, self._engine, self._engine_source = self._engine, engine, model[0]
         self._model, self._model_loaded = model, True
         self.loaded.emit(result)
         if old is not None:
@@ -201,9 +225,9 @@ class EngineWorker(QObject):
         if engine is None or self._model is None:
             return False
         path, params = self._model
-        self.load_started.emit(path)
+        self.load_started.emit(str(path))
         try:
-            loaded = engine.load(path, params, on_progress=self.load_progress.emit)
+            loaded = engine.load(model_name(path), params, on_progress=self.load_progress.emit)
         except EngineCrashed as exc:
             self.load_failed.emit(exc.message)
             self._recover(exc.message)
@@ -325,8 +349,8 @@ class EngineController(QObject):
         self._generate_requested.connect(self.worker.generate)
         self.worker_thread.start()
 
-    def load(self, path: str | None, params: LoadParams) -> None:
-        """Ask the worker to load a model (None: the starter model)."""
+    def load(self, path: str | RemoteTarget | None, params: LoadParams) -> None:
+        """Ask the worker to load a model (None: the starter model; a ``RemoteTarget``: a server's)."""
         self._load_requested.emit(path, params)
 
     def generate(self, request: FimRequest | ChatRequest) -> int:

@@ -24,6 +24,12 @@ NOTES = {
     "length": "stopped at the token limit",
     "time": "stopped at the time limit",
     "repetition": "stopped: the answer was repeating itself",
+    # a remote engine that failed mid-answer (the text so far is kept, marked partial)
+    "http": "interrupted: the server cut the answer off",
+    "offline": "interrupted: the server went away",
+    "timeout": "interrupted: the server went silent",
+    "bad_reply": "interrupted: the server sent a garbled answer",
+    "crashed": "interrupted: the engine stopped",
 }
 
 

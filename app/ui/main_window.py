@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         models_menu = self.menuBar().addMenu("&Models")
         self._action(models_menu, "&Model Manager…", QKeySequence("Ctrl+Shift+M"), self.open_models)
+        self._action(models_menu, "&Engines: Local or Remote…", None, self.model_roles.open_engines)
         chat_menu = self.menuBar().addMenu("&Chat")
         self._action(chat_menu, "&New Chat", None, lambda: self.chat_service.new_conversation())
         self._action(chat_menu, "Default &System Prompt…", None, self.edit_default_system_prompt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,12 +13,14 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
+from app.core.remote.choice import RemoteTarget, where
 from app.services.engine_worker import EngineController
 from app.ui.window_settings import WindowSettings
 
 if TYPE_CHECKING:
     from app.services.completion_service import CompletionService
     from app.services.model_jobs import ModelJobs
+    from app.ui.engines_dialog import EnginesDialog
     from app.ui.models_dialog import ModelsDialog
 
 
@@ -50,8 +53,11 @@ class RoleStatus(QObject):
 
     @Slot(str)
     def on_started(self, path: str) -> None:
-        """A load began."""
-        self.label.setText(f"{self.role.label}: loading {Path(path).name}…")
+        """A load began (``path`` is a server's URL for a remote engine)."""
+        if "://" in path:
+            self.label.setText(f"{self.role.label}: connecting to {where(path)}…")
+        else:
+            self.label.setText(f"{self.role.label}: loading {Path(path).name}…")
         self._loading(True)
 
     @Slot(float)
@@ -63,8 +69,14 @@ class RoleStatus(QObject):
     def on_loaded(self, loaded: LoadedModel) -> None:
         """The model is ready."""
         self._loading(False)
-        self.label.setText(f"{self.role.label}: {loaded.info.name} ({loaded.info.file_type})")
-        self.label.setToolTip(f"{loaded.info.path}\n{loaded.info.family} · context {loaded.n_ctx}")
+        info = loaded.info
+        if info.architecture == "remote":  # path: <base url>/v1/models/<id>
+            self.label.setText(f"{self.role.label}: {info.name} on {where(info.path)}")
+            context = f"context {loaded.n_ctx:,}" if loaded.n_ctx else "context not reported"
+            self.label.setToolTip(f"{info.path}\n{info.family} · {context} · remote engine")
+            return
+        self.label.setText(f"{self.role.label}: {info.name} ({info.file_type})")
+        self.label.setToolTip(f"{info.path}\n{info.family} · context {loaded.n_ctx}")
 
     @Slot(str)
     def on_failed(self, message: str) -> None:
@@ -108,7 +120,7 @@ class ModelRoles(QObject):
         """Load every role's model as the settings say."""
         settings = self._settings.settings
         for role, controller in self._engines.items():
-            controller.load(settings.model_for(role), settings.load_params(role))
+            controller.load(settings.source_for(role), settings.load_params(role))
 
     def choose_model(self, role: ModelRole) -> None:
         """Pick a GGUF file for ``role``, remember it, and load it in the background."""
@@ -126,14 +138,38 @@ class ModelRoles(QObject):
                 settings.chat_model = path
             else:
                 settings.completion_model = path
+            remote = settings.remote_for(role)
+            if remote is not None and remote.active:  # a local model chosen: the server is kept for later
+                settings.remote_engines[role.value] = replace(remote, active=False).to_dict()
         self._engines[role].load(path, self._settings.settings.load_params(role))
+
+    @Slot(str, object)
+    def set_source(self, role: ModelRole | str, target: RemoteTarget | None) -> None:
+        """Remember ``role``'s remote engine and load what it now uses, in the background.
+
+        An active target connects to the server (storing the key it carries);
+        an inactive one, or None (forget the server), goes back to the local
+        model if the server was in use, and otherwise only saves.
+        """
+        role = ModelRole(role)
+        with self._settings.change() as settings:
+            before = settings.remote_for(role)
+            if target is not None:
+                settings.remote_engines[role.value] = target.choice.to_dict()
+            else:
+                settings.remote_engines.pop(role.value, None)
+        params = self._settings.settings.load_params(role)
+        if target is not None and target.choice.active:
+            self._engines[role].load(target, params)
+        elif before is not None and before.active:
+            self._engines[role].load(self._settings.settings.model_for(role), params)
 
     def set_model_params(self, path: str, params: LoadParams) -> None:
         """Remember a model's runtime settings; reload it if a role uses it."""
         with self._settings.change() as settings:
             settings.set_model_params(path, params)
         for role, controller in self._engines.items():
-            if settings.model_for(role) == path:
+            if settings.model_for(role) == path and settings.source_for(role) == path:
                 controller.load(path, settings.load_params(role))
 
     @Slot(object)
@@ -143,6 +179,16 @@ class ModelRoles(QObject):
             settings.completion_window = tokens
         if self.completion_service is not None:
             self.completion_service.pinned_window = tokens
+
+    def open_engines(self) -> EnginesDialog:
+        """Show the Engines dialog (local or remote per role); what it applies comes back to ``set_source``."""
+        from app.ui.engines_dialog import EnginesDialog
+
+        dialog = EnginesDialog(self._settings.settings, self._window)
+        dialog.source_chosen.connect(self.set_source)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def open_manager(self, jobs: ModelJobs, vram_bytes: int | None) -> ModelsDialog:
         """Show the model manager (made on first use); its assignments come back here."""
