@@ -8,6 +8,7 @@ calls. Answers come back only through signals, each tagged with a job id.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from app.services.engine_sources import RemoteFactory, make_remote_engine, model
 Source = str | RemoteTarget
 
 WATCHDOG_MS = 250
+# After a remote server failed to connect, requests fail at once for this long instead of each trying again.
+REMOTE_RETRY_S = 5.0
 _job_ids = itertools.count(1)
 
 
@@ -67,6 +70,7 @@ class EngineWorker(QObject):
         self._model: tuple[Source, LoadParams] | None = None
         self._engine_source: Source | None = None  # what ``_engine`` was made for
         self._model_loaded = False
+        self._down: tuple[float, str] | None = None  # when and why the remote server last failed to load
         self._closing = False
         self._watchdog: QTimer | None = None
         self._switch_id = 0
@@ -109,7 +113,7 @@ class EngineWorker(QObject):
         except EngineError as exc:
             self._engine = None
             if not self._closing:
-                self.load_failed.emit(exc.message)
+                self._report_load_failure(exc.message)
             return None
         self.backend_ready.emit(backend)
         return engine
@@ -165,7 +169,7 @@ class EngineWorker(QObject):
         if self._model_loaded and self._engine is not None and self._engine.is_alive():
             self._switch(resolved, params)
             return
-        self._model = (resolved, params)
+        self._model, self._down = (resolved, params), None
         self._load_current()
 
     def _switch(self, path: Source, params: LoadParams) -> None:
@@ -229,15 +233,21 @@ class EngineWorker(QObject):
         try:
             loaded = engine.load(model_name(path), params, on_progress=self.load_progress.emit)
         except EngineCrashed as exc:
-            self.load_failed.emit(exc.message)
+            self._report_load_failure(exc.message)
             self._recover(exc.message)
             return False
         except EngineError as exc:
-            self.load_failed.emit(exc.message)
+            self._report_load_failure(exc.message)
             return False
-        self._model_loaded = True
+        self._model_loaded, self._down = True, None
         self.loaded.emit(loaded)
         return True
+
+    def _report_load_failure(self, message: str) -> None:
+        """Say why a load failed; a server that failed is not asked again for ``REMOTE_RETRY_S``."""
+        if self._model is not None and isinstance(self._model[0], RemoteTarget):
+            self._down = (time.monotonic(), message)
+        self.load_failed.emit(message)
 
     @Slot(int, object)
     def generate(self, job_id: int, request: FimRequest | ChatRequest) -> None:
@@ -246,8 +256,13 @@ class EngineWorker(QObject):
             if self._model is None:
                 self.failed.emit(job_id, "no_model", "no model is loaded yet")
                 return
+            down = self._down
+            if down is not None and time.monotonic() - down[0] < REMOTE_RETRY_S:
+                self.failed.emit(job_id, "offline", down[1])  # typing does not queue a connect per key
+                return
             if not self._load_current():
-                self.failed.emit(job_id, "no_model", "the model could not be reloaded")
+                message = self._down[1] if self._down is not None else "the model could not be reloaded"
+                self.failed.emit(job_id, "no_model", message)
                 return
         engine = self._engine
         if engine is None:

@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_backend(self, backend: BackendInfo) -> None:
+        if backend.backend == "Remote":
+            return  # the status bar names the server; "Backend" is this machine's llama.cpp
         self.backend = backend
         self.backend_label.setText(f"Backend: {backend.describe()}")
 

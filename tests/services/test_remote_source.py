@@ -112,3 +112,19 @@ def test_a_server_killed_mid_answer_leaves_the_text_so_far_marked_partial(qtbot,
         finally:
             chat.shutdown()
             store.close()
+
+
+def test_requests_to_a_server_that_is_down_fail_at_once_with_its_reason(qtbot, controllers):
+    from tests.support.llama_server import free_port
+
+    controller = _controller(controllers, "completion")
+    url = f"http://127.0.0.1:{free_port()}"
+    load_failures = SignalLog(controller.worker.load_failed)
+    with qtbot.waitSignal(controller.worker.load_failed, timeout=30_000):
+        controller.load(RemoteTarget(RemoteChoice(url)), LoadParams())
+    failed = SignalLog(controller.worker.failed)
+    jobs = [controller.generate(_short_chat()) for _ in range(3)]
+    qtbot.waitUntil(lambda: len(failed.calls) == 3, timeout=30_000)
+    assert [call[0] for call in failed.calls] == jobs
+    assert {call[1:] for call in failed.calls} == {("offline", f"cannot reach {url}: connection refused")}
+    assert len(load_failures.calls) == 1  # no new connection attempt per request

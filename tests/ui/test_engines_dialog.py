@@ -17,7 +17,7 @@ from app.core.remote.choice import RemoteChoice
 from app.core.remote.secrets import KEYS_FILE
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
-from tests.engine.remote.conftest import API_KEY, keyed_server  # noqa: F401 - the fixture
+from tests.engine.remote.conftest import API_KEY, codellama_server, keyed_server  # noqa: F401 - the fixtures
 
 
 def _window(qtbot, settings: Settings) -> MainWindow:
@@ -131,3 +131,28 @@ def test_a_window_starts_on_the_remote_engine_the_settings_name(qtbot, tiny_mode
         assert "tiny-codellama-fixture" in win.completion_model_label.text()
     finally:
         win.close()
+
+
+def test_ghost_text_comes_from_a_remote_completion_engine(qtbot, window, codellama_server):  # noqa: F811
+    dialog = window.model_roles.open_engines()
+    form = dialog.forms[ModelRole.COMPLETION]
+    form.remote.setChecked(True)
+    form.url.setText(codellama_server.base_url)
+    form.family.setCurrentIndex(form.family.findData("codellama"))
+    with qtbot.waitSignal(window.completion_engine.worker.loaded, timeout=30_000) as loaded:
+        dialog.apply()
+    assert loaded.args[0].info.architecture == "remote" and loaded.args[0].info.family == "codellama"
+    qtbot.waitUntil(lambda: "on 127.0.0.1:" in window.completion_model_label.text(), timeout=10_000)
+    editor = window.editor_pane.editor
+    editor.setPlainText("def add(a, b):\n    ")
+    editor.moveCursor(editor.textCursor().MoveOperation.End)
+    before = editor.toPlainText()
+    window.activateWindow()  # the closed dialog had the focus; Ctrl+Space is a window shortcut
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    with qtbot.waitSignal(window.completion_service.suggestion, timeout=30_000) as got:
+        qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+    suggestion = got.args[1]
+    assert suggestion.strip() and editor.ghost.text == suggestion
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == before + suggestion
+    assert window.backend_label.text() != "Backend: Remote"  # this machine's llama.cpp, not the server
