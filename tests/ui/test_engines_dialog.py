@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from PySide6.QtCore import Qt
 
 from app.core.models.roles import ModelRole
@@ -18,27 +17,6 @@ from app.core.remote.secrets import KEYS_FILE
 from app.core.settings import Settings
 from app.ui.main_window import MainWindow
 from tests.engine.remote.conftest import API_KEY, codellama_server, keyed_server  # noqa: F401 - the fixtures
-
-
-def _window(qtbot, settings: Settings) -> MainWindow:
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    with qtbot.waitSignals([win.chat_engine.worker.loaded, win.completion_engine.worker.loaded], timeout=30_000):
-        win.show()
-    return win
-
-
-@pytest.fixture
-def window(qtbot, tiny_models):
-    settings = Settings(
-        chat_model=str(tiny_models["generic"]),
-        completion_model=str(tiny_models["codellama"]),
-        chat_params={"n_ctx": 1024},
-        completion_params={"n_ctx": 1024},
-    )
-    win = _window(qtbot, settings)
-    yield win
-    win.close()
 
 
 def _click(qtbot, button) -> None:
@@ -125,7 +103,10 @@ def test_a_window_starts_on_the_remote_engine_the_settings_name(qtbot, tiny_mode
     KeyStore(app_dirs().ensure().config, backend="file").set(keyed_server.base_url, API_KEY)
     settings = Settings(chat_model=str(tiny_models["generic"]), completion_model=str(tiny_models["codellama"]))
     settings.remote_engines["chat"] = RemoteChoice(keyed_server.base_url, "tiny-generic").to_dict()
-    win = _window(qtbot, settings)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    with qtbot.waitSignals([win.chat_engine.worker.loaded, win.completion_engine.worker.loaded], timeout=30_000):
+        win.show()
     try:
         assert win.chat_model_label.text() == f"Chat: tiny-generic on 127.0.0.1:{keyed_server.port}"
         assert "tiny-codellama-fixture" in win.completion_model_label.text()

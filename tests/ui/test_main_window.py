@@ -9,24 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.models.roles import ModelRole
-from app.core.settings import Settings
 from app.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, tiny_models):
-    settings = Settings(
-        chat_model=str(tiny_models["generic"]),
-        completion_model=str(tiny_models["codellama"]),
-        chat_params={"n_ctx": 4096},
-        completion_params={"n_ctx": 1024},
-    )
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    with qtbot.waitSignals([win.chat_engine.worker.loaded, win.completion_engine.worker.loaded], timeout=30_000):
-        win.show()
-    yield win
-    win.close()
 
 
 def test_status_bar_shows_models_and_backend(window):
