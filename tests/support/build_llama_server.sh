@@ -37,7 +37,8 @@ tar -xzf "$SDIST" -C "$SRC" --strip-components=1
 LLAMA_CPP="$SRC/vendor/llama.cpp"
 
 # Only the server: no tests, examples or web UI (nothing is downloaded at build
-# time), no HTTPS, one static binary.
+# time), no HTTPS, one static binary. (LLAMA_CURL is gone from this llama.cpp:
+# LLAMA_OPENSSL=OFF is what keeps the network code plain HTTP.)
 cmake -S "$LLAMA_CPP" -B "$OUT/cmake" \
 	-DCMAKE_BUILD_TYPE=Release \
 	-DBUILD_SHARED_LIBS=OFF \
@@ -53,4 +54,5 @@ cmake -S "$LLAMA_CPP" -B "$OUT/cmake" \
 cmake --build "$OUT/cmake" --target llama-server -j "$JOBS"
 cp "$OUT/cmake/bin/llama-server" "$BIN"
 echo "$VERSION" > "$STAMP"
+rm -rf "$SRC" "$OUT/cmake"  # about 300 MB; the sdist stays for a rebuild with other flags
 echo "built $BIN (llama-cpp-python $VERSION)"

@@ -132,11 +132,9 @@ class RemoteEngine(Engine):
         self._use_server_extras(facts)
         if on_progress is not None:
             on_progress(1.0)
-        fim = (
-            self.family in FIM_FAMILIES
-            or self.infill
-            or (self.token_prompts is not None and self.token_prompts.has_fim)
-        )
+        fim = self.family in FIM_FAMILIES
+        if self.token_prompts is not None:  # the server's vocabulary says
+            fim = self.token_prompts.has_fim or self.infill
         info = ModelInfo(
             path=f"{self.base_url}/v1/models/{self.model_id}",
             name=display_name(self.model_id),

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from app.core.errors import ErrorKind
-from app.core.generation.contracts import ContextChunk, FimRequest, GenerationStats, Sampling
+from app.core.generation.contracts import ContextChunk, FimRequest, Sampling
 from app.core.models.load_params import LoadParams
 from app.core.remote.prompts import stop_strings, trim_leaked
 from app.core.remote.servers import ServerKind
@@ -135,15 +135,23 @@ def test_generated_tokens_equal_a_local_run_of_the_same_prompt(engines, tiny_mod
     request = FimRequest("def add(a, b):\n", "\n\nprint(add(1, 2))\n", sampling=GREEDY)
     ids = engine.body(request)["prompt"]
     text, stats = run_job(engine, 1, request)
-    assert isinstance(stats, GenerationStats) and stats.finish_reason in ("stop", "length")
-    local = llama_cpp.Llama(str(tiny_models["codellama"]), n_ctx=512, n_threads=1, verbose=False, seed=7)
+    assert text and stats.finish_reason in ("stop", "length")
+    # The ids the server generates for that prompt (its own API, which can return them) ...
+    body = {"prompt": ids, "n_predict": GREEDY.max_tokens, "temperature": 0.0, "return_tokens": True}
+    served = httpx2.post(f"{engine.base_url}/completion", json=body, timeout=60).json()
+    assert served["tokens_evaluated"] == len(ids)
+    # ... are those a local greedy run of the same GGUF generates.
+    local = llama_cpp.Llama(str(tiny_models["codellama"]), n_ctx=512, n_threads=1, verbose=False)
     try:
-        made = local.create_completion(
-            ids, max_tokens=GREEDY.max_tokens, temperature=0.0, stop=list(stop_strings("codellama"))
-        )
+        vocab = llama_cpp.llama_model_get_vocab(local.model)
+        made: list[int] = []
+        for token in local.generate(ids, temp=0.0, reset=True):
+            if llama_cpp.llama_vocab_is_eog(vocab, token) or len(made) == GREEDY.max_tokens:
+                break
+            made.append(token)
     finally:
         local.close()
-    assert text == trim_leaked(made["choices"][0]["text"], "codellama")
+    assert made and served["tokens"] == made
 
 
 def test_dry_run_prints_the_token_ids_it_would_send(codellama_llama_server, runners):
