@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         facts = engine.facts
         assert facts is not None
         round_trip = engine.round_trip_ms()
-        fim = engine.family in ("codegemma", "codellama")
+        fim = engine.offers_fim
         sampling = Sampling(max_tokens=SAMPLE_TOKENS, temperature=0.0)
         request: FimRequest | ChatRequest = (
             FimRequest("def add(a, b):\n    return ", "\n", sampling=sampling)

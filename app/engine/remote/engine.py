@@ -90,6 +90,7 @@ class RemoteEngine(Engine):
         self.token_prompts: LlamaServerPrompts | None = None
         self.stop_token_ids: list[int] = []
         self.infill = False  # llama-server lays out FIM prompts for a model Fimble has no layout for
+        self.offers_fim = False  # set by load: FIM requests can be served
         self._extras_for: tuple[ServerKind, str, str] | None = None
         self._cancel = threading.Event()
         self._job: int | None = None
@@ -135,6 +136,7 @@ class RemoteEngine(Engine):
         fim = self.family in FIM_FAMILIES
         if self.token_prompts is not None:  # the server's vocabulary says
             fim = self.token_prompts.has_fim or self.infill
+        self.offers_fim = fim
         info = ModelInfo(
             path=f"{self.base_url}/v1/models/{self.model_id}",
             name=display_name(self.model_id),

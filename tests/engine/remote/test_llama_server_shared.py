@@ -12,6 +12,7 @@ quantized model's logits then differ slightly from a fresh evaluation.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx2
@@ -40,6 +41,7 @@ from tests.engine.remote.test_remote_engine import (  # noqa: F401
     test_chat_streams_through_the_chat_endpoint_with_the_right_key,
 )
 from tests.support.llama_cpp_server import LlamaCppServer
+from tests.test_cli import fimble
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,20 @@ def test_a_model_without_fim_tokens_offers_no_completion(starter_server):
             engine.body(FimRequest("x = ", ""))
     finally:
         engine.close()
+
+
+@pytest.mark.starter
+def test_remote_test_samples_chat_when_the_model_has_no_fim_tokens(starter_server):
+    result = fimble("remote", "test", starter_server.base_url, "--json")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["server"] == "llama.cpp server" and shown["model"] == "gemma-3-270m"
+    assert shown["context_length"] == 2048 and shown["sample"]
+
+
+def test_remote_test_samples_fim_through_token_ids(codellama_server):
+    result = fimble("remote", "test", codellama_server.base_url, "--json")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["server"] == "llama.cpp server" and shown["family"] == "codellama"
+    assert isinstance(shown["sample"], str)
