@@ -205,3 +205,21 @@ def test_a_model_without_fim_tokens_is_refused_in_words_on_llama_server(keyed_ll
         assert refused.value.kind == ErrorKind.WRONG_ROLE
     finally:
         engine.close()
+
+
+def test_a_keystroke_costs_one_tokenize_request(engines, monkeypatch):
+    engine = engines["codegemma"]
+    client = engine._client
+    asked: list[str] = []
+    post = client.post_json
+
+    def counting(path, body):
+        asked.append(path)
+        return post(path, body)
+
+    monkeypatch.setattr(client, "post_json", counting)
+    chunks = (ContextChunk("src/util.py", "def helper():\n    pass\n"),)
+    engine.body(FimRequest("def add(a, b):\n    ret", "\n\nprint(add(1, 2))\n", path="src/main.py", chunks=chunks))
+    asked.clear()
+    engine.body(FimRequest("def add(a, b):\n    retu", "\n\nprint(add(1, 2))\n", path="src/main.py", chunks=chunks))
+    assert asked == ["/tokenize"]  # the new prefix; suffix, path and context file come from the cache
