@@ -17,7 +17,7 @@ else
 CMAKE_ARGS ?=
 endif
 
-.PHONY: run check test bench package package-test llama install install-test install-package clean
+.PHONY: run check test bench package package-test llama llama-server install install-test install-package clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ llama: $(PY)
 		$(PIP) install "$(LLAMA)" && \
 		echo "$(CMAKE_ARGS)" > $(STAMP); \
 	fi
+
+# llama.cpp's own llama-server, built from the llama.cpp sources inside the
+# installed llama-cpp-python's source distribution (for the remote-engine
+# tests; several minutes, skipped when already built for that version).
+LLAMA_SERVER_DIR := build/llama-server
+
+llama-server: llama
+	sh tests/support/build_llama_server.sh $(PY) $(LLAMA_SERVER_DIR) $(CMAKE_ARGS)
 
 install: llama
 	$(PIP) install -e ".[starter]"

@@ -9,6 +9,7 @@ silent after the scripted chunks until ``stop`` (or ``release``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,6 +41,8 @@ class ScriptedServer:
 
     def __init__(self) -> None:
         self.reply = Reply()
+        # Replies by "METHOD /path" (or a function of the request body), before ``reply``.
+        self.routes: dict[str, Reply | Callable[[bytes], Reply]] = {}
         self.requests: list[tuple[str, str, bytes]] = []
         self.seen_headers: list[dict[str, str]] = []
         self._released = threading.Event()
@@ -67,7 +70,8 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 owner.seen_headers.append(dict(self.headers.items()))
                 owner.requests.append((self.command, self.path, self.rfile.read(length) if length else b""))
-                reply = owner.reply
+                route = owner.routes.get(f"{self.command} {self.path}", owner.reply)
+                reply = route if isinstance(route, Reply) else route(owner.requests[-1][2])
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -18,7 +18,7 @@ from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, 
 from app.core.models.load_params import LoadParams
 from app.engine.client import EngineError
 from app.engine.remote.client import RemoteClient
-from app.engine.remote.engine import FIM_FAMILIES, RemoteEngine
+from app.engine.remote.engine import RemoteEngine
 from app.engine.remote.errors import RemoteError
 
 SAMPLE_TOKENS = 5
@@ -104,7 +104,7 @@ class ConnectionCheck:
             models = self._models()
             self._stop_if_cancelled()
             family = engine.family or "generic"
-            fim = family in FIM_FAMILIES
+            fim = engine.offers_fim
             sampling = Sampling(max_tokens=SAMPLE_TOKENS, temperature=0.0)
             request: FimRequest | ChatRequest = (
                 FimRequest(_SAMPLE_PREFIX, "\n", sampling=sampling)

@@ -125,6 +125,15 @@ def _completion_text(chunk: Mapping[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
+def _native_text(chunk: Mapping[str, Any]) -> str:
+    text = chunk.get("content")
+    return text if isinstance(text, str) else ""
+
+
+# llama-server's own stop types (its native endpoints), as OpenAI finish reasons.
+_NATIVE_FINISH = {"eos": "stop", "word": "stop", "limit": "length"}
+
+
 def _chat_text(chunk: Mapping[str, Any]) -> str:
     delta = _first_choice(chunk).get("delta")
     text = delta.get("content") if isinstance(delta, dict) else None
@@ -196,11 +205,34 @@ class RemoteClient:
             return None
         return result
 
+    def post_json(self, path: str, body: dict[str, Any]) -> object | None:
+        """``POST path`` with a JSON body, answered as JSON; None when the server has no such path."""
+        try:
+            response = self._http.post(path, json=body)
+        except httpx2.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        log.debug("POST %s%s -> %s", self.base_url, path, response.status_code)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise status_error(response, has_key=self._has_key)
+        try:
+            result: object = response.json()
+        except ValueError:
+            raise RemoteError(ErrorKind.BAD_REPLY, f"{self.base_url}{path} did not answer with JSON") from None
+        return result
+
     def stream_completion(
         self, body: dict[str, Any], cancel: threading.Event, time_limit_s: float | None = None
     ) -> Iterator[str]:
         """Stream ``POST /v1/completions``: the text pieces, until done, cancelled or out of time."""
         return self._stream("/v1/completions", body, cancel, time_limit_s, _completion_text)
+
+    def stream_infill(
+        self, body: dict[str, Any], cancel: threading.Event, time_limit_s: float | None = None
+    ) -> Iterator[str]:
+        """Stream llama-server's ``POST /infill`` (its own format: ``content`` pieces, ``stop`` at the end)."""
+        return self._stream("/infill", body, cancel, time_limit_s, _native_text)
 
     def stream_chat(
         self, body: dict[str, Any], cancel: threading.Event, time_limit_s: float | None = None
@@ -289,6 +321,13 @@ class RemoteClient:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.last_usage = {key: value for key, value in usage.items() if isinstance(value, int)}
+        if chunk.get("stop") is True:  # the last chunk of a native llama-server stream
+            self.last_finish = _NATIVE_FINISH.get(str(chunk.get("stop_type")), "stop")
+            counts = {
+                "completion_tokens": chunk.get("tokens_predicted"),
+                "prompt_tokens": chunk.get("tokens_evaluated"),
+            }
+            self.last_usage = {key: value for key, value in counts.items() if isinstance(value, int)}
         return text_of(chunk)
 
     # -- errors ------------------------------------------------------------

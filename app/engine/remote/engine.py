@@ -7,10 +7,16 @@ any control-token text in the user's code broken first (see
 on the family's stop strings within the server's limit, is capped by
 ``max_tokens`` and a time limit, and is cancelled by closing its stream.
 Text of control tokens that leaks anyway is cut before it is shown.
+
+On llama-server the FIM prompt goes as token ids built by the local family
+module over the server's tokenizer, with ``cache_prompt``, ``n_indent`` and
+``t_max_predict_ms``; on vLLM the family's stop tokens also go as
+``stop_token_ids`` (see ``token_prompts``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +35,15 @@ from app.core.remote.servers import ServerFacts, ServerKind, describe, detect_se
 from app.engine.client import Engine, EngineError
 from app.engine.remote.client import RemoteClient
 from app.engine.remote.errors import RemoteError
+from app.engine.remote.token_prompts import (
+    LlamaServerPrompts,
+    cursor_indent,
+    infill_fields,
+    llama_server_infills,
+    vllm_stop_token_ids,
+)
+
+log = logging.getLogger(__name__)
 
 # Characters per token assumed when cutting a FIM window without the server's tokenizer.
 CHARS_PER_TOKEN = 3
@@ -71,6 +86,12 @@ class RemoteEngine(Engine):
         self.family = family
         self.model_id = ""
         self._client = RemoteClient(self.base_url, api_key)
+        # llama-server: FIM prompts as token ids; vLLM: the ids of the family's stop tokens.
+        self.token_prompts: LlamaServerPrompts | None = None
+        self.stop_token_ids: list[int] = []
+        self.infill = False  # llama-server lays out FIM prompts for a model Fimble has no layout for
+        self.offers_fim = False  # set by load: FIM requests can be served
+        self._extras_for: tuple[ServerKind, str, str] | None = None
         self._cancel = threading.Event()
         self._job: int | None = None
         self._lock = threading.Lock()
@@ -109,9 +130,13 @@ class RemoteEngine(Engine):
         assert facts is not None
         self.model_id = path or facts.model_id
         self.family = self.family or guess_family(self.model_id, facts.model_id) or "generic"
+        self._use_server_extras(facts)
         if on_progress is not None:
             on_progress(1.0)
         fim = self.family in FIM_FAMILIES
+        if self.token_prompts is not None:  # the server's vocabulary says
+            fim = self.token_prompts.has_fim or self.infill
+        self.offers_fim = fim
         info = ModelInfo(
             path=f"{self.base_url}/v1/models/{self.model_id}",
             name=display_name(self.model_id),
@@ -135,6 +160,30 @@ class RemoteEngine(Engine):
             vocab_only=vocab_only,
         )
 
+    def _use_server_extras(self, facts: ServerFacts) -> None:
+        """Look up what the server offers beyond the common API, once per model.
+
+        llama-server: token-id FIM prompts (see ``token_prompts``), or its
+        ``/infill`` for a model Fimble has no FIM layout for; without a usable
+        ``/tokenize`` the text prompts stay. vLLM: ``stop_token_ids``.
+        """
+        family = self.family or "generic"
+        key = (facts.kind, self.model_id, family)
+        if key == self._extras_for:
+            return  # looked up for this model already
+        self.token_prompts, self.stop_token_ids, self.infill, self._extras_for = None, [], False, None
+        if facts.kind is ServerKind.LLAMA_SERVER:
+            try:
+                self.token_prompts = LlamaServerPrompts.load(self._client, family)
+                self.infill = not self.token_prompts.has_fim and llama_server_infills(self._client)
+            except RemoteError as exc:
+                if exc.kind in (ErrorKind.OFFLINE, ErrorKind.AUTH):
+                    raise EngineError(exc.kind, exc.message) from None
+                log.info("token-id prompts unavailable on %s (%s); sending text prompts", self.base_url, exc.message)
+        elif facts.kind is ServerKind.VLLM and family in FIM_FAMILIES:
+            self.stop_token_ids = vllm_stop_token_ids(self._client, self.model_id, stop_strings(family))
+        self._extras_for = key
+
     def round_trip_ms(self) -> float:
         """Time for one small request (``GET /v1/models``), in ms."""
         started = time.perf_counter()
@@ -152,6 +201,7 @@ class RemoteEngine(Engine):
         self.cancel(None)
         self._client.close()
         self.facts = None
+        self._extras_for = None
 
     # ---- requests ---------------------------------------------------------------------
 
@@ -160,9 +210,12 @@ class RemoteEngine(Engine):
         raise EngineError(ErrorKind.BAD_REQUEST, "a remote engine does not tokenize in Fimble")
 
     def build_prompt(self, request: FimRequest | ChatRequest) -> tuple[list[int], list[str]]:
-        """The request body's prompt text, as one piece (no token ids)."""
+        """The request body's prompt: token ids (llama-server FIM) or its text as one piece."""
         body = self.body(request)
-        return [], [str(body.get("prompt", body.get("messages", "")))]
+        prompt = body.get("prompt", body.get("messages", ""))
+        if isinstance(prompt, list) and all(isinstance(t, int) for t in prompt):
+            return list(prompt), []
+        return [], [str(prompt)]
 
     def body(self, request: FimRequest | ChatRequest) -> dict[str, Any]:
         """The exact JSON body sent for ``request``.
@@ -174,33 +227,51 @@ class RemoteEngine(Engine):
             return self._body(request)
         except PromptError as exc:
             raise EngineError(ErrorKind.WRONG_ROLE, str(exc)) from None
+        except RemoteError as exc:
+            raise EngineError(exc.kind, exc.message) from None
 
     def _body(self, request: FimRequest | ChatRequest) -> dict[str, Any]:
         family = self.family or "generic"
         sampling = request.sampling
         body: dict[str, Any] = {"model": self.model_id, "stream": True, **_sampling_fields(sampling)}
         if isinstance(request, FimRequest):
+            body.update(self._fim_fields(family, request))
+        else:
+            messages, _ = neutralize_messages(request.messages, family)
+            body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        return body
+
+    def _fim_fields(self, family: str, request: FimRequest) -> dict[str, Any]:
+        """``prompt`` (token ids on llama-server, else text), ``stop``, and the server's own extras."""
+        facts = self.facts
+        if self.infill and self.token_prompts is not None:
+            fields: dict[str, Any] = infill_fields(self.token_prompts.vocab, request)
+        elif self.token_prompts is not None:
+            fields = {"prompt": self.token_prompts.fim_ids(request)}
+        else:
             prefix, suffix = fit_window(
                 request.prefix,
                 request.suffix,
                 request.prefix_tokens * CHARS_PER_TOKEN,
                 request.suffix_tokens * CHARS_PER_TOKEN,
             )
-            facts = self.facts
             spelling = facts is not None and facts.kind.llama_cpp_tokenizer
-            body["prompt"] = fim_text(
-                family, prefix, suffix, request.chunks, request.order, path=request.path, vocab_spelling=spelling
-            )
-            limit = facts.max_stop_sequences if facts is not None else None
-            body["stop"] = list(stop_strings(family, limit))
-            if facts is not None and facts.kind is ServerKind.LLAMA_SERVER:
-                body["cache_prompt"] = True
-                if sampling.time_limit_s:
-                    body["t_max_predict_ms"] = int(sampling.time_limit_s * 1000)
-        else:
-            messages, _ = neutralize_messages(request.messages, family)
-            body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
-        return body
+            fields = {
+                "prompt": fim_text(
+                    family, prefix, suffix, request.chunks, request.order, path=request.path, vocab_spelling=spelling
+                )
+            }
+        fields["stop"] = list(stop_strings(family, facts.max_stop_sequences if facts is not None else None))
+        if self.stop_token_ids:
+            fields["stop_token_ids"] = list(self.stop_token_ids)
+        if facts is not None and facts.kind is ServerKind.LLAMA_SERVER:
+            fields["cache_prompt"] = True
+            indent = cursor_indent(request.prefix, request.suffix)
+            if indent:
+                fields["n_indent"] = indent
+            if request.sampling.time_limit_s:
+                fields["t_max_predict_ms"] = int(request.sampling.time_limit_s * 1000)
+        return fields
 
     def generate(self, job_id: int, request: FimRequest | ChatRequest) -> Iterator[str | GenerationStats]:
         """Stream the answer; the last item is its ``GenerationStats``."""
@@ -220,7 +291,11 @@ class RemoteEngine(Engine):
         limit = request.sampling.time_limit_s or DEFAULT_TIME_LIMIT_S
         single_line = isinstance(request, FimRequest) and request.single_line
         family = self.family or "generic"
-        stream = self._client.stream_completion if "prompt" in body else self._client.stream_chat
+        stream = self._client.stream_chat
+        if "input_prefix" in body:
+            stream = self._client.stream_infill
+        elif "prompt" in body:
+            stream = self._client.stream_completion
         text, shown, count, first_at = "", 0, 0, None
         try:
             for piece in stream(body, self._cancel, limit):
