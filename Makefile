@@ -53,8 +53,10 @@ check: install-test
 	$(PY) -m ruff format --check app tests bench packaging
 	$(PY) -m mypy
 
-test: check
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not package"
+# The remote-engine tests also run against llama.cpp's own llama-server (built
+# once, about 10 minutes on two cores); here they fail rather than skip without it.
+test: check llama-server
+	QT_QPA_PLATFORM=offscreen FIMBLE_REQUIRE_LLAMA_SERVER=1 $(PY) -m pytest -q -m "not package"
 
 install-package: llama
 	$(PIP) install -e ".[test,starter,package]"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from urllib.parse import urlsplit
+
+from app.core.remote.choice import where
 
 
 class RemoteFormatError(ValueError):
@@ -182,7 +183,8 @@ def _basename(path: str) -> str:
 
 # Family keys as registered in app.core.generation.families.
 _FAMILY_PATTERNS = (
-    ("codegemma", re.compile(r"gemma", re.IGNORECASE)),
+    # Only CodeGemma: other Gemma models (the starter's Gemma 3 among them) have no FIM layout.
+    ("codegemma", re.compile(r"code[-_ ]?gemma", re.IGNORECASE)),
     ("codellama", re.compile(r"code[-_ ]?llama", re.IGNORECASE)),
 )
 
@@ -216,16 +218,7 @@ def describe(facts: ServerFacts, base_url: str) -> str:
 
     Example: ``codegemma-7b-it on gpu-box:8000 (Text Generation Inference, 8,192 tokens)``.
     """
-    parts = urlsplit(base_url if "//" in base_url else f"//{base_url}")
-    host = parts.hostname or base_url
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:  # a port out of range or not a number: show the host alone
-        port = None
-    where = f"{host}:{port}" if port is not None else host
     details = facts.kind.label
     if facts.context_length:
         details += f", {facts.context_length:,} tokens"
-    return f"{display_name(facts.model_id)} on {where} ({details})"
+    return f"{display_name(facts.model_id)} on {where(base_url)} ({details})"

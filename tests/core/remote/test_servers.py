@@ -168,7 +168,8 @@ def test_kind_labels_and_values():
         (("google/codegemma-7b-it",), "codegemma"),
         (("codegemma:7b-code",), "codegemma"),
         (("/models/CodeGemma-2B.Q4_K_M.gguf",), "codegemma"),
-        (("gemma-2-2b",), "codegemma"),
+        (("gemma-2-2b",), None),  # Gemma without "code": no FIM layout
+        (("gemma-3-270m-it", "codegemma:2b"), "codegemma"),
         (("codellama/CodeLlama-7b-Instruct-hf",), "codellama"),
         (("code-llama-13b",), "codellama"),
         (("codellama:7b-code",), "codellama"),
