@@ -190,28 +190,19 @@ class RemoteClient:
 
     def get_json(self, path: str) -> object | None:
         """``GET path`` as JSON; None when the server has no such path or answers non-JSON."""
-        try:
-            response = self._http.get(path)
-        except httpx2.HTTPError as exc:
-            raise self._transport_error(exc) from exc
-        log.debug("GET %s%s -> %s", self.base_url, path, response.status_code)
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise status_error(response, has_key=self._has_key)
-        try:
-            result: object = response.json()
-        except ValueError:
-            return None
-        return result
+        return self._json("GET", path, None, strict=False)
 
     def post_json(self, path: str, body: dict[str, Any]) -> object | None:
         """``POST path`` with a JSON body, answered as JSON; None when the server has no such path."""
+        return self._json("POST", path, body, strict=True)
+
+    def _json(self, method: str, path: str, body: dict[str, Any] | None, *, strict: bool) -> object | None:
+        """One JSON request; an answer that is not JSON is None, or a bad reply when ``strict``."""
         try:
-            response = self._http.post(path, json=body)
+            response = self._http.request(method, path, json=body)
         except httpx2.HTTPError as exc:
             raise self._transport_error(exc) from exc
-        log.debug("POST %s%s -> %s", self.base_url, path, response.status_code)
+        log.debug("%s %s%s -> %s", method, self.base_url, path, response.status_code)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -219,7 +210,9 @@ class RemoteClient:
         try:
             result: object = response.json()
         except ValueError:
-            raise RemoteError(ErrorKind.BAD_REPLY, f"{self.base_url}{path} did not answer with JSON") from None
+            if strict:
+                raise RemoteError(ErrorKind.BAD_REPLY, f"{self.base_url}{path} did not answer with JSON") from None
+            return None
         return result
 
     def stream_completion(
