@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.generation.contracts import ContextChunk, FimRequest
 from app.core.remote.prompts import fim_text
+from tests.support.fim_requests import SHAPED_REQUESTS
 
-REQUESTS = [
-    FimRequest(prefix="def add(a, b):\n    ", suffix="return a + b\n"),
-    FimRequest(
-        prefix="x = ",
-        suffix="\ny = 2\n",
-        path="src/main.py",
-        chunks=(ContextChunk("src/util.py", "def helper():\n    pass\n"),),
-        order="spm",
-    ),
-    FimRequest(prefix="", suffix="tail"),
-]
+REQUESTS = SHAPED_REQUESTS
 
 
 def as_server_reads_it(runner, text):

@@ -23,6 +23,7 @@ from app.engine.remote.token_prompts import cursor_indent
 from app.selftest.tiny_gguf import special_token_ids, write_tiny_gguf
 from tests.engine.remote.conftest import API_KEY
 from tests.support.engine_runs import run_job
+from tests.support.fim_requests import SHAPE_IDS, SHAPED_REQUESTS
 from tests.support.llama_cpp_server import LlamaCppServer
 from tests.test_cli import fimble
 
@@ -34,18 +35,10 @@ GREEDY = Sampling(max_tokens=12, temperature=0.0, seed=7)
 LONG_PREFIX = "".join(f"value_{i} = compute({i}, {i + 1})\n" for i in range(200)) + "result = "
 LONG_SUFFIX = "".join(f"print(value_{i})\n" for i in range(200))
 REQUESTS = [
-    FimRequest(prefix="def add(a, b):\n    ", suffix="return a + b\n"),
-    FimRequest(
-        prefix="x = ",
-        suffix="\ny = 2\n",
-        path="src/main.py",
-        chunks=(ContextChunk("src/util.py", "def helper():\n    pass\n"),),
-        order="spm",
-    ),
-    FimRequest(prefix="", suffix="tail"),
+    *SHAPED_REQUESTS,
     FimRequest(prefix=LONG_PREFIX, suffix=LONG_SUFFIX, prefix_tokens=96, suffix_tokens=24),
 ]
-IDS = ["psm", "spm-with-context", "empty-prefix", "fitted-to-budgets"]
+IDS = [*SHAPE_IDS, "fitted-to-budgets"]
 
 
 @pytest.fixture(scope="module")
