@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.common import wait_until
 from bench.llama_server import LlamaServer
-from bench.remote_typing import fim_model, typing_figures
+from bench.remote_typing import fim_model, typing_figures, wait_until
 
 if TYPE_CHECKING:
     from app.core.generation.contracts import GenerationStats
@@ -89,7 +88,7 @@ def _chat_figures(app, base_url: str, folder: Path, quick: bool) -> dict:
     from app.services.engine_worker import EngineController
     from app.ui.chat_pane import ChatPane
 
-    rounds, n_tokens = (2, 48) if quick else (5, 200)
+    rounds, n_tokens = (2, 48) if quick else (7, 200)
     store = ChatStore(folder / "chats.sqlite3")
     controller = EngineController("bench-remote-chat", functools.partial(_remote_engine, base_url))
     service = ChatService(controller, store)
