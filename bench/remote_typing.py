@@ -142,6 +142,7 @@ class _Typing:
 def _play(session: _Typing, points: list[tuple[str, str]]) -> _Typing:
     try:
         session.complete(*points[0], record=False)  # the first request also pays for warming up
+        session.shown.clear()
         for prefix, suffix in points:
             session.complete(prefix, suffix)
     finally:
