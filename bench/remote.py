@@ -129,13 +129,18 @@ def _chat_figures(app, base_url: str, folder: Path, quick: bool) -> dict:
         controller.shutdown(3000)
         store.close()
         pane.close()
-    window_tps = statistics.median(rate for rate, _ in window)
+    window_tps = statistics.median(rate for rate, _, _ in window)
     bare_tps = statistics.median(rate for rate, _ in bare)
     return {
         "throughput_ratio": round(window_tps / bare_tps, 3),
         "chat_tokens_per_s": round(window_tps, 2),
         "bare_tokens_per_s": round(bare_tps, 2),
-        "chat_tokens": [count for _, count in window],
+        # The same answers as the remote engine read them off the stream, in the worker
+        # thread: shown / read within one answer is what the client's path (the thread
+        # hop, the service, the pane) costs, whatever the server's speed in that round.
+        "chat_engine_tokens_per_s": round(statistics.median(engine for _, _, engine in window), 2),
+        "pipeline_ratio": round(statistics.median(rate / engine for rate, _, engine in window), 3),
+        "chat_tokens": [count for _, count, _ in window],
         "bare_tokens": [count for _, count in bare],
         "chat_rounds": rounds,
         "chat_max_tokens": n_tokens,
@@ -169,8 +174,13 @@ class _Answer:
         return self.stats is not None or self.error is not None
 
 
-def _window_round(app, service) -> tuple[float, int]:
-    """(tokens/s from the first to the last piece shown, tokens) for one answer in the chat pane's path."""
+def _window_round(app, service) -> tuple[float, int, float]:
+    """One answer in the chat pane's path.
+
+    Returns:
+        (tokens/s from the first to the last piece shown, tokens, tokens/s
+        the remote engine measured reading the stream).
+    """
     answer = _Answer()
     service.answer_piece.connect(answer.piece)
     service.answer_finished.connect(answer.finished)
@@ -185,7 +195,7 @@ def _window_round(app, service) -> tuple[float, int]:
     if answer.stats is None:
         raise RuntimeError(f"the remote answer failed: {answer.error}")
     tokens = answer.stats.generated_tokens
-    return _rate(tokens, answer.arrivals), tokens
+    return _rate(tokens, answer.arrivals), tokens, answer.stats.tokens_per_s
 
 
 def _bare_round(base_url: str, body: dict) -> tuple[float, int]:

@@ -15,6 +15,8 @@ FIGURES = (
     "throughput_ratio",
     "chat_tokens_per_s",
     "bare_tokens_per_s",
+    "chat_engine_tokens_per_s",
+    "pipeline_ratio",
     "typing_p50_ms",
     "typing_p95_ms",
     "typing_p50_ms_local",
