@@ -18,6 +18,9 @@ other (never two generations at once):
   random-weight Code Llama-vocabulary model (``remote_typing.fim_model``).
 
 Keys: ``throughput_ratio`` (window path / bare loop, medians of tokens/s),
+``pipeline_ratio`` (within each window answer: tokens/s shown on the GUI
+thread / tokens/s the remote engine read off the socket; what the client's
+own path costs, apart from how fast the server ran in that round),
 ``typing_p50_ms`` / ``typing_p50_ms_local`` and their ``typing_ratio``, p95s,
 request counts, ``server``, ``chat_model`` (chat) and ``model`` (FIM), the
 threads both sides use, and the load average before and after the run.
