@@ -40,6 +40,8 @@ class LlamaServer:
         api_key: When given, every request needs ``Authorization: Bearer <key>``.
         n_ctx: The context size.
         n_threads: llama.cpp's threads for generation and for the prompt.
+        cpus: When given (Linux), the cores the process may run on: a benchmark
+            gives the server cores of its own, as if it were another machine.
         start_timeout_s: How long ``start`` waits for ``/v1/models``.
     """
 
@@ -51,6 +53,7 @@ class LlamaServer:
         api_key: str | None = None,
         n_ctx: int = 1024,
         n_threads: int = 1,
+        cpus: set[int] | None = None,
         start_timeout_s: float = 90.0,
     ) -> None:
         self.model = Path(model)
@@ -58,6 +61,7 @@ class LlamaServer:
         self.api_key = api_key
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.cpus = cpus
         self.start_timeout_s = start_timeout_s
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -122,6 +126,9 @@ class LlamaServer:
             env=env,
         )
         try:
+            if self.cpus is not None:
+                # Set before the server starts its threads (they take the main thread's cores).
+                os.sched_setaffinity(self.process.pid, self.cpus)
             self._wait_ready()
         except BaseException:
             self.stop()

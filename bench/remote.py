@@ -9,7 +9,12 @@ other (never two generations at once):
   ``ChatService`` and the real chat pane, and is timed from the first to the
   last piece arriving on the GUI thread. The baseline sends the same body to
   the same server with a bare ``httpx2`` SSE loop and times the first to the
-  last content delta. Rounds alternate; the figures are medians.
+  last content delta. Rounds alternate; the figures are medians. Where it
+  can (Linux, 2 cores or more), the server gets one core to itself and this
+  process the others while the chat part runs, as if the server were another
+  machine: otherwise the scheduler now and then runs the client's per-piece
+  work (the worker's wake-up, the pane's rendering) on the server's core, and
+  the server, not the client's path, slows by a few percent.
 * **FIM typing.** The editor's path, ``CompletionService`` over an engine,
   replays the typing session of ``bench fim`` (bursts of keystrokes, then a
   request; the time to the first shown suggestion) on a remote engine, then
@@ -53,6 +58,16 @@ THREADS = 1  # llama.cpp threads on both sides; the other core is left to the cl
 SERVER_KIND = "llama-cpp-python server"
 
 
+def _core_split() -> tuple[set[int], set[int]] | None:
+    """(the server's core, this process's cores), or None where cores cannot be set or there is one."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    return {cores[0]}, set(cores[1:])
+
+
 def _remote_engine(base_url: str, role: str):
     from app.engine.remote.engine import RemoteEngine
 
@@ -71,13 +86,24 @@ def run(quick: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         starter = starter_model_path(folder)
-        with LlamaServer(starter, alias="gemma-3-270m", n_ctx=CHAT_CTX, n_threads=THREADS) as server:
-            chat = _chat_figures(app, server.base_url, folder, quick)
+        split = _core_split()
+        own_cores = os.sched_getaffinity(0) if split else None
+        try:
+            if split:
+                os.sched_setaffinity(0, split[1])  # threads started from now on keep to these cores
+            with LlamaServer(
+                starter, alias="gemma-3-270m", n_ctx=CHAT_CTX, n_threads=THREADS, cpus=split[0] if split else None
+            ) as server:
+                chat = _chat_figures(app, server.base_url, folder, quick)
+        finally:
+            if own_cores:
+                os.sched_setaffinity(0, own_cores)
         source = inspect.getsource(queue_module)  # the file bench fim edits
         model = fim_model(folder, source)
         typing = typing_figures(app, model, folder, source, quick, THREADS)
     return {
         **chat,
+        "chat_server_own_core": bool(split),
         **typing,
         "server": SERVER_KIND,
         "chat_model": starter.name,

@@ -51,3 +51,4 @@ def test_a_quick_run_compares_both_paths_and_reports_positive_figures(starter_mo
     assert result["chat_model"] == "gemma-3-270m-q4_k_m.gguf"
     assert result["model"].endswith(".gguf") and "codellama" in result["model"]
     assert result["n_threads"] >= 1
+    assert isinstance(result["chat_server_own_core"], bool)
