@@ -1,5 +1,7 @@
 """``python -m bench NAME [--quick] [--json] [options of that benchmark]``.
 
+Benchmarks: startup, engine, fim, chat, download, markdown, soak, remote.
+
 Options: ``--size-mb N`` (download), ``--minutes N --seed S --load K --keep``
 (soak), ``--file F --model M --seed S`` (fim).
 
@@ -29,6 +31,7 @@ BENCHMARKS = {
     "download": "bench.download",
     "markdown": "bench.markdown",
     "soak": "bench.soak",
+    "remote": "bench.remote",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {
