@@ -15,16 +15,11 @@ while the model loads), and ``stop`` ends it: terminate, then kill.
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support.llama_server import LlamaServerError, free_port
+from bench.llama_server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = ROOT / "build" / "llama-server" / "bin" / "llama-server"
@@ -51,7 +46,7 @@ def llama_server_binary() -> Path:
     pytest.skip(reason)
 
 
-class LlamaCppServer:
+class LlamaCppServer(ServerProcess):
     """One ``llama-server`` process serving one GGUF.
 
     Args:
@@ -63,6 +58,9 @@ class LlamaCppServer:
         start_timeout_s: How long ``start`` waits for ``/health``.
     """
 
+    NAME = "llama-server"
+    READY_PATH = "/health"  # 503 while the model loads
+
     def __init__(
         self,
         binary: Path,
@@ -73,20 +71,14 @@ class LlamaCppServer:
         n_ctx: int = 1024,
         start_timeout_s: float = 90.0,
     ) -> None:
+        super().__init__(api_key=api_key, cpus=None, start_timeout_s=start_timeout_s)
         self.binary = Path(binary)
         self.model = Path(model)
         self.alias = alias
-        self.api_key = api_key
         self.n_ctx = n_ctx
-        self.start_timeout_s = start_timeout_s
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no ``/v1``)."""
-        return f"http://127.0.0.1:{self.port}"
+    def drop_env(self, name: str) -> bool:  # noqa: D102
+        return name.startswith("LLAMA_ARG_")  # its settings read these
 
     def command(self) -> list[str]:
         """The command line that starts the server."""
@@ -114,68 +106,3 @@ class LlamaCppServer:
         if self.api_key is not None:
             args += ["--api-key", self.api_key]
         return args
-
-    def log_tail(self, lines: int = 25) -> str:
-        """The last lines the server wrote (stdout and stderr)."""
-        if self._log is None:
-            return ""
-        try:
-            text = Path(self._log.name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def start(self) -> LlamaCppServer:
-        """Start the process and wait until ``/health`` says the model is loaded."""
-        self.port = free_port()
-        self._log = tempfile.NamedTemporaryFile(prefix="llama-cpp-server-", suffix=".log", delete=False)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LLAMA_ARG_")}  # its settings read these
-        self.process = subprocess.Popen(
-            self.command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                raise LlamaServerError(f"llama-server exited with code {code}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2.0) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass  # not listening yet, or 503 while the model loads
-            if time.monotonic() > deadline:
-                raise LlamaServerError(
-                    f"llama-server did not answer /health within {self.start_timeout_s:.0f} s:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Terminate the process, kill it if it lingers, and remove its log."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
-        if self._log is not None:
-            self._log.close()
-            Path(self._log.name).unlink(missing_ok=True)
-            self._log = None
-
-    def __enter__(self) -> LlamaCppServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
