@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.common import wait_until as common_wait_until
 from bench.fim import EDITS, _percentile, _typing_session
 from bench.llama_server import LlamaServer
 
@@ -33,27 +34,8 @@ FILE_WORDS = 120
 
 
 def wait_until(app, condition, timeout: float) -> None:
-    """Run Qt events until ``condition()`` is true, checking the time limit every 100 ms.
-
-    Like ``bench.common.wait_until`` but with a slow tick: a 5 ms tick costs this
-    process about 3% of a core, taken from the server on a small machine, and the
-    figures here are timed in the slots themselves, not when the loop wakes.
-
-    Raises:
-        RuntimeError: ``timeout`` seconds passed first.
-    """
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    deadline = time.perf_counter() + timeout
-    tick = QTimer()
-    tick.start(100)
-    try:
-        while not condition():
-            if time.perf_counter() > deadline:
-                raise RuntimeError("timed out waiting for the engine")
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    finally:
-        tick.stop()
+    """``bench.common.wait_until`` with a 100 ms tick: the figures are timed in the slots, not on wake-up."""
+    common_wait_until(app, condition, timeout, tick_ms=100)
 
 
 def fim_model(folder: Path, source: str) -> Path:
