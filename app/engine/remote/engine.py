@@ -285,7 +285,7 @@ class RemoteEngine(Engine):
     def _stream(self, request: FimRequest | ChatRequest) -> Iterator[str | GenerationStats]:
         started = time.perf_counter()
         if isinstance(request, FimRequest) and request.prompt_only:
-            yield _stats(0, started, None, "prompt")
+            yield from self._warm(request, started)
             return
         body = self.body(request)
         limit = request.sampling.time_limit_s or DEFAULT_TIME_LIMIT_S
@@ -319,6 +319,26 @@ class RemoteEngine(Engine):
         reason = _finish(self._client.last_finish, self._cancel.is_set() and not single_line)
         usage = self._client.last_usage or {}
         yield _stats(usage.get("completion_tokens", count), started, first_at, reason, usage.get("prompt_tokens", 0))
+
+    def _warm(self, request: FimRequest, started: float) -> Iterator[GenerationStats]:
+        """A prompt-only request: llama-server evaluates the prompt into its cache; other servers cannot.
+
+        ``max_tokens: 0`` with ``cache_prompt`` makes llama-server evaluate the
+        prompt (and sample one token, dropped here), so the next request at the
+        same place reuses it, as a local warm-up fills the local KV cache.
+        """
+        if self.token_prompts is None or self.infill:
+            yield _stats(0, started, None, "prompt")
+            return
+        body = dict(self.body(request), max_tokens=0)
+        try:
+            for _piece in self._client.stream_completion(body, self._cancel, DEFAULT_TIME_LIMIT_S):
+                pass
+        except RemoteError as exc:
+            raise EngineError(exc.kind, exc.message) from None
+        usage = self._client.last_usage or {}
+        reason = "cancelled" if self._cancel.is_set() else "prompt"
+        yield _stats(0, started, None, reason, usage.get("prompt_tokens", 0))
 
     def cancel(self, job_id: int | None = None) -> None:
         """Close the running stream if it is ``job_id`` (None: whatever runs)."""

@@ -8,12 +8,13 @@ vocabulary-only runner over the same tiny model file.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx2
 import pytest
 
 from app.core.errors import ErrorKind
-from app.core.generation.contracts import ContextChunk, FimRequest, Sampling
+from app.core.generation.contracts import ContextChunk, FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
 from app.core.remote.prompts import stop_strings, trim_leaked
 from app.core.remote.servers import ServerKind
@@ -216,3 +217,16 @@ def test_a_keystroke_costs_one_tokenize_request(engines, monkeypatch):
     asked.clear()
     engine.body(FimRequest("def add(a, b):\n    retu", "\n\nprint(add(1, 2))\n", path="src/main.py", chunks=chunks))
     assert asked == ["/tokenize"]  # the new prefix; suffix, path and context file come from the cache
+
+
+def test_a_warm_up_fills_the_servers_prompt_cache(engines, codellama_llama_server):
+    engine = engines["codellama"]
+    request = FimRequest(prefix="".join(f"item_{i} = {i}\n" for i in range(40)), suffix="\nprint(item_3)\n")
+    warm = next(
+        item for item in engine.generate(71, replace(request, prompt_only=True)) if isinstance(item, GenerationStats)
+    )
+    assert warm.finish_reason == "prompt" and warm.generated_tokens == 0 and warm.prompt_tokens > 20
+    body = dict(engine.body(request), stream=False, max_tokens=1)
+    answer = httpx2.post(f"{codellama_llama_server.base_url}/v1/completions", json=body, timeout=30).json()
+    cached = answer["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert cached >= warm.prompt_tokens - 1  # the real request re-evaluated at most the last token
