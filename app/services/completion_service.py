@@ -21,7 +21,7 @@ from app.core.fim.context import ChunkRing
 from app.core.fim.post import wants_multiline
 from app.core.fim.timing import adaptive_debounce_ms
 from app.core.fim.warm_places import describe_budget
-from app.core.fim.window_policy import SpeedEstimate, WindowPolicy, describe
+from app.core.fim.window_policy import WINDOW_STEP, SpeedEstimate, WindowPolicy, describe, remote_window
 from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.core.models.loaded import LoadedModel
 from app.services.completion_parts import (
@@ -65,7 +65,8 @@ class CompletionService(QObject):
         self.speed = SpeedEstimate()
         self._cold_window = 0  # the settled cold window for the measured speed (0: not measured yet)
         # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
-        self.pinned_window: int | None = None
+        self._pinned_window: int | None = None
+        self._remote_window: int | None = None  # the window a remote engine gets (no speed to measure here)
         self._last_active = time.monotonic()
         self._current: InFlight | None = None
         self._queued: SnapshotTaker | None = None
@@ -248,6 +249,15 @@ class CompletionService(QObject):
         """Whether a request runs or waits for its debounce."""
         return self._current is not None or self._debounce.isActive()
 
+    @property
+    def pinned_window(self) -> int | None:
+        """The window the user pinned, else a remote engine's fixed window, else None (sized to the machine)."""
+        return self._pinned_window if self._pinned_window is not None else self._remote_window
+
+    @pinned_window.setter
+    def pinned_window(self, tokens: int | None) -> None:
+        self._pinned_window = tokens
+
     def window_tokens(self, idle_s: float = 0.0) -> int:
         """The window (prefix plus suffix tokens) a request would use after ``idle_s`` without typing."""
         s = self.tuning
@@ -348,6 +358,8 @@ class CompletionService(QObject):
         self._cold_window = 0
         self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
         self._probe_job, self._after_probe = None, None
+        remote = loaded.info.architecture == "remote"
+        self._remote_window = remote_window(loaded.n_ctx) if remote else None
         if self.tuning.adaptive_window and self.pinned_window is None and not loaded.vocab_only:
             self._probe_job = self.engine.generate(probe_request(self.tuning))
 
@@ -416,6 +428,9 @@ class CompletionService(QObject):
             return
         if self._sent is not None and self._sent[0] == job_id:
             self._sent = None
+        if kind == "context_overflow" and self._remote_window is not None:
+            # The server did not say its context length and the window was too big for it: halve it.
+            self._remote_window = max(WINDOW_STEP, self._remote_window // 2)
         self._warm_jobs.discard(job_id)
         if self._warm_job == job_id:
             self._warm_job = None  # a failed warm-up says nothing: the real request will

@@ -159,3 +159,20 @@ def describe(window: int, tokens_per_s: float, pinned: bool) -> str:
     how = "pinned" if pinned else "sized to this machine"
     speed = f"{tokens_per_s:.0f} prompt tokens/s measured" if tokens_per_s > 0 else "speed not measured yet"
     return f"completion window {window} tokens ({how}) · {speed}"
+
+
+# A remote engine's window: its speed is the server's and is not measured here, and a server
+# worth pointing Fimble at evaluates this much in well under a second. Pin a smaller window
+# for a slow server.
+REMOTE_WINDOW_TOKENS = 2048
+
+
+def remote_window(n_ctx: int) -> int:
+    """The window for a model on a remote server: ``REMOTE_WINDOW_TOKENS``, or half its context if smaller.
+
+    Args:
+        n_ctx: The context length the server reported; 0 when it did not say.
+    """
+    if n_ctx <= 0:
+        return REMOTE_WINDOW_TOKENS
+    return max(WINDOW_STEP, min(REMOTE_WINDOW_TOKENS, n_ctx // 2 // WINDOW_STEP * WINDOW_STEP))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import re
 import ssl
 import time
 
@@ -99,7 +100,7 @@ def status_error(response: httpx2.Response, *, has_key: bool, model: object = No
         wait = retry_after_s(response.headers.get("retry-after"))
         when = f"retry in {wait} s" if wait is not None else "retry later"
         return RemoteError(ErrorKind.BUSY, f"the server is busy; {when}")
-    if status == 400 and "context" in detail.lower() and "length" in detail.lower():
+    if status in (400, 413, 422) and _TOO_LONG.search(detail):
         return RemoteError(ErrorKind.CONTEXT_OVERFLOW, f"the prompt is too long for the server: {detail}")
     if 400 <= status < 500:
         return RemoteError(ErrorKind.BAD_REQUEST, f"the server rejected the request ({status})" + _tail(detail))
@@ -128,6 +129,12 @@ def transport_error(
     if isinstance(exc, (httpx2.SSEError, httpx2.DecodingError, httpx2.ProtocolError)):
         return RemoteError(ErrorKind.BAD_REPLY, f"{base_url} sent a garbled answer: {clip(str(exc))}")
     return RemoteError(ErrorKind.HTTP, f"request to {base_url} failed: {clip(str(exc)) or type(exc).__name__}")
+
+
+# How servers say a prompt does not fit: vLLM "maximum context length", llama-server "exceeds the
+# available context size", TGI "inputs tokens + max_new_tokens must be <= 4096", llama-cpp-python
+# "exceed context window".
+_TOO_LONG = re.compile(r"context (length|size|window)|must be <= ?\d+|prompt is too long", re.IGNORECASE)
 
 
 def _tail(detail: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 
@@ -206,3 +207,19 @@ def test_error_bodies_of_both_shapes_are_read():
     assert retry_after_s("3") == 3
     assert retry_after_s("soon") is None
     assert retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens."),
+        (400, "the request exceeds the available context size, try increasing it"),
+        (422, "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000"),
+    ],
+)
+def test_a_prompt_too_long_for_the_server_is_a_context_overflow(scripted, status, detail):
+    scripted.reply = json_reply(status, json.dumps({"error": {"message": detail}}))
+    with RemoteClient(scripted.base_url) as client, pytest.raises(RemoteError) as caught:
+        stream_all(client)
+    assert caught.value.kind is ErrorKind.CONTEXT_OVERFLOW
+    assert caught.value.message.startswith("the prompt is too long for the server")
