@@ -66,7 +66,10 @@ class CompletionService(QObject):
         self._cold_window = 0  # the settled cold window for the measured speed (0: not measured yet)
         # A window size the user fixed (the ``completion_window`` setting); None sizes it to the machine.
         self._pinned_window: int | None = None
-        self._remote_window: int | None = None  # the window a remote engine gets (no speed to measure here)
+        # A remote engine's window: fixed until the server reports its prompt speed, and never above
+        # what fits its context (halved when the server says a prompt is too long).
+        self._remote_window: int | None = None
+        self._remote_measured = False
         self._last_active = time.monotonic()
         self._current: InFlight | None = None
         self._queued: SnapshotTaker | None = None
@@ -252,7 +255,9 @@ class CompletionService(QObject):
     @property
     def pinned_window(self) -> int | None:
         """The window the user pinned, else a remote engine's fixed window, else None (sized to the machine)."""
-        return self._pinned_window if self._pinned_window is not None else self._remote_window
+        if self._pinned_window is not None or self._remote_measured:
+            return self._pinned_window
+        return self._remote_window
 
     @pinned_window.setter
     def pinned_window(self, tokens: int | None) -> None:
@@ -264,7 +269,10 @@ class CompletionService(QObject):
         if not s.adaptive_window and self.pinned_window is None:
             return s.prefix_tokens + s.suffix_tokens
         cold = self._cold_window or None  # settled at each speed measurement
-        return self.window_policy().window(self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window, cold=cold)
+        window = self.window_policy().window(
+            self.speed.tokens_per_s, idle_s=idle_s, pinned=self.pinned_window, cold=cold
+        )
+        return min(window, self._remote_window) if self._remote_window and self._pinned_window is None else window
 
     def window_budgets(self, window: int) -> tuple[int, int]:
         """Prefix and suffix token budgets for a window."""
@@ -359,8 +367,8 @@ class CompletionService(QObject):
         self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
         self._probe_job, self._after_probe = None, None
         remote = loaded.info.architecture == "remote"
-        self._remote_window = remote_window(loaded.n_ctx) if remote else None
-        if self.tuning.adaptive_window and self.pinned_window is None and not loaded.vocab_only:
+        self._remote_window, self._remote_measured = (remote_window(loaded.n_ctx) if remote else None), False
+        if self.tuning.adaptive_window and self._pinned_window is None and not loaded.vocab_only:
             self._probe_job = self.engine.generate(probe_request(self.tuning))
 
     def _cancel_probe(self) -> None:
@@ -393,6 +401,7 @@ class CompletionService(QObject):
             return
         if self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms):
             self._cold_window = self.window_policy().settle(self._cold_window, self.speed.tokens_per_s)
+            self._remote_measured = True  # a server that reports its speed is sized like this machine
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:

@@ -169,17 +169,23 @@ def imported_paths(path: Path, text: str, root: Path) -> list[Path]:
     return found
 
 
-def fit_window(prefix: str, suffix: str, max_prefix_chars: int, max_suffix_chars: int) -> tuple[str, str]:
+def fit_window(
+    prefix: str, suffix: str, max_prefix_chars: int, max_suffix_chars: int, snap_lines: int = 1
+) -> tuple[str, str]:
     """Cheaply cut the text around the cursor on line boundaries.
 
     Keeps the end of the prefix and the start of the suffix. A cut lands on a
     line boundary when the kept part has one; otherwise it is by characters.
+    With ``snap_lines`` > 1 the prefix's first kept line is a multiple of it
+    (or of a quarter of the kept lines, if fewer; counted from the start of ``prefix``), so typing does not move the start
+    of the prompt on every keystroke and a server's prompt cache stays usable.
 
     Args:
         prefix: The text before the cursor.
         suffix: The text after the cursor.
         max_prefix_chars: The most prefix characters kept.
         max_suffix_chars: The most suffix characters kept.
+        snap_lines: Snap the prefix's first line to a multiple of this many lines.
 
     Returns:
         (prefix, suffix), each no longer than its limit.
@@ -191,6 +197,15 @@ def fit_window(prefix: str, suffix: str, max_prefix_chars: int, max_suffix_chars
         if prefix[start - 1] != "\n":
             newline = prefix.find("\n", start)
             start = newline + 1 if newline >= 0 else start
+        # As in ``budget``: a small window gives up at most a quarter of its lines to the snap.
+        step = min(snap_lines, prefix.count("\n", start) // 4)
+        if step > 1 and start > 0 and prefix[start - 1] == "\n":
+            line = prefix.count("\n", 0, start)
+            while line % step:
+                newline = prefix.find("\n", start)
+                if newline < 0:
+                    break
+                start, line = newline + 1, line + 1
         prefix = prefix[start:]
     if max_suffix_chars <= 0:
         suffix = ""

@@ -175,6 +175,7 @@ class RemoteClient:
         self._http = httpx2.Client(base_url=self.base_url, headers=headers, timeout=timeout)
         self.last_finish: str | None = None
         self.last_usage: dict[str, int] | None = None
+        self.last_timings: dict[str, float] | None = None  # llama-server's prompt_n, cache_n, prompt_ms, …
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -243,6 +244,7 @@ class RemoteClient:
     ) -> Iterator[str]:
         self.last_finish = None
         self.last_usage = None
+        self.last_timings = None
         if cancel.is_set():
             self.last_finish = "cancelled"
             return
@@ -314,6 +316,9 @@ class RemoteClient:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.last_usage = {key: value for key, value in usage.items() if isinstance(value, int)}
+        timings = chunk.get("timings")
+        if isinstance(timings, dict):  # llama-server: what its prompt evaluation took
+            self.last_timings = {k: float(v) for k, v in timings.items() if isinstance(v, (int, float))}
         if chunk.get("stop") is True:  # the last chunk of a native llama-server stream
             self.last_finish = _NATIVE_FINISH.get(str(chunk.get("stop_type")), "stop")
             counts = {

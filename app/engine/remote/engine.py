@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.core.errors import ErrorKind
+from app.core.fim.budget import SNAP_LINES
 from app.core.fim.context import fit_window
 from app.core.generation.backend_info import BackendInfo
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats, Sampling
@@ -254,6 +255,7 @@ class RemoteEngine(Engine):
                 request.suffix,
                 request.prefix_tokens * CHARS_PER_TOKEN,
                 request.suffix_tokens * CHARS_PER_TOKEN,
+                snap_lines=SNAP_LINES,
             )
             spelling = facts is not None and facts.kind.llama_cpp_tokenizer
             fields = {
@@ -318,7 +320,8 @@ class RemoteEngine(Engine):
             yield final[shown:]
         reason = _finish(self._client.last_finish, self._cancel.is_set() and not single_line)
         usage = self._client.last_usage or {}
-        yield _stats(usage.get("completion_tokens", count), started, first_at, reason, usage.get("prompt_tokens", 0))
+        generated, prompt = usage.get("completion_tokens", count), usage.get("prompt_tokens", 0)
+        yield _stats(generated, started, first_at, reason, prompt, self._client.last_timings)
 
     def _warm(self, request: FimRequest, started: float) -> Iterator[GenerationStats]:
         """A prompt-only request: llama-server evaluates the prompt into its cache; other servers cannot.
@@ -338,7 +341,7 @@ class RemoteEngine(Engine):
             raise EngineError(exc.kind, exc.message) from None
         usage = self._client.last_usage or {}
         reason = "cancelled" if self._cancel.is_set() else "prompt"
-        yield _stats(0, started, None, reason, usage.get("prompt_tokens", 0))
+        yield _stats(0, started, None, reason, usage.get("prompt_tokens", 0), self._client.last_timings)
 
     def cancel(self, job_id: int | None = None) -> None:
         """Close the running stream if it is ``job_id`` (None: whatever runs)."""
@@ -365,18 +368,31 @@ def _finish(server_reason: str | None, cancelled: bool) -> str:
 
 
 def _stats(
-    generated: int, started: float, first_at: float | None, reason: str, prompt_tokens: int = 0
+    generated: int,
+    started: float,
+    first_at: float | None,
+    reason: str,
+    prompt_tokens: int = 0,
+    timings: dict[str, float] | None = None,
 ) -> GenerationStats:
+    """The stats of one request; ``timings`` (llama-server's) give the prompt evaluation, which
+    the completion service's speed estimate sizes windows by, as it does from a local engine."""
     ended = time.perf_counter()
+    evaluated, reused, eval_ms = 0, 0, 0.0
+    if timings and "prompt_n" in timings and "prompt_ms" in timings:
+        reused = int(timings.get("cache_n", 0))
+        evaluated, eval_ms = int(timings["prompt_n"]) + reused, timings["prompt_ms"]
     first = first_at or ended
     decode_s = ended - first
     return GenerationStats(
         prompt_tokens=prompt_tokens,
-        reused_tokens=0,
         generated_tokens=generated,
         prompt_ms=(first - started) * 1000,
         ttft_ms=(first - started) * 1000,
         total_ms=(ended - started) * 1000,
         tokens_per_s=(generated - 1) / decode_s if generated > 1 and decode_s > 0 else 0.0,
         finish_reason=reason,
+        reused_tokens=reused,
+        evaluated_tokens=evaluated,
+        prompt_eval_ms=eval_ms,
     )

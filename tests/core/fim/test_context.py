@@ -216,3 +216,22 @@ def test_fit_window_keeps_whole_lines_near_the_cursor():
 def test_fit_window_falls_back_to_characters_for_one_long_line():
     assert fit_window("x" * 50, "y" * 50, 10, 5) == ("x" * 10, "y" * 5)
     assert fit_window("abc", "def", 0, 0) == ("", "")
+
+
+def test_a_snapped_window_keeps_its_first_line_while_the_user_types():
+    prefix = "".join(f"line_{i:03d} = {i}\n" for i in range(200))  # 15 characters a line
+    starts = set()
+    for typed in ("", "x", "x =", "x = va", "x = value"):
+        cut, _ = fit_window(prefix + typed, "", 1200, 0, snap_lines=16)
+        first = cut.split("\n", 1)[0]
+        assert int(first[5:8]) % 16 == 0 and len(cut) <= 1200
+        starts.add(first)
+    assert len(starts) == 1
+    unsnapped = {fit_window(prefix + "y" * n, "", 1200, 0)[0].split("\n", 1)[0] for n in range(0, 40, 5)}
+    assert len(unsnapped) > 1  # without the snap, typing moves the start
+
+
+def test_a_small_window_gives_up_at_most_a_quarter_of_its_lines_to_the_snap():
+    prefix = "".join(f"line_{i:03d} = {i}\n" for i in range(200))
+    cut, _ = fit_window(prefix, "", 150, 0, snap_lines=16)  # 10 lines fit
+    assert cut.count("\n") >= 10 - 10 // 4 - 1
