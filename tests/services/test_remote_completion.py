@@ -69,7 +69,7 @@ def test_a_remote_engine_gets_a_wide_window_and_halves_it_when_the_server_says_i
             assert controller.shutdown(10_000)
 
 
-def test_a_server_that_reports_its_speed_and_context_gets_a_measured_window_within_half_of_it(qtbot, codellama_llama_server):  # noqa: F811
+def test_a_server_reporting_speed_and_context_gets_a_measured_window_within_half_of_it(qtbot, codellama_llama_server):  # noqa: F811
     controller = EngineController("completion", functools.partial(_remote, codellama_llama_server.base_url))
     service = CompletionService(controller)
     try:

@@ -177,8 +177,9 @@ def fit_window(
     Keeps the end of the prefix and the start of the suffix. A cut lands on a
     line boundary when the kept part has one; otherwise it is by characters.
     With ``snap_lines`` > 1 the prefix's first kept line is a multiple of it
-    (or of a quarter of the kept lines, if fewer; counted from the start of ``prefix``), so typing does not move the start
-    of the prompt on every keystroke and a server's prompt cache stays usable.
+    (or of a quarter of the kept lines, if fewer; counted from the start of
+    ``prefix``), so typing does not move the start of the prompt on every
+    keystroke and a server's prompt cache stays usable.
 
     Args:
         prefix: The text before the cursor.
