@@ -192,6 +192,20 @@ def test_codegemma_spm_puts_the_suffix_first(runners):
     ]
 
 
+def test_codellama_spm_puts_the_suffix_first_and_the_prefix_last(runners):
+    runner = runners["codellama"]
+    vocab = runner.vocab
+    psm = runner.build_prompt(FimRequest(prefix="a = 1\n", suffix="b = 2\n"))
+    spm = runner.build_prompt(FimRequest(prefix="a = 1\n", suffix="b = 2\n", order="spm"))
+    pre, suf, mid = CL["▁<PRE>"], CL["▁<SUF>"], CL["▁<MID>"]
+    prefix_ids = psm[psm.index(pre) + 1 : psm.index(suf)]
+    suffix_ids = psm[psm.index(suf) + 1 : psm.index(mid)]
+    assert spm == [vocab.bos_id, pre, suf, *suffix_ids, mid, *prefix_ids]
+    # Typing extends the prefix: every id before it stays the same, so the KV cache keeps them.
+    typed = runner.build_prompt(FimRequest(prefix="a = 1\nc = ", suffix="b = 2\n", order="spm"))
+    assert typed[: spm.index(mid) + 1] == spm[: spm.index(mid) + 1]
+
+
 def test_token_budget_keeps_whole_lines_and_a_stable_start(runners):
     from app.core.fim.budget import SNAP_LINES, fit_request
 

@@ -30,7 +30,7 @@ def test_codegemma_text_prompt_is_the_local_prompt(runners, request_):
 @pytest.mark.parametrize("request_", REQUESTS)
 def test_codellama_vocabulary_spelling_is_the_local_prompt_but_one_space(runners, request_):
     runner = runners["codellama"]
-    text = fim_text("codellama", request_.prefix, request_.suffix, vocab_spelling=True)
+    text = fim_text("codellama", request_.prefix, request_.suffix, order=request_.order, vocab_spelling=True)
     remote, local = as_server_reads_it(runner, text), runner.build_prompt(request_)
     suf = runner.vocab.token_id("\u2581<SUF>")
     cut_local, cut_remote = local.index(suf) + 1, remote.index(suf) + 1

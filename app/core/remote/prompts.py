@@ -193,7 +193,11 @@ def fim_text_counted(
     if family == "codellama":
         clean_prefix, clean_suffix = safe(prefix), safe(suffix)
         if vocab_spelling:
+            if order == "spm":
+                return f"{PRE[1]}{SUF[1]}{clean_suffix}{MID[1]}{clean_prefix}", counted
             return f"{PRE[1]}{clean_prefix}{SUF[1]}{clean_suffix}{MID[1]}", counted
+        if order == "spm":  # Code Llama's suffix-first layout: "<PRE> <SUF>{suffix} <MID> {prefix}"
+            return f"{_PRE} {_SUF}{clean_suffix} {_MID} {clean_prefix}", counted
         # "<PRE> " matches the local layout, whose first prefix token carries SentencePiece's space.
         before = f"{_PRE} {clean_prefix} " if clean_prefix else f"{_PRE} "
         return f"{before}{_SUF}{clean_suffix} {_MID}", counted

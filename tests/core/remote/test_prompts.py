@@ -39,12 +39,14 @@ def test_codegemma_chunks_go_first_and_name_the_current_file():
     assert fim_text("codegemma", "a", "b", path="p.py").startswith("<|file_separator|>p.py\n<|fim_prefix|>a")
 
 
-def test_codellama_layout_ignores_order_and_chunks():
+def test_codellama_layouts_leave_chunks_out():
     expected = f"<PRE> {PREFIX} <SUF>{SUFFIX} <MID>"
     assert fim_text("codellama", PREFIX, SUFFIX) == expected
     chunks = (ContextChunk("a.py", "x"),)
-    assert fim_text("codellama", PREFIX, SUFFIX, chunks, order="spm", path="b.py") == expected
+    assert fim_text("codellama", PREFIX, SUFFIX, chunks, path="b.py") == expected
     assert fim_text("codellama", "", "tail") == "<PRE> <SUF>tail <MID>"
+    # Suffix first, as Code Llama's own infilling code writes it.
+    assert fim_text("codellama", PREFIX, SUFFIX, chunks, order="spm") == f"<PRE> <SUF>{SUFFIX} <MID> {PREFIX}"
 
 
 def test_codellama_vocabulary_spelling_for_llama_cpp_servers():

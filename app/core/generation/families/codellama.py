@@ -36,17 +36,22 @@ class CodeLlama(Family):
         return FimTokens(prefix, suffix, middle, file_separator=None)
 
     def build_fim(self, vocab: Vocab, request: FimRequest) -> list[int]:
-        """Lay out ``[BOS, <PRE>] prefix [<SUF>] suffix [<MID>]``.
+        """Lay out ``[BOS, <PRE>] prefix [<SUF>] suffix [<MID>]``, or suffix first for ``order="spm"``.
 
-        The suffix is tokenized without SentencePiece's leading space, as in
-        Code Llama's own infilling code. Code Llama was not trained on a
-        multi-file format, so context chunks are left out.
+        Suffix first is ``[BOS, <PRE>, <SUF>] suffix [<MID>] prefix``, the
+        other layout Code Llama was trained on: the prefix, where the user
+        types, comes last, so typing leaves the rest of the prompt in the KV
+        cache. Either way the suffix is tokenized without SentencePiece's
+        leading space and the prefix with it, as in Code Llama's own
+        infilling code. Code Llama was not trained on a multi-file format, so
+        context chunks are left out.
         """
         fim = require_fim(self.fim_tokens(vocab), self)
-        tokens = [fim.prefix, *text_tokens(vocab, request.prefix)]
-        tokens += [fim.suffix, *tokens_without_space_prefix(vocab, request.suffix)]
-        tokens.append(fim.middle)
-        return with_bos(vocab, tokens)
+        prefix = text_tokens(vocab, request.prefix)
+        suffix = tokens_without_space_prefix(vocab, request.suffix)
+        if request.order == "spm":
+            return with_bos(vocab, [fim.prefix, fim.suffix, *suffix, fim.middle, *prefix])
+        return with_bos(vocab, [fim.prefix, *prefix, fim.suffix, *suffix, fim.middle])
 
     def build_chat(self, vocab: Vocab, messages: tuple[ChatMessage, ...], chat_template: str | None) -> list[int]:
         """Lay out ``<s>[INST] <<SYS>>…<</SYS>> user [/INST] answer </s>`` turns.
