@@ -17,7 +17,7 @@ from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, 
 from app.core.models.load_params import LoadParams
 
 EXIT_USAGE = 2
-COMMANDS = ("inspect", "complete", "chat", "models", "quantize", "remote")
+COMMANDS = ("inspect", "complete", "chat", "models", "quantize", "remote", "serve")
 
 
 class UsageError(Exception):
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.add_argument("--ctx", type=int, default=4096, help="context length for the memory estimate")
 
-    from app import cli_models, cli_remote
+    from app import cli_models, cli_remote, cli_serve
 
     complete = commands.add_parser("complete", help="fill in the middle between a prefix and a suffix")
     _engine_choice(complete)
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_models.add_commands(commands)
     cli_remote.add_commands(commands)
+    cli_serve.add_commands(commands)
     return parser
 
 
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             from app import cli_remote
 
             return cli_remote.run(args)
+        if args.command == "serve":
+            from app import cli_serve
+
+            return cli_serve.run(args)
         return {"inspect": cmd_inspect, "complete": cmd_complete, "chat": cmd_chat}[args.command](args)
     except UsageError as exc:
         print(f"fimble: error: {exc}", file=sys.stderr)
