@@ -147,10 +147,21 @@ class Api:
         return lane
 
     async def _start(self, request: Request, role: str, build: Callable[..., parse.Parsed]) -> tuple[Lane, Job, Any]:
+        """Check the body and queue the job; a stream also waits for its first piece, so that a
+        request the engine refuses (wrong role, too long) still gets an HTTP error status."""
         lane = self._lane(role)
         parsed = build(parse.parse_body(await request.body()), lane.n_ctx)
         self.stats.requests += 1
-        return lane, lane.submit(parsed.request), parsed
+        job = lane.submit(parsed.request)
+        if parsed.stream:
+            watcher = asyncio.create_task(_cancel_on_disconnect(request, job))
+            try:
+                await job.first()
+            except EngineError as exc:
+                raise _engine_error(exc) from None
+            finally:
+                watcher.cancel()
+        return lane, job, parsed
 
     async def chat(self, request: Request) -> Response:
         """``POST /v1/chat/completions``."""

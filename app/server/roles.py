@@ -90,6 +90,7 @@ class Job:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._cancelled = threading.Event()
         self.ended = False  # set on the worker thread once the engine is done with the job
+        self._first: object | None = None  # what ``first`` took off the queue
 
     def _push(self, item: object) -> None:
         try:
@@ -128,10 +129,20 @@ class Job:
             self._cancelled.set()
             self.lane.engine.cancel(self.id)
 
+    async def first(self) -> None:
+        """Wait for the first piece (or the end); raise at once if the engine refused the request."""
+        if self._first is None:
+            self._first = await self._queue.get()
+        if isinstance(self._first, EngineError):
+            raise self._first
+
     async def items(self) -> AsyncIterator[str | GenerationStats]:
         """Pieces, then the stats; raises the engine's error if it failed."""
         while True:
-            item = await self._queue.get()
+            if self._first is not None:
+                item, self._first = self._first, None
+            else:
+                item = await self._queue.get()
             if item is _END:
                 return
             if isinstance(item, EngineError):

@@ -193,3 +193,20 @@ def test_the_token_file_is_private_and_regenerable(fimble_home):
     assert token_path().stat().st_mode & 0o777 == 0o600
     assert server_token(regenerate=True) != first
     assert TOKEN not in token_path().read_text()
+
+
+def test_a_model_in_the_wrong_role_is_a_400_not_a_500(tiny_models, tmp_path):
+    models = {"chat": str(tiny_models["codellama"]), "completion": str(tiny_models["generic"])}
+    served, engines = start_served(models, tmp_path)
+    try:
+        chat = served.client.post("/v1/chat/completions", json=CHAT)
+        assert chat.status_code == 400 and "not a chat model" in _error(chat)["message"]
+        fim = served.client.post("/v1/completions", json={"prompt": "a", "suffix": "b", "max_tokens": 4})
+        assert fim.status_code == 400 and "fill-in-the-middle" in _error(fim)["message"]
+        streamed = served.client.post("/infill", json={"input_prefix": "a", "input_suffix": "b", "stream": True})
+        assert streamed.status_code == 400 and "fill-in-the-middle" in _error(streamed)["message"]
+        plain = served.client.post("/v1/completions", json={"prompt": "def f():", "max_tokens": 4})
+        assert plain.status_code == 200  # no suffix: the prompt is continued
+        assert plain.json()["usage"]["prompt_tokens"] == served.lanes["completion"].finished[-1].stats.prompt_tokens
+    finally:
+        stop_served(served, engines)
