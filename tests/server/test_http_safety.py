@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import httpx2 as httpx
 import pytest
@@ -208,5 +209,27 @@ def test_a_model_in_the_wrong_role_is_a_400_not_a_500(tiny_models, tmp_path):
         plain = served.client.post("/v1/completions", json={"prompt": "def f():", "max_tokens": 4})
         assert plain.status_code == 200  # no suffix: the prompt is continued
         assert plain.json()["usage"]["prompt_tokens"] == served.lanes["completion"].finished[-1].stats.prompt_tokens
+    finally:
+        stop_served(served, engines)
+
+
+def test_connections_over_the_limit_are_refused(tiny_models, tmp_path):
+    model = str(tiny_models["codegemma"])
+    served, engines = start_served({"chat": model, "completion": model}, tmp_path, max_connections=2)
+    try:
+        assert served.client.get("/v1/models").status_code == 200
+        with socket.create_connection(("127.0.0.1", served.server.port), timeout=10) as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            idle.recv(1024)  # answered (403: a Host without the port), and the connection stays open
+            fresh = httpx.get(f"{served.url}/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert fresh.status_code == 503
+        served.client.close()
+        statuses = []
+        for _ in range(100):  # until the server has seen the closed connections go
+            statuses.append(httpx.get(f"{served.url}/v1/models", headers={"Authorization": f"Bearer {TOKEN}"}))
+            if statuses[-1].status_code == 200:
+                break
+            time.sleep(0.05)
+        assert statuses[-1].status_code == 200
     finally:
         stop_served(served, engines)
