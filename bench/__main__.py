@@ -32,6 +32,7 @@ BENCHMARKS = {
     "markdown": "bench.markdown",
     "soak": "bench.soak",
     "remote": "bench.remote",
+    "serve": "bench.serve",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {
