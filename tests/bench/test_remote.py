@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bench_runs import run_bench
 
 FIGURES = (
     "throughput_ratio",
@@ -29,17 +24,7 @@ FIGURES = (
 
 @pytest.mark.slow
 def test_a_quick_run_compares_both_paths_and_reports_positive_figures(starter_model):
-    process = subprocess.run(
-        [sys.executable, "-m", "bench", "remote", "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert process.returncode == 0, process.stderr[-2000:]
-    lines = process.stdout.strip().splitlines()
-    assert len(lines) == 1  # --json: one compact object on one line
-    result = json.loads(lines[0])
+    result = run_bench("remote", "--quick")
     for key in FIGURES:
         value = result[key]
         assert isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0, (key, value)

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bench_runs import run_bench
 
 
 @pytest.mark.slow
 def test_a_quick_run_reports_both_rates_and_a_clean_server_exit(starter_model):
-    process = subprocess.run(
-        [sys.executable, "-m", "bench", "serve", "--quick", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert process.returncode == 0, process.stderr[-2000:]
-    lines = process.stdout.strip().splitlines()
-    assert len(lines) == 1
-    result = json.loads(lines[0])
+    result = run_bench("serve", "--quick")
     for key in ("throughput_ratio", "fimble_tokens_per_s", "raw_tokens_per_s"):
         assert isinstance(result[key], (int, float)) and result[key] > 0, (key, result[key])
     assert result["rounds"] == 2 and result["tokens_per_round"] == 64
