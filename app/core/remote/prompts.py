@@ -140,8 +140,9 @@ def fim_text_counted(
     CodeGemma: ``(<|file_separator|>path\\ntext)*``, then
     ``<|file_separator|>path\\n`` for the current file when there are chunks
     or a path, then ``<|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|>``
-    (SPM: suffix part first). Code Llama: ``<PRE> prefix <SUF>suffix <MID>``,
-    always PSM and without chunks, as the local family lays it out.
+    (SPM: suffix part first). Code Llama: ``<PRE> prefix <SUF>suffix <MID>``
+    (SPM: ``<PRE> <SUF>suffix <MID> prefix``), without chunks, as the local
+    family lays it out.
 
     Code Llama's vocabulary spells its FIM tokens ``▁<PRE>`` (with
     SentencePiece's space mark). Servers that tokenize with llama.cpp match a

@@ -10,7 +10,7 @@ passes ``None`` for each one that failed or answered 404.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from app.core.remote.choice import where
@@ -71,6 +71,7 @@ class ServerFacts:
     string prompt when the model wants one, so a prompt string must never
     start with the BOS text. ``max_stop_sequences``: how many stop strings one
     request may carry (TGI's limit), None when unlimited or unknown.
+    ``model_ids``: every model ``/v1/models`` lists, in its order.
     """
 
     kind: ServerKind
@@ -81,6 +82,7 @@ class ServerFacts:
     adds_bos_to_strings: bool = True
     has_tokenize: bool = False
     version: str | None = None
+    model_ids: tuple[str, ...] = ()
 
 
 def detect_server(props: object, info: object, ollama_version: object, models: object) -> ServerFacts:
@@ -98,6 +100,10 @@ def detect_server(props: object, info: object, ollama_version: object, models: o
     Raises:
         RemoteFormatError: Nothing names a model.
     """
+    return replace(_detect(props, info, ollama_version, models), model_ids=_model_ids(models))
+
+
+def _detect(props: object, info: object, ollama_version: object, models: object) -> ServerFacts:
     props_d, info_d, version_d, first = _obj(props), _obj(info), _obj(ollama_version), _first_model(models)
     listed = _text(first, "id")
     settings = _obj(props_d.get("default_generation_settings")) if props_d is not None else None
@@ -155,6 +161,14 @@ def _obj(value: object) -> dict[str, object] | None:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return dict(value)
     return None
+
+
+def _model_ids(models: object) -> tuple[str, ...]:
+    body = _obj(models)
+    data = body.get("data") if body is not None else None
+    if not isinstance(data, list):
+        return ()
+    return tuple(item["id"] for item in data if isinstance(item, dict) and isinstance(item.get("id"), str))
 
 
 def _first_model(models: object) -> dict[str, object] | None:

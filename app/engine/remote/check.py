@@ -17,9 +17,7 @@ from app.core.errors import ErrorKind
 from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
 from app.engine.client import EngineError
-from app.engine.remote.client import RemoteClient
 from app.engine.remote.engine import RemoteEngine
-from app.engine.remote.errors import RemoteError
 
 SAMPLE_TOKENS = 5
 _SAMPLE_PREFIX = "def add(a, b):\n    return "
@@ -101,7 +99,6 @@ class ConnectionCheck:
             facts = engine.facts
             assert facts is not None
             round_trip = engine.round_trip_ms()
-            models = self._models()
             self._stop_if_cancelled()
             family = engine.family or "generic"
             fim = engine.offers_fim
@@ -127,19 +124,5 @@ class ConnectionCheck:
             sample=sample,
             sample_ms=sample_ms,
             fim=fim,
-            models=models,
+            models=facts.model_ids,
         )
-
-    def _models(self) -> tuple[str, ...]:
-        """The ids the server lists at /v1/models (empty when it lists none it can name)."""
-        client = RemoteClient(self.url, self._api_key)
-        try:
-            body = client.get_json("/v1/models")
-        except RemoteError as exc:
-            raise EngineError(exc.kind, exc.message) from None
-        finally:
-            client.close()
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            return ()
-        return tuple(str(item["id"]) for item in data if isinstance(item, dict) and isinstance(item.get("id"), str))

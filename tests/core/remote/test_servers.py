@@ -70,6 +70,7 @@ def test_llama_server_from_props():
         adds_bos_to_strings=True,
         has_tokenize=True,
         version="b6500-abc1234",
+        model_ids=("codegemma",),
     )
 
 
@@ -202,3 +203,16 @@ def test_describe():
 def test_display_name():
     assert display_name("/models/codegemma-7b-it-Q4_K_M.gguf") == "codegemma-7b-it-Q4_K_M"
     assert display_name("codegemma") == "codegemma"
+
+
+def test_every_listed_model_is_kept_in_order():
+    models = {"object": "list", "data": [{"id": "codegemma:2b-code"}, {"id": "codellama:7b-code"}, {"x": 1}]}
+    facts = detect_server(None, None, {"version": "0.5.1"}, models)
+    assert facts.model_ids == ("codegemma:2b-code", "codellama:7b-code")
+    assert facts.model_id == "codegemma:2b-code"
+    assert (
+        detect_server(
+            {"default_generation_settings": {"n_ctx": 8}, "model_path": "/m/a.gguf"}, None, None, None
+        ).model_ids
+        == ()
+    )
