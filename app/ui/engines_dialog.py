@@ -178,10 +178,11 @@ class RoleEngineForm(QGroupBox):
         run_in_background(self, work, self._tested, self._test_failed)
 
     def stop_test(self) -> None:
-        """Stop a running test; its result is dropped."""
-        if self._check is not None:
-            self._check.cancel()
-            self._check = None
+        """Stop a running test, if one runs; its result is dropped."""
+        if self._check is None:
+            return
+        self._check.cancel()
+        self._check = None
         self.test_button.setText("Test connection")
         self.result.setText("Test stopped.")
 
@@ -246,6 +247,5 @@ class EnginesDialog(QDialog):
 
     def done(self, result: int) -> None:  # noqa: D102 - stop running tests on close
         for form in self.forms.values():
-            if form._check is not None:
-                form.stop_test()
+            form.stop_test()
         super().done(result)

@@ -169,7 +169,7 @@ class ModelRoles(QObject):
         with self._settings.change() as settings:
             settings.set_model_params(path, params)
         for role, controller in self._engines.items():
-            if settings.model_for(role) == path and settings.source_for(role) == path:
+            if settings.source_for(role) == path:  # a role on a remote server does not reload
                 controller.load(path, settings.load_params(role))
 
     @Slot(object)
