@@ -46,14 +46,24 @@ def api_key(args: argparse.Namespace) -> str | None:
     return value.strip()
 
 
+def base_url(url: str) -> str:
+    """The server's base URL as the window's Engines dialog checks it, with the scheme required; else one line."""
+    from app.core.remote.choice import check_url
+
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{url}: give the server's URL with http:// or https://")
+    try:
+        return check_url(url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def connect(args: argparse.Namespace, url: str, role: str):
     """A started and loaded ``RemoteEngine`` for ``url``, or a one-line ``UsageError``."""
     from app.engine.client import EngineError
     from app.engine.remote.engine import RemoteEngine
 
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"{url}: give the server's URL with http:// or https://")
-    engine = RemoteEngine(role, url, api_key(args), family=getattr(args, "family", None))
+    engine = RemoteEngine(role, base_url(url), api_key(args), family=getattr(args, "family", None))
     try:
         engine.start()
         engine.load(getattr(args, "remote_model", None) or "", LoadParams())
@@ -68,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from app.engine.client import EngineError
     from app.engine.remote.check import ConnectionCheck
 
-    if not args.url.startswith(("http://", "https://")):
-        raise UsageError(f"{args.url}: give the server's URL with http:// or https://")
-    check = ConnectionCheck(args.url, api_key(args), args.remote_model or "", args.family)
+    check = ConnectionCheck(base_url(args.url), api_key(args), args.remote_model or "", args.family)
     try:
         report = check.run()
     except EngineError as exc:

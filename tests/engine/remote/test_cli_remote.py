@@ -48,4 +48,5 @@ def test_remote_mistakes_are_one_line_errors(keyed_server, monkeypatch):
         fimble("chat", "--remote", keyed_server.base_url, "--api-key-env", "FIMBLE_BAD_KEY", "hi"), "API key"
     )
     assert_one_line_error(fimble("remote", "test", "gpu-box:8000"), "http://")
+    assert_one_line_error(fimble("remote", "test", "http://127.0.0.1:99999"), "the port is not a number")
     assert_one_line_error(fimble("chat", "--model", "x.gguf", "--remote", "http://127.0.0.1:9", "hi"), "not allowed")
