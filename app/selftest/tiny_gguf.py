@@ -165,6 +165,17 @@ def special_token_ids(family: str, *, extra_words: Iterable[str] | None = None) 
     return _build_vocab(family, extra_words or ())[1]
 
 
+def byte_token_ids(family: str, *, extra_words: Iterable[str] | None = None) -> dict[int, int]:
+    """Return the id of each byte token (``<0x00>`` .. ``<0xFF>``), by byte value.
+
+    A random-weight model can pick a lone byte from 0x80 up, which never
+    decodes as UTF-8; tests that stream long answers ban those ids.
+    """
+    _check_family(family)
+    ids = _build_vocab(family, extra_words or ())[0].ids
+    return {value: ids[text] for value, text in enumerate(_BYTES)}
+
+
 def _check_family(family: str) -> None:
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")

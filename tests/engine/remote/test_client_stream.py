@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from app.engine.remote.client import RemoteClient
+from app.selftest.tiny_gguf import byte_token_ids, special_token_ids
 
 FIM_PROMPT = "<PRE> def add(a, b):\n    <SUF>\n\nprint(add(1, 2))\n<MID>"
 
@@ -16,6 +17,21 @@ def fim_body(**extra):
     body = {"model": "tiny-codellama", "prompt": FIM_PROMPT, "max_tokens": 24, "temperature": 0.0, "seed": 7}
     body.update(extra)
     return body
+
+
+def never_ending_body(max_tokens: int) -> dict:
+    """A FIM request whose answer runs to ``max_tokens`` and streams as it goes.
+
+    The end tokens are banned, and so are the lone bytes from 0x80 up: the
+    random model picks them, they never decode, and llama-cpp-python's server
+    then holds every later piece back (re-decoding all of them each token)
+    until the answer ends, so a cancel would wait minutes. (``min_tokens``
+    cannot be sent with ``logit_bias``: that server keeps neither then.)
+    """
+    ends = special_token_ids("codellama")
+    banned = [ends["</s>"], ends["\u2581<EOT>"]]
+    banned += [token for value, token in byte_token_ids("codellama").items() if value >= 0x80]
+    return fim_body(max_tokens=max_tokens, logit_bias={str(token): -1000.0 for token in banned})
 
 
 def plain_completion(server, body) -> dict:
@@ -71,8 +87,7 @@ def test_cancel_mid_stream_ends_the_stream_and_the_server_serves_the_next_reques
     thread.start()
     pieces = []
     with RemoteClient(codellama_server.base_url) as client:
-        body = fim_body(max_tokens=900, min_tokens=900)
-        for piece in client.stream_completion(body, cancel, time_limit_s=120):
+        for piece in client.stream_completion(never_ending_body(900), cancel, time_limit_s=120):
             pieces.append(piece)
             first_piece.set()
             cancel.wait(30)  # the next piece is read only after the cancel

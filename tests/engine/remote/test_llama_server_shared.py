@@ -18,7 +18,7 @@ import threading
 import httpx2
 import pytest
 
-from app.core.generation.contracts import FimRequest
+from app.core.generation.contracts import FimRequest, GenerationStats, Sampling
 from app.core.models.load_params import LoadParams
 from app.engine.client import EngineError
 from app.engine.remote.client import RemoteClient
@@ -35,9 +35,11 @@ from tests.engine.remote.test_client_stream import (  # noqa: F401
     test_streamed_fim_text_equals_the_unstreamed_answer,
 )
 from tests.engine.remote.test_remote_engine import (  # noqa: F401
+    GREEDY,
+    _connected,
+    _run,
     test_a_fim_answer_is_what_the_server_gives_for_the_exact_prompt,
     test_a_wrong_key_is_one_clear_line,
-    test_cancel_closes_the_stream_and_the_next_request_is_served,
     test_chat_streams_through_the_chat_endpoint_with_the_right_key,
 )
 from tests.support.llama_cpp_server import LlamaCppServer
@@ -122,3 +124,24 @@ def test_remote_test_samples_fim_through_token_ids(codellama_server):
     shown = json.loads(result.stdout)
     assert shown["server"] == "llama.cpp server" and shown["family"] == "codellama"
     assert isinstance(shown["sample"], str)
+
+
+def test_cancel_closes_the_stream_and_the_next_request_is_served(codellama_server):
+    """The engine's cancel, on llama-server only: with a random model's lone bytes, which never
+    decode, llama-cpp-python's server holds its stream back until the answer ends (its
+    own cancel test, in test_client_stream, bans those bytes; an engine request cannot)."""
+    engine = _connected(codellama_server)
+    try:
+        long = Sampling(max_tokens=400, temperature=0.0, seed=7)
+        stream = engine.generate(1, FimRequest("def add(a, b):\n", "", sampling=long))
+        first = next(item for item in stream if not isinstance(item, GenerationStats))
+        assert first
+        threading.Thread(target=engine.cancel, args=(1,)).start()
+        rest = list(stream)
+        stats = rest[-1]
+        assert isinstance(stats, GenerationStats) and stats.finish_reason == "cancelled"
+        assert stats.generated_tokens < 400
+        _, again = _run(engine, FimRequest("def sub(a, b):\n    ", "\n", sampling=GREEDY), job=2)
+        assert again.finish_reason in ("stop", "length")
+    finally:
+        engine.close()
