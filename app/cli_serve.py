@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from app.engine.client import EngineError
     from app.engine.host_client import HostEngine
     from app.server.guard import server_token
-    from app.server.roles import Lane
+    from app.server.roles import EngineLane, Lane
     from app.server.runner import LocalServer, ServerError
 
     _check(args)
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 engines.append(engine)
                 engine.start()
                 model = engine.load(path, params)
-                by_path[path] = Lane(engine, model, _model_id(path, by_path))
+                by_path[path] = EngineLane(engine, model, _model_id(path, by_path))
             lanes[role] = by_path[path]
         token = None if args.no_auth else server_token(regenerate=args.new_token)
         server = LocalServer(

@@ -133,16 +133,17 @@ class Api:
         """``GET /v1/models``: one entry per loaded model."""
         data, seen = [], set()
         for role, lane in self.lanes.items():
-            if lane.model_id in seen:
+            model = lane.model
+            if model is None or lane.model_id in seen:
                 continue
             seen.add(lane.model_id)
-            meta = {"n_ctx": lane.n_ctx, "family": lane.model.info.family, "roles": [role]}
+            meta = {"n_ctx": lane.n_ctx, "family": model.info.family, "roles": [role]}
             data.append({"id": lane.model_id, "object": "model", "created": 0, "owned_by": "fimble", "meta": meta})
         return JSONResponse({"object": "list", "data": data})
 
     def _lane(self, role: str) -> Lane:
         lane = self.lanes.get(role)
-        if lane is None:
+        if lane is None or lane.model is None:
             raise ApiError(503, f"no {role} model is loaded", "no_model")
         return lane
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.models.load_params import LoadParams
 from app.engine.host_client import HostEngine
-from app.server.roles import Lane
+from app.server.roles import EngineLane
 from app.server.runner import LocalServer
 
 TOKEN = "test-token-0123456789abcdef"
@@ -20,7 +20,7 @@ class Served:
     """A running server, its lanes and an authorized client."""
 
     server: LocalServer
-    lanes: dict[str, Lane]
+    lanes: dict[str, EngineLane]
     client: httpx.Client
 
     @property
@@ -37,7 +37,7 @@ def start_served(models: dict[str, str], log_dir, n_ctx: int = 2048, **options) 
             engines.append(engine)
             engine.start()
             loaded = engine.load(path, LoadParams(n_ctx=n_ctx, n_gpu_layers=0))
-            by_path[path] = Lane(engine, loaded, loaded.info.family)
+            by_path[path] = EngineLane(engine, loaded, loaded.info.family)
         lanes[role] = by_path[path]
     server = LocalServer(lanes, token=options.pop("token", TOKEN), **options)
     server.start()
