@@ -345,6 +345,8 @@ class EngineController(QObject):
 
     _load_requested = Signal(object, object)
     _generate_requested = Signal(int, object)
+    # The window's own jobs went from none in flight to some (True), or back (False).
+    window_busy = Signal(bool)
 
     def __init__(
         self, role: str, engine_factory: Callable[[str], Engine] | None = None, parent: QObject | None = None
@@ -362,6 +364,9 @@ class EngineController(QObject):
         self.worker_thread.finished.connect(self.worker.stop_watchdog, Qt.ConnectionType.DirectConnection)
         self._load_requested.connect(self.worker.load)
         self._generate_requested.connect(self.worker.generate)
+        self.worker.finished.connect(self._job_finished)
+        self.worker.failed.connect(self._job_failed)
+        self._window_jobs: set[int] = set()
         self.worker_thread.start()
 
     def load(self, path: str | RemoteTarget | None, params: LoadParams) -> None:
@@ -369,10 +374,42 @@ class EngineController(QObject):
         self._load_requested.emit(path, params)
 
     def generate(self, request: FimRequest | ChatRequest) -> int:
-        """Queue a generation and return its job id."""
+        """Queue one of the window's generations and return its job id."""
         job_id = next_job_id()
+        self._window_jobs.add(job_id)
+        if len(self._window_jobs) == 1:
+            self.window_busy.emit(True)
         self._generate_requested.emit(job_id, request)
         return job_id
+
+    def generate_for_api(self, job_id: int, request: FimRequest | ChatRequest) -> None:
+        """Queue an API client's generation under ``job_id`` (it does not make the window busy)."""
+        self._generate_requested.emit(job_id, request)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any of the window's own jobs is queued or running."""
+        return bool(self._window_jobs)
+
+    @Slot(int, object)
+    def _job_finished(self, job_id: int, _stats: object) -> None:
+        self._job_ended(job_id)
+
+    @Slot(int, str, str)
+    def _job_failed(self, job_id: int, _kind: str, _message: str) -> None:
+        self._job_ended(job_id)
+
+    def _job_ended(self, job_id: int) -> None:
+        if job_id in self._window_jobs:
+            self._window_jobs.discard(job_id)
+            if not self._window_jobs:
+                self.window_busy.emit(False)
+
+    def hold(self, job_id: int, on: bool) -> None:
+        """Pause job ``job_id`` between tokens (``on``), or let it go on; thread-safe."""
+        engine = self.worker.engine
+        if engine is not None:
+            engine.hold(job_id, on)
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel a job within one token."""

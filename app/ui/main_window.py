@@ -34,6 +34,7 @@ from app.ui.window_settings import WindowSettings
 if TYPE_CHECKING:
     from app.services.model_jobs import ModelJobs
     from app.ui.models_dialog import ModelsDialog
+    from app.ui.server_dialog import ServerDialog
     from app.ui.window_services import EngineFactory
 
 PREWARM_DELAY_MS = 1000
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.prefs = WindowSettings(settings, self._report_settings_error)
         self.backend: BackendInfo | None = None
+        self._server_dialog: ServerDialog | None = None
         # Opens the chat store and starts the engines; stops them again if it fails.
         self.services = WindowServices(settings, engine_factory, self)
         self.chat_store = self.services.chat_store
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         models_menu = self.menuBar().addMenu("&Models")
         self._action(models_menu, "&Model Manager…", QKeySequence("Ctrl+Shift+M"), self.open_models)
         self._action(models_menu, "&Engines: Local or Remote…", None, self.model_roles.open_engines)
+        self._action(models_menu, "&Local Server…", None, self.open_local_server)
         chat_menu = self.menuBar().addMenu("&Chat")
         self._action(chat_menu, "&New Chat", None, lambda: self.chat_service.new_conversation())
         self._action(chat_menu, "Default &System Prompt…", None, self.edit_default_system_prompt)
@@ -212,6 +215,17 @@ class MainWindow(QMainWindow):
         """Show the model manager; its downloads outlive the window."""
         vram = self.backend.offload_free_bytes if self.backend else None
         self.model_roles.open_manager(self.services.jobs(), vram)
+
+    def open_local_server(self) -> ServerDialog:
+        """Show Models → Local Server… (one dialog; the server outlives it)."""
+        from app.ui.server_dialog import ServerDialog
+
+        if self._server_dialog is None:
+            self._server_dialog = ServerDialog(self.services.local_server, self)
+        self._server_dialog.show()
+        self._server_dialog.raise_()
+        self._server_dialog.activateWindow()
+        return self._server_dialog
 
     def set_model(self, role: ModelRole | str, path: str) -> None:
         """Use ``path`` for ``role`` from now on; the worker validates and loads it."""

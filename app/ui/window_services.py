@@ -17,9 +17,11 @@ from app.core.editor.recovery import RecoveryStore
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.core.settings import Settings
+from app.services.api_lanes import ApiScheduler
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
 from app.services.engine_worker import EngineController
+from app.ui.local_server import LocalServerControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,6 +59,8 @@ class WindowServices:
             self.completion_service = CompletionService(self.completion_engine, parent)
             self.completion_service.pinned_window = settings.completion_window
             self.recovery = RecoveryStore(app_dirs().cache / "recovery")
+            engines = {role.value: controller for role, controller in self._engines.items()}
+            self.local_server = LocalServerControl(ApiScheduler(engines, parent), parent)
         except BaseException:
             self.stop_after_failed_start()
             raise
@@ -108,8 +112,9 @@ class WindowServices:
         return ok
 
     def shutdown(self) -> None:
-        """Close everything in order: session marker, chat, jobs, engines, then the store."""
+        """Close everything in order: session marker, local server, chat, jobs, engines, then the store."""
         self.recovery.end_session()
+        self.local_server.shutdown()  # API jobs end before their engines go
         self.chat_service.shutdown()
         if self.model_jobs is not None:
             self.model_jobs.shutdown()  # a running download pauses and resumes next time
