@@ -166,11 +166,11 @@ def test_twenty_streams_complete_and_editor_completions_wait_for_one_api_job_at_
     editor_jobs: list[tuple[int, int]] = []  # (job id, ends seen when it was asked)
     suggestions = SignalLog(window.service.suggestion)
     for n in range(6):
-        qtbot.waitUntil(lambda: len(ends.calls) >= 2 * n, timeout=60_000)  # spread over the API load
+        qtbot.waitUntil(lambda n=n: len(ends.calls) >= 2 * n, timeout=60_000)  # spread over the API load
         asked = len(ends.calls)
         job = window.service.request(EditorSnapshot("main.py", f"import os\n\n\ndef g{n}(path):\n    ", "\n", "python"))
         editor_jobs.append((job, asked))
-        qtbot.waitUntil(lambda: any(call[0] == job for call in suggestions.calls), timeout=60_000)
+        qtbot.waitUntil(lambda job=job: any(call[0] == job for call in suggestions.calls), timeout=60_000)
     qtbot.waitUntil(clients.done, timeout=180_000)
     assert not clients.errors
     assert len(clients.results) == 20 and all(result[-1] == "[DONE]" for result in clients.results)
