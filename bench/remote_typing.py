@@ -89,7 +89,8 @@ class _Typing:
             self.close()
             raise
 
-    def _on_loaded(self, _loaded) -> None:
+    def _on_loaded(self, loaded) -> None:
+        self.loaded_model = loaded
         self._loaded = True
 
     def _on_shown(self, _job, _text) -> None:

@@ -74,6 +74,7 @@ def run(quick: bool) -> dict:
             server.send_signal(signal.SIGINT)
             code = server.wait(timeout=60)
     fimble, baseline = statistics.median(fimble_tps), statistics.median(raw_tps)
+    typing = _typing_figures(quick)
     return {
         "throughput_ratio": round(fimble / baseline, 3),
         "fimble_tokens_per_s": round(fimble, 2),
@@ -82,7 +83,23 @@ def run(quick: bool) -> dict:
         "tokens_per_round": n_tokens,
         "serve_exit_code": code,
         "model": Path(model).name,
+        **typing,
     }
+
+
+def _typing_figures(quick: bool) -> dict:
+    """Editor completions alone and under streaming API clients (``bench.serve_typing``)."""
+    import inspect
+    import queue as queue_module
+
+    from PySide6.QtCore import QCoreApplication
+
+    from bench.serve_typing import typing_under_api_load
+
+    app = QCoreApplication.instance() or QCoreApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        return typing_under_api_load(app, folder, inspect.getsource(queue_module), quick)
 
 
 def _served_rate(client, model_id: str, n_tokens: int) -> float:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.fim.text_layouts import split_fim_text
 from app.core.generation.contracts import ChatMessage, ChatRequest, ContextChunk, FimRequest, Sampling
 from app.server.errors import ApiError
 
@@ -211,7 +212,7 @@ def chat_request(body: dict[str, Any], n_ctx: int) -> Parsed:
 
 
 def completion_request(body: dict[str, Any], n_ctx: int) -> Parsed:
-    """``POST /v1/completions``: a suffix means fill-in-the-middle; none continues the prompt."""
+    """``POST /v1/completions``: a suffix, or a FIM template in the prompt, means fill-in-the-middle."""
     _refuse_unsupported(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
@@ -220,11 +221,15 @@ def completion_request(body: dict[str, Any], n_ctx: int) -> Parsed:
         raise _bad("prompt", "a string (one prompt per request)")
     max_tokens = _max_tokens(body, ("max_tokens",), 16, n_ctx)
     prefix_tokens, suffix_tokens = _fim_budgets(n_ctx, max_tokens)
+    suffix = _text(body, "suffix")
+    laid_out = None if suffix else split_fim_text(prompt)  # a plugin's FIM template, written as text
+    if laid_out is not None:
+        prompt, suffix = laid_out
     request = FimRequest(
         prefix=prompt,
-        suffix=_text(body, "suffix"),
+        suffix=suffix,
         sampling=_sampling(body, max_tokens, 0.0, None),
-        allow_prefix_only=not body.get("suffix"),
+        allow_prefix_only=not suffix and laid_out is None,
         prefix_tokens=prefix_tokens,
         suffix_tokens=suffix_tokens,
     )

@@ -139,3 +139,23 @@ def test_an_unsupported_feature_is_a_400_the_openai_client_understands(client):
         client.chat.completions.create(model="codegemma", messages=[{"role": "user", "content": "hi"}], n=2)
     assert caught.value.status_code == 400
     assert "'n' is not supported" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["<|fim_prefix|>{p}<|fim_suffix|>{s}<|fim_middle|>", "<fim_prefix>{p}<fim_suffix>{s}<fim_middle>"],
+)
+def test_a_fim_template_written_into_the_prompt_is_served_as_exact_fim(client, codegemma_server, template):
+    """Continue's autocomplete sends the model's FIM template as text, with no suffix field."""
+    prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
+    answer = client.completions.create(
+        model="codegemma", prompt=template.format(p=prefix, s=suffix), max_tokens=8, temperature=0
+    )
+    lane = codegemma_server.lanes["completion"]
+    finished = lane.finished[-1]
+    assert (finished.request.prefix, finished.request.suffix) == (prefix, suffix)
+    evaluated = lane.build_prompt(finished.request)
+    tokenize = lane.engine.tokenize
+    fim = [CG["<|fim_prefix|>"], *tokenize(prefix)[0], CG["<|fim_suffix|>"], *tokenize(suffix)[0], CG["<|fim_middle|>"]]
+    assert evaluated == [CG["<bos>"], *fim]
+    assert not any(control in answer.choices[0].text for control in CONTROL_TEXTS)
