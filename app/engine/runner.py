@@ -23,6 +23,7 @@ from app.core.models.info import InspectedModel, inspect_model
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine import cpu_share
+from app.engine.cache_prefix import reset_cache, reusable_prefix
 from app.engine.llama_vocab import LlamaVocab
 from app.engine.loading import gpu_layers, load_failure_text, load_progress, warm_places_budget
 
@@ -264,10 +265,10 @@ class ModelRunner:
         single_line = isinstance(request, FimRequest) and request.single_line
         guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
         if not sampling.reuse_kv:
-            _reset(llama)  # forget the previous prompt: every token is evaluated
+            reset_cache(llama)  # forget the previous prompt: every token is evaluated
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
         self._live_anchor = self._prompt_anchor  # the cache now belongs to this prompt
-        reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        reused = reusable_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if isinstance(request, FimRequest) and request.prompt_only:
             stats = self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
             return "", replace(stats, threads=threads)
@@ -437,14 +438,3 @@ class ModelRunner:
             restored_tokens=restored,
             prompt_eval_ms=(time.perf_counter() - eval_started) * 1000,
         )
-
-
-def _reset(llama: Llama) -> None:
-    """Make ``llama`` evaluate the next prompt from its first token (``reset`` has no annotations)."""
-    reset: Callable[[], None] = llama.reset
-    reset()
-
-
-def _common_prefix(old: list[int], new: list[int]) -> int:
-    # generate() evaluates the last token again when the whole prompt is cached
-    return min(common_prefix(old, new), max(len(new) - 1, 0))
