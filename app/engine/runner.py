@@ -24,6 +24,7 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine import cpu_share
 from app.engine.cache_prefix import reset_cache, reusable_prefix
+from app.engine.hold import HoldGate
 from app.engine.llama_vocab import LlamaVocab
 from app.engine.loading import gpu_layers, load_failure_text, load_progress, warm_places_budget
 
@@ -54,6 +55,7 @@ class ModelRunner:
     def __init__(self, cancel: threading.Event) -> None:
         self._cancel = cancel
         self._deadline: float | None = None
+        self.hold = HoldGate(cancel)  # the pipe reader holds and releases jobs through it
         self.llama: Llama | None = None
         self.model: InspectedModel | None = None
         self.vocab: LlamaVocab | None = None
@@ -278,6 +280,7 @@ class ModelRunner:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         count, reason = 0, "length"
+        held, paused_s = 0.0, 0.0  # seconds held since the last token, and before it
         first_at: float | None = None
         last_at: float | None = None
         eval_started = time.perf_counter()
@@ -294,6 +297,7 @@ class ModelRunner:
             )
             for token in stream:
                 last_at = time.perf_counter()
+                paused_s += held
                 if first_at is None:
                     first_at = last_at
                     if sampling.time_limit_s:
@@ -316,6 +320,9 @@ class ModelRunner:
                     emit(text)
                 if reason == "stop":
                     break
+                held = self.hold.pause()  # the held time does not count toward the time limit
+                if held and self._deadline is not None:
+                    self._deadline += held
                 if self._cancel.is_set():
                     reason = "cancelled"
                     break
@@ -344,7 +351,7 @@ class ModelRunner:
         ended = time.perf_counter()
         first_at = first_at or ended
         prompt_ms = (first_at - started) * 1000
-        decode_s = (last_at or ended) - first_at
+        decode_s = (last_at or ended) - first_at - paused_s
         stats = GenerationStats(
             prompt_tokens=len(tokens),
             reused_tokens=reused,
@@ -403,6 +410,7 @@ class ModelRunner:
         llama.n_tokens = start  # ``eval`` drops the KV entries past it
         chunk = max(FIM_CHUNK_TOKENS, llama.n_batch) if self._on_gpu else FIM_CHUNK_TOKENS
         for at in range(start, end, chunk):
+            self.hold.pause()  # a held job waits between chunks too
             self._fit_threads(llama)  # the machine's load may change during a long prompt
             llama.eval(tokens[at : min(at + chunk, end)])
 
