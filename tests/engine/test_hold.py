@@ -182,3 +182,11 @@ def test_a_cancel_or_a_release_wakes_a_held_wait():
     threading.Timer(0.2, cancel_it).start()
     assert gate.pause() > 0.0 and cancel.is_set()
     assert gate.pause() == 0.0  # a cancelled job is never held again
+
+
+def test_holding_on_a_host_that_is_not_running_is_quietly_dropped():
+    from app.engine.host_client import HostEngine
+
+    engine = HostEngine("test")
+    engine.hold(1, True)  # like cancel: no EngineCrashed from a hold
+    assert not engine.is_alive()
