@@ -28,7 +28,7 @@ class EngineCrashed(EngineError):
 
 
 class Engine(ABC):
-    """One model-serving backend. Methods block; ``cancel``/``close`` are thread-safe."""
+    """One model-serving backend. Methods block; ``cancel``/``hold``/``close`` are thread-safe."""
 
     backend: BackendInfo
 
@@ -75,6 +75,17 @@ class Engine(ABC):
     @abstractmethod
     def cancel(self, job_id: int | None = None) -> None:
         """Stop a running or queued job within one token."""
+
+    def hold(self, job_id: int, on: bool) -> None:
+        """Pause (``on``) or release job ``job_id``; thread-safe.
+
+        While on, the job stops between tokens (its prompt may still be
+        evaluated) until it is released or cancelled; a hold sent before the
+        job starts applies when it starts, and ends with the job. The held
+        time does not count toward ``Sampling.time_limit_s``. Engines that
+        cannot pause (remote servers) keep this default, which does nothing.
+        """
+        del job_id, on
 
     @abstractmethod
     def unload(self) -> None:

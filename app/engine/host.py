@@ -3,7 +3,8 @@
 The main thread runs commands one at a time. A reader thread takes every
 message off the pipe at once, so ``Cancel`` takes effect between tokens (or
 through llama.cpp's abort callback during prompt evaluation) while a
-generation is running.
+generation is running, and ``Hold`` pauses or releases a job between tokens
+(see ``app.engine.hold``).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from multiprocessing.connection import Connection
 
 from app.core.generation.contracts import GenerationStats
 from app.engine import protocol as p
+from app.engine.hold import HoldGate
 from app.engine.lifeline import exit_with_parent
 from app.engine.runner import EngineFailure, ModelRunner
 
 
 class _Inbox:
-    """Reads the pipe on its own thread; Cancel is applied there, at once."""
+    """Reads the pipe on its own thread; Cancel and Hold are applied there, at once."""
 
-    def __init__(self, conn: Connection, cancel: threading.Event) -> None:
+    def __init__(self, conn: Connection, cancel: threading.Event, hold: HoldGate) -> None:
         self.conn = conn
         self.cancel = cancel
+        self.hold = hold
         self.queue: queue.Queue[object] = queue.Queue()
         self.current_job: int | None = None
         self.cancelled_jobs: set[int] = set()
@@ -39,8 +42,12 @@ class _Inbox:
             if isinstance(message, p.Cancel):
                 self._apply_cancel(message.job_id)
                 continue
+            if isinstance(message, p.Hold):
+                self.hold.set(message.job_id, message.on)
+                continue
             if isinstance(message, p.Shutdown):
                 self.cancel.set()
+                self.hold.wake()
             self.queue.put(message)
             if isinstance(message, p.Shutdown):
                 return
@@ -48,19 +55,26 @@ class _Inbox:
     def _apply_cancel(self, job_id: int | None) -> None:
         if job_id is None:
             self.cancel.set()
-            return
-        self.cancelled_jobs.add(job_id)
-        if self.current_job == job_id:
-            self.cancel.set()
+        else:
+            self.cancelled_jobs.add(job_id)
+            if self.current_job == job_id:
+                self.cancel.set()
+        self.hold.wake()  # a held job ends now
 
     def start_job(self, job_id: int | None) -> bool:
         """Mark ``job_id`` as running; return False if it was already cancelled."""
         self.cancel.clear()
         self.current_job = job_id
+        self.hold.start(job_id)
         if job_id is not None and job_id in self.cancelled_jobs:
             self.cancelled_jobs.discard(job_id)
             return False
         return True
+
+    def end_job(self) -> None:
+        """The running command ended: forget its id and any hold on it."""
+        self.current_job = None
+        self.hold.finish()
 
 
 def _redirect_stderr(log_path: str | None) -> None:
@@ -92,7 +106,7 @@ def host_main(conn: Connection, log_path: str | None = None) -> None:
     except Exception as exc:  # a broken llama.cpp install must still say so in words
         conn.send(p.Failed("internal", f"llama.cpp failed to start: {exc}"))
         return
-    inbox = _Inbox(conn, cancel)
+    inbox = _Inbox(conn, cancel, runner.hold)
     while True:
         message = inbox.queue.get()
         if isinstance(message, p.Shutdown):
@@ -107,7 +121,7 @@ def host_main(conn: Connection, log_path: str | None = None) -> None:
                 p.Failed("internal", f"the engine hit an internal error: {exc}", getattr(message, "job_id", None))
             )
         finally:
-            inbox.current_job = None
+            inbox.end_job()
     runner.unload()
 
 

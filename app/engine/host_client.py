@@ -198,6 +198,13 @@ class HostEngine(Engine):
         except EngineCrashed:
             pass
 
+    def hold(self, job_id: int, on: bool) -> None:
+        """Pause (``on``) or release job ``job_id`` between tokens; safe from any thread."""
+        try:
+            self._send(p.Hold(job_id, on))
+        except EngineCrashed:
+            pass
+
     def unload(self) -> None:
         """Free the model in the host."""
         self._call(p.Unload(), p.Unloaded)

@@ -57,6 +57,14 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Pause job ``job_id`` between tokens (``on``), or let it go on; it may not have started yet."""
+
+    job_id: int
+    on: bool
+
+
+@dataclass(frozen=True)
 class Unload:
     """Free the loaded model."""
 

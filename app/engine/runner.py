@@ -23,6 +23,8 @@ from app.core.models.info import InspectedModel, inspect_model
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.engine import cpu_share
+from app.engine.cache_prefix import reset_cache, reusable_prefix
+from app.engine.hold import HoldGate
 from app.engine.llama_vocab import LlamaVocab
 from app.engine.loading import gpu_layers, load_failure_text, load_progress, warm_places_budget
 
@@ -53,6 +55,7 @@ class ModelRunner:
     def __init__(self, cancel: threading.Event) -> None:
         self._cancel = cancel
         self._deadline: float | None = None
+        self.hold = HoldGate(cancel)  # the pipe reader holds and releases jobs through it
         self.llama: Llama | None = None
         self.model: InspectedModel | None = None
         self.vocab: LlamaVocab | None = None
@@ -264,10 +267,10 @@ class ModelRunner:
         single_line = isinstance(request, FimRequest) and request.single_line
         guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
         if not sampling.reuse_kv:
-            _reset(llama)  # forget the previous prompt: every token is evaluated
+            reset_cache(llama)  # forget the previous prompt: every token is evaluated
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
         self._live_anchor = self._prompt_anchor  # the cache now belongs to this prompt
-        reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+        reused = reusable_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         if isinstance(request, FimRequest) and request.prompt_only:
             stats = self._evaluate_prompt(llama, tokens, reused, started, n_ctx, restored)
             return "", replace(stats, threads=threads)
@@ -277,6 +280,7 @@ class ModelRunner:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         parts: list[str] = []
         count, reason = 0, "length"
+        held, paused_s = 0.0, 0.0  # seconds held since the last token, and before it
         first_at: float | None = None
         last_at: float | None = None
         eval_started = time.perf_counter()
@@ -293,6 +297,7 @@ class ModelRunner:
             )
             for token in stream:
                 last_at = time.perf_counter()
+                paused_s += held
                 if first_at is None:
                     first_at = last_at
                     if sampling.time_limit_s:
@@ -315,6 +320,9 @@ class ModelRunner:
                     emit(text)
                 if reason == "stop":
                     break
+                held = self.hold.pause()  # the held time does not count toward the time limit
+                if held and self._deadline is not None:
+                    self._deadline += held
                 if self._cancel.is_set():
                     reason = "cancelled"
                     break
@@ -343,7 +351,7 @@ class ModelRunner:
         ended = time.perf_counter()
         first_at = first_at or ended
         prompt_ms = (first_at - started) * 1000
-        decode_s = (last_at or ended) - first_at
+        decode_s = (last_at or ended) - first_at - paused_s
         stats = GenerationStats(
             prompt_tokens=len(tokens),
             reused_tokens=reused,
@@ -402,6 +410,7 @@ class ModelRunner:
         llama.n_tokens = start  # ``eval`` drops the KV entries past it
         chunk = max(FIM_CHUNK_TOKENS, llama.n_batch) if self._on_gpu else FIM_CHUNK_TOKENS
         for at in range(start, end, chunk):
+            self.hold.pause()  # a held job waits between chunks too
             self._fit_threads(llama)  # the machine's load may change during a long prompt
             llama.eval(tokens[at : min(at + chunk, end)])
 
@@ -437,14 +446,3 @@ class ModelRunner:
             restored_tokens=restored,
             prompt_eval_ms=(time.perf_counter() - eval_started) * 1000,
         )
-
-
-def _reset(llama: Llama) -> None:
-    """Make ``llama`` evaluate the next prompt from its first token (``reset`` has no annotations)."""
-    reset: Callable[[], None] = llama.reset
-    reset()
-
-
-def _common_prefix(old: list[int], new: list[int]) -> int:
-    # generate() evaluates the last token again when the whole prompt is cached
-    return min(common_prefix(old, new), max(len(new) - 1, 0))
