@@ -37,7 +37,7 @@ def add_commands(commands) -> None:
         "--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow a browser origin (* = wildcard)"
     )
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="another Host name to answer")
-    serve.add_argument("--max-connections", type=int, default=32, help="concurrent connections (default 32)")
+    serve.add_argument("--max-connections", type=int, default=32, help="requests open at once, then 503 (default 32)")
     serve.add_argument("--ctx", type=int, default=4096, help="context length in tokens")
     serve.add_argument("--gpu-layers", type=int, default=-1, help="-1 = all, 0 = CPU only")
     serve.add_argument("--json", action="store_true", help='print {"url", "token"} as the first line on stdout')

@@ -2,8 +2,11 @@
 
 Binding the socket before uvicorn starts gives the real port at once (``port=0``
 picks a free one), so the Host allowlist and the printed URL are right from
-the first request. ``stop`` cancels running generations, lets uvicorn close
-its connections and joins the thread; the listening socket is closed with it.
+the first request. The limit on open requests is ours (``limits.py``, a JSON
+503); uvicorn's own, which also counts idle keep-alive connections, is only a
+far-off backstop against running out of sockets. ``stop`` cancels running
+generations, lets uvicorn close its connections and joins the thread; the
+listening socket is closed with it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import uvicorn
 
 from app.server.api import Api
 from app.server.guard import DEFAULT_BODY_LIMIT, LOOPBACK_NAMES, GuardSettings
+from app.server.limits import OpenRequestLimit
 from app.server.roles import Lane
 
 DEFAULT_MAX_CONNECTIONS = 32
+SOCKET_BACKSTOP = 256  # uvicorn's limit (idle keep-alive connections count there) is 4× ours plus this
 START_TIMEOUT_S = 15.0
 
 
@@ -39,7 +44,11 @@ def is_loopback(host: str) -> bool:
 
 
 class LocalServer:
-    """Fimble's API server over ``lanes`` (role → lane)."""
+    """Fimble's API server over ``lanes`` (role → lane).
+
+    ``max_connections`` caps the requests open at once (``/health`` aside);
+    the next one gets a JSON 503 with ``Retry-After``.
+    """
 
     def __init__(
         self,
@@ -61,6 +70,7 @@ class LocalServer:
         self.settings = GuardSettings(token=token, body_limit=body_limit, names=names)
         self.api = Api(lanes, self.settings, cors_origins)
         self.max_connections = max_connections
+        self.limit = OpenRequestLimit(self.api.app, max_connections)
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -73,6 +83,11 @@ class LocalServer:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def open_requests(self) -> int:
+        """How many requests are open now (``/health`` aside); at most ``max_connections``."""
+        return self.limit.open
 
     def start(self) -> None:
         """Bind, start serving on a new thread, and return once requests are answered.
@@ -94,11 +109,11 @@ class LocalServer:
         self.port = sock.getsockname()[1]
         self.settings.allow_port(self.port)
         config = uvicorn.Config(
-            self.api.app,
+            self.limit,
             log_level="warning",
             access_log=False,
             lifespan="off",
-            limit_concurrency=self.max_connections,
+            limit_concurrency=4 * self.max_connections + SOCKET_BACKSTOP,
             timeout_graceful_shutdown=3,
             server_header=False,
         )
