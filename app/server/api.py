@@ -39,10 +39,9 @@ _ENGINE_STATUS = {"context_overflow": 400, "wrong_role": 400, "no_model": 503, "
 
 @dataclass
 class ServerStats:
-    """What the window shows: requests answered and the last error."""
+    """What the window shows: requests taken (the last error is ``GuardSettings.last_error``)."""
 
     requests: int = 0
-    last_error: str = ""
 
 
 def _engine_error(exc: EngineError) -> ApiError:
@@ -111,7 +110,7 @@ class Api:
 
     async def _api_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        self.stats.last_error = exc.message
+        self.settings.refused(exc)
         return error_response(exc)
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -120,7 +119,7 @@ class Api:
         return error_response(ApiError(exc.status_code, message), dict(exc.headers or {}))
 
     async def _internal_error(self, request: Request, exc: Exception) -> Response:
-        self.stats.last_error = f"internal error: {type(exc).__name__}"
+        self.settings.last_error = f"internal error: {type(exc).__name__} (500)"
         return JSONResponse(error_body(500, f"internal server error ({type(exc).__name__})", "internal_error"), 500)
 
     # ---- endpoints ----------------------------------------------------------------
@@ -255,7 +254,7 @@ class Api:
                 yield event
         except EngineError as exc:
             error = _engine_error(exc)
-            self.stats.last_error = error.message
+            self.settings.refused(error)
             yield _sse(error_body(error.status, error.message, error.code))
 
     async def _collect(

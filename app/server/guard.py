@@ -40,6 +40,12 @@ class GuardSettings:
     body_limit: int = DEFAULT_BODY_LIMIT
     names: tuple[str, ...] = LOOPBACK_NAMES
     hosts: frozenset[str] = field(default_factory=frozenset)
+    last_error: str = ""  # the last error a client was answered with, in one line, for the window
+
+    def refused(self, error: ApiError) -> ApiError:
+        """Remember ``error`` as the last error and return it."""
+        self.last_error = f"{error.message} ({error.status})"
+        return error
 
     def allow_port(self, port: int) -> None:
         """Allow each name with ``port`` (and bare, where the port is HTTP's default)."""
@@ -61,6 +67,7 @@ class HostGuard:
             host = _header(scope, b"host")
             if host is None or host.lower() not in self.settings.hosts:
                 error = ApiError(403, "this server answers only to its own host name (Host header refused)", "bad_host")
+                self.settings.refused(error)
                 await error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -80,12 +87,13 @@ class AuthGuard:
         token = self.settings.token
         if token is not None and scope["path"] not in OPEN_PATHS and not _authorized(scope, token):
             error = ApiError(401, "missing or wrong API key: send 'Authorization: Bearer <token>'", "invalid_api_key")
+            self.settings.refused(error)
             await error_response(error, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
             return
         limit = self.settings.body_limit
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await error_response(BodyTooLarge(limit))(scope, receive, send)
+            await error_response(self.settings.refused(BodyTooLarge(limit)))(scope, receive, send)
             return
         received = 0
 

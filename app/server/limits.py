@@ -9,6 +9,8 @@ refused, so a monitor still sees that a busy server is up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.server.errors import ApiError, error_response
@@ -29,11 +31,12 @@ class ServerBusy(ApiError):
 class OpenRequestLimit:
     """Let at most ``limit`` HTTP requests be open at once; answer the others 503 with ``Retry-After``."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, on_refused: Callable[[ApiError], object] | None = None) -> None:
         if limit < 1:
             raise ValueError("the limit on open requests must be at least 1")
         self.app = app
         self.limit = limit
+        self.on_refused = on_refused
         self.open = 0  # read and written on the server's event loop only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,7 +45,10 @@ class OpenRequestLimit:
             return
         if self.open >= self.limit:
             headers = {"Retry-After": str(RETRY_AFTER_S)}
-            await error_response(ServerBusy(self.open, self.limit), headers)(scope, receive, send)
+            busy = ServerBusy(self.open, self.limit)
+            if self.on_refused is not None:
+                self.on_refused(busy)
+            await error_response(busy, headers)(scope, receive, send)
             return
         self.open += 1
         try:

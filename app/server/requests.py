@@ -148,6 +148,7 @@ def _sampling(body: dict[str, Any], max_tokens: int, temperature: float, time_li
         repeat_penalty=_float(body, "repeat_penalty", 1.0, 0.0, 10.0),
         seed=_int(body, "seed", -1, -MAX_INT) if body.get("seed") is not None else None,
         time_limit_s=time_limit_s,
+        ignore_eos=_bool(body, "ignore_eos"),  # llama-server's and vLLM's field: answer to max_tokens
     )
 
 

@@ -70,7 +70,7 @@ class LocalServer:
         self.settings = GuardSettings(token=token, body_limit=body_limit, names=names)
         self.api = Api(lanes, self.settings, cors_origins)
         self.max_connections = max_connections
-        self.limit = OpenRequestLimit(self.api.app, max_connections)
+        self.limit = OpenRequestLimit(self.api.app, max_connections, self.settings.refused)
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -56,7 +56,7 @@ class LocalServerControl(QObject):
         """The last start failure, else the last error the running server answered with."""
         if self.error:
             return self.error
-        return self.server.api.stats.last_error or "" if self.server is not None else ""
+        return self.server.settings.last_error if self.server is not None else ""
 
     # ---- actions ------------------------------------------------------------------------
 

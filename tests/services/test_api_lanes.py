@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 import httpx2 as httpx
-import openai
 import pytest
 
 from app.core.generation.contracts import FimRequest, Sampling
@@ -28,14 +27,14 @@ LONG = Sampling(max_tokens=100_000, temperature=0.8, ignore_eos=True)
 class Window:
     """The parts of a window the server uses: two engines, the completion service, the scheduler."""
 
-    def __init__(self, qtbot, tiny_models) -> None:
+    def __init__(self, qtbot, models: dict) -> None:
         self.chat = EngineController("chat")
         self.completion = EngineController("completion")
         self.service = CompletionService(self.completion)
         self.scheduler = ApiScheduler({"chat": self.chat, "completion": self.completion})
-        for controller, family in ((self.chat, "generic"), (self.completion, "codellama")):
+        for controller, role in ((self.chat, "chat"), (self.completion, "completion")):
             with qtbot.waitSignal(controller.worker.loaded, timeout=30_000):
-                controller.load(str(tiny_models[family]), LoadParams(n_ctx=2048))
+                controller.load(str(models[role]), LoadParams(n_ctx=2048))
         qtbot.waitUntil(lambda: all(self.scheduler.models.values()), timeout=10_000)
         self.server = LocalServer(self.scheduler.lanes(), token=TOKEN)
         self.server.start()
@@ -53,7 +52,7 @@ class Window:
 
 @pytest.fixture
 def window(qtbot, tiny_models):
-    made = Window(qtbot, tiny_models)
+    made = Window(qtbot, {"chat": tiny_models["generic"], "completion": tiny_models["codellama"]})
     yield made
     made.close()
 
@@ -87,22 +86,18 @@ def _post(url: str, path: str, body: dict) -> dict:
     return answer.json()
 
 
-def _stream_chat(url: str, max_tokens: int) -> list[str]:
-    """A streamed chat through the openai package: the pieces, then the finish reason last."""
-    with openai.OpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0) as client:
-        stream = client.chat.completions.create(
-            model="any",
-            messages=[{"role": "user", "content": "Write a long story."}],
-            max_tokens=max_tokens,
-            stream=True,
-        )
-        pieces = []
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                pieces.append(chunk.choices[0].delta.content)
-            if chunk.choices and chunk.choices[0].finish_reason:
-                pieces.append(f"<finish:{chunk.choices[0].finish_reason}>")
-        return pieces
+def _stream_chat_until(url: str, stop: threading.Event) -> int:
+    """Stream a long chat answer until ``stop`` is set, then close the stream; return the pieces read."""
+    body = {"messages": [{"role": "user", "content": "Tell a long story."}], "max_tokens": 1500}
+    body.update(stream=True, ignore_eos=True)
+    read = 0
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=120) as answer:
+        for line in answer.iter_lines():
+            read += line.startswith("data: ")
+            if stop.is_set():
+                break
+    return read
 
 
 def test_the_window_server_lists_and_serves_the_window_models(qtbot, window):
@@ -139,22 +134,30 @@ def test_api_requests_wait_while_the_window_has_its_own_job(qtbot, window):
     assert not window.completion.busy
 
 
-def test_a_chat_answer_is_held_while_the_editor_waits_and_goes_on_after(qtbot, window):
-    pieces = SignalLog(window.chat.worker.piece)
-    clients = Clients()
-    clients.run(_stream_chat, window.url, 1500)
-    qtbot.waitUntil(lambda: len(pieces.calls) >= 5, timeout=30_000)
-    own = window.completion.generate(FimRequest("def f(x):\n    ", "\n", sampling=LONG))
-    qtbot.waitUntil(lambda: window.completion.busy, timeout=5_000)
-    qtbot.wait(500)  # the hold reaches the host within a token
-    held_at = len(pieces.calls)
-    qtbot.wait(700)
-    assert len(pieces.calls) == held_at  # no chat token while the editor's job runs
-    window.completion.cancel(own)
-    qtbot.waitUntil(lambda: len(pieces.calls) > held_at, timeout=30_000)  # released
-    qtbot.waitUntil(clients.done, timeout=120_000)
-    assert not clients.errors
-    assert clients.results[0][-1] in ("<finish:length>", "<finish:stop>")
+@pytest.mark.starter
+def test_a_chat_answer_is_held_while_the_editor_waits_and_goes_on_after(qtbot, tiny_models, starter_model):
+    window = Window(qtbot, {"chat": starter_model, "completion": tiny_models["codellama"]})
+    try:
+        pieces = SignalLog(window.chat.worker.piece)
+        stop = threading.Event()
+        clients = Clients()
+        clients.run(_stream_chat_until, window.url, stop)
+        qtbot.waitUntil(lambda: len(pieces.calls) >= 3, timeout=60_000)
+        own = window.completion.generate(FimRequest("def f(x):\n    ", "\n", sampling=LONG))
+        window.completion.hold(own, True)  # the editor's job stays in flight until the test cancels it
+        qtbot.wait(500)  # the chat's hold reaches its host within a token
+        held_at = len(pieces.calls)
+        qtbot.wait(1000)
+        assert len(pieces.calls) == held_at  # no chat token while the editor waits
+        assert not clients.done()
+        window.completion.cancel(own)
+        qtbot.waitUntil(lambda: not window.completion.busy, timeout=30_000)
+        qtbot.waitUntil(lambda: len(pieces.calls) > held_at + 2, timeout=60_000)  # released
+        stop.set()
+        qtbot.waitUntil(clients.done, timeout=60_000)
+        assert not clients.errors and clients.results[0] > held_at
+    finally:
+        window.close()
 
 
 def test_twenty_streams_complete_and_editor_completions_wait_for_one_api_job_at_most(qtbot, window):
