@@ -74,6 +74,10 @@ class Settings:
         default_factory=dict,
         metadata={"help": "Remote engine per role (url, model, family, active); API keys are kept elsewhere."},
     )
+    local_server: dict[str, object] = field(
+        default_factory=dict,
+        metadata={"help": "The window's local API server: on, host, port, expose (confirmed for other machines)."},
+    )
 
     def __post_init__(self) -> None:
         # What this process last read from or wrote to disk (not a field):
@@ -186,6 +190,19 @@ def _window(value: object) -> bool:
     return type(value) is int and WINDOW_MIN_TOKENS <= value <= WINDOW_MAX_TOKENS
 
 
+_SERVER_KEYS: dict[str, type] = {"on": bool, "host": str, "port": int, "expose": bool}
+
+
+def _server_choice(value: object) -> bool:
+    """Whether the local server's remembered state has known keys of the right types and a real port."""
+    if not isinstance(value, dict):
+        return False
+    if any(_SERVER_KEYS.get(key) is not type(item) for key, item in value.items()):
+        return False
+    port = value.get("port", 0)
+    return isinstance(port, int) and 0 <= port <= 65535
+
+
 def _params_by_path(value: object) -> bool:
     return isinstance(value, dict) and all(_params(item) for item in value.values())
 
@@ -201,6 +218,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "model_params": _params_by_path,
     "completion_window": _window,
     "remote_engines": valid_remotes,
+    "local_server": _server_choice,
 }
 
 

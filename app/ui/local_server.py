@@ -22,6 +22,8 @@ class LocalServerControl(QObject):
     """Start, stop and describe the window's server (GUI thread)."""
 
     changed = Signal()
+    # The user started or stopped the server: {"on", "host", "port", "expose"} to remember for next time.
+    choice_changed = Signal(object)
 
     def __init__(self, scheduler: ApiScheduler, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -31,6 +33,7 @@ class LocalServerControl(QObject):
         self.error = ""  # why the last start failed
         self._starting: LocalServer | None = None
         self._token: str | None = None
+        self.host, self.port, self.expose = "127.0.0.1", DEFAULT_PORT, False  # the last address asked for
 
     # ---- what the dialog shows ------------------------------------------------------
 
@@ -60,8 +63,10 @@ class LocalServerControl(QObject):
 
     # ---- actions ------------------------------------------------------------------------
 
-    def start(self, host: str, port: int, *, expose: bool = False) -> None:
+    def start(self, host: str, port: int, *, expose: bool = False, remember: bool = True) -> None:
         """Start serving on ``host:port`` (port 0: a free one); a non-loopback host needs ``expose``.
+
+        ``remember``: say so through ``choice_changed`` (False when the window starts it from the settings).
 
         Raises:
             ServerError: The address is not allowed without ``expose``.
@@ -72,6 +77,9 @@ class LocalServerControl(QObject):
         if not is_loopback(host) and not expose:
             raise ServerError(f"{host} lets other machines connect; confirm it first (the token is still required)")
         self.error = ""
+        self.host, self.port, self.expose = host, port, expose and not is_loopback(host)
+        if remember:
+            self.choice_changed.emit(self.choice(True))
         server = LocalServer(self.scheduler.lanes(), host=host, port=port, token=self.token)
         self._starting, self.state = server, "starting"
         self.changed.emit()
@@ -93,12 +101,17 @@ class LocalServerControl(QObject):
             return
         self.scheduler.stop()
         self.server, self.state = None, "stopping"
+        self.choice_changed.emit(self.choice(False))
         self.changed.emit()
         run_in_background(self, server.stop, self._stopped, self._stopped)
 
     def _stopped(self, _result: object) -> None:
         self.state = "off"
         self.changed.emit()
+
+    def choice(self, on: bool) -> dict[str, object]:
+        """What the settings keep: whether it serves, and the address last asked for."""
+        return {"on": on, "host": self.host, "port": self.port, "expose": self.expose}
 
     def new_token(self) -> str:
         """Make a new token; a running server takes it at once (the old one stops working)."""

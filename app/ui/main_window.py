@@ -21,6 +21,7 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.settings import Settings
+from app.server.runner import ServerError
 from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
         self._offer_recovery(crashed)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
+        self.services.local_server.choice_changed.connect(self._remember_server)
+        self._start_remembered_server(self.settings.local_server)
 
     # ---- construction ---------------------------------------------------------
 
@@ -215,6 +218,26 @@ class MainWindow(QMainWindow):
         """Show the model manager; its downloads outlive the window."""
         vram = self.backend.offload_free_bytes if self.backend else None
         self.model_roles.open_manager(self.services.jobs(), vram)
+
+    def _start_remembered_server(self, saved: dict[str, object]) -> None:
+        """Serve again if the user left the local server on; a failure shows in its dialog and here."""
+        if saved.get("on") is not True:
+            return
+        host, port = saved.get("host", "127.0.0.1"), saved.get("port", 8012)
+        try:
+            self.services.local_server.start(
+                str(host),
+                int(port) if isinstance(port, int) else 8012,
+                expose=saved.get("expose") is True,
+                remember=False,
+            )
+        except ServerError as exc:
+            self._show_message(f"Local server not started: {exc}")
+
+    @Slot(object)
+    def _remember_server(self, choice: dict[str, object]) -> None:
+        with self.prefs.change() as settings:
+            settings.local_server = dict(choice)
 
     def open_local_server(self) -> ServerDialog:
         """Show Models → Local Server… (one dialog; the server outlives it)."""

@@ -99,3 +99,32 @@ def test_closing_the_window_stops_a_running_server(qtbot, window):
     assert dialog.control.state == "off"
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_server_left_on_starts_with_the_next_window(qtbot, window, tiny_models):
+    from app.core.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    dialog = window.open_local_server()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    _start(qtbot, dialog, port)
+    assert window.settings.local_server == {"on": True, "host": "127.0.0.1", "port": port, "expose": False}
+    window.close()
+    settings = Settings(
+        chat_model=str(tiny_models["generic"]),
+        completion_model=str(tiny_models["codellama"]),
+        local_server=dict(window.settings.local_server),
+    )
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    try:
+        control = again.services.local_server
+        qtbot.waitUntil(lambda: control.state == "on", timeout=20_000)
+        assert control.server.port == port
+        again.open_local_server().toggle.click()  # the user stops it: the next window will not serve
+        qtbot.waitUntil(lambda: control.state == "off", timeout=20_000)
+        assert again.settings.local_server["on"] is False
+    finally:
+        again.close()
