@@ -69,10 +69,17 @@ class _ApiLoad:
                         self.errors.append(f"{type(exc).__name__}: {exc}")
                         return
 
-    def finish(self) -> None:
-        self.stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
+    def ended(self) -> bool:
+        return all(not thread.is_alive() for thread in self._threads)
+
+
+def _type(typing: _Typing, points: list[tuple[str, str]]) -> list[float]:
+    """Play the session from an empty suggestion cache; return the latencies of this run."""
+    typing.service.cache.clear()
+    typing.latencies.clear()
+    for prefix, suffix in points:
+        typing.complete(prefix, suffix)
+    return list(typing.latencies)
 
 
 def typing_under_api_load(app, folder: Path, source: str, quick: bool) -> dict:
@@ -85,7 +92,7 @@ def typing_under_api_load(app, folder: Path, source: str, quick: bool) -> dict:
 
     points = list(_typing_session(source, EDITS[:1] if quick else EDITS[:3]))
     model = fim_model(folder, source)
-    typing = _Typing(app, "bench-serve-fim", functools.partial(_local, folder), str(model), 0)
+    typing = _Typing(app, "bench-serve-fim", functools.partial(_local, folder), str(model), None)
     chat = EngineController("bench-serve-chat", functools.partial(_local, folder))
     scheduler = ApiScheduler({"chat": chat, "completion": typing.controller})
     scheduler.models["completion"] = typing.loaded_model  # loaded before the scheduler listened
@@ -96,21 +103,17 @@ def typing_under_api_load(app, folder: Path, source: str, quick: bool) -> dict:
         wait_until(app, lambda: all(scheduler.models.values()), 120)
         server = LocalServer(scheduler.lanes(), token=TOKEN)
         server.start()
-        typing.complete(*points[0], record=False)  # warms the cache up
-        for prefix, suffix in points:
-            typing.complete(prefix, suffix)
-        idle = list(typing.latencies)
-        typing.latencies.clear()
+        typing.complete(*points[0], record=False)  # loads the file's prompt into the engine
+        idle = _type(typing, points)
         load = _ApiLoad(server.url)
         load.start()
         wait_until(app, lambda: load.pieces > 0 or bool(load.errors), 120)  # the API load is streaming
         started, pieces_before = time.perf_counter(), load.pieces
-        for prefix, suffix in points:
-            typing.complete(prefix, suffix)
-        busy = list(typing.latencies)
+        busy = _type(typing, points)
         api_rate = (load.pieces - pieces_before) / (time.perf_counter() - started)
-        load.finish()
-        scheduler.stop()
+        load.stop.set()
+        scheduler.stop()  # ends the answers in flight, so the clients see their streams end
+        wait_until(app, load.ended, 60)  # the GUI thread keeps relaying while the clients finish
     finally:
         if load is not None:
             load.stop.set()
