@@ -135,7 +135,9 @@ def test_api_requests_wait_while_the_window_has_its_own_job(qtbot, window):
 
 
 @pytest.mark.starter
-def test_a_chat_answer_is_held_while_the_editor_waits_and_goes_on_after(qtbot, tiny_models, starter_model):
+def test_a_chat_answer_is_held_while_the_editor_waits_goes_on_after_and_stops_with_its_client(
+    qtbot, tiny_models, starter_model
+):
     window = Window(qtbot, {"chat": starter_model, "completion": tiny_models["codellama"]})
     try:
         pieces = SignalLog(window.chat.worker.piece)
@@ -153,9 +155,13 @@ def test_a_chat_answer_is_held_while_the_editor_waits_and_goes_on_after(qtbot, t
         window.completion.cancel(own)
         qtbot.waitUntil(lambda: not window.completion.busy, timeout=30_000)
         qtbot.waitUntil(lambda: len(pieces.calls) > held_at + 2, timeout=60_000)  # released
-        stop.set()
+        stop.set()  # the client goes away mid-answer
         qtbot.waitUntil(clients.done, timeout=60_000)
         assert not clients.errors and clients.results[0] > held_at
+        lane = window.server.lanes["chat"]
+        qtbot.waitUntil(lambda: bool(lane.finished), timeout=30_000)
+        stats = lane.finished[-1].stats
+        assert stats is not None and stats.finish_reason == "cancelled" and stats.generated_tokens < 1500
     finally:
         window.close()
 
