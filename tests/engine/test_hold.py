@@ -81,12 +81,17 @@ class Reader:
         return self.stats
 
 
-def test_a_held_job_pauses_between_tokens_and_goes_on_when_released(host, tiny_models):
+def _running_then_held(host, tiny_models, job: int) -> tuple[Reader, int]:
+    """A long job that has sent a few pieces, then held; the reader and the pieces it had."""
     host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
-    reader = Reader(host.generate(1, FimRequest("hello", allow_prefix_only=True, sampling=LONG)))
+    reader = Reader(host.generate(job, FimRequest("hello", allow_prefix_only=True, sampling=LONG)))
     assert reader.wait_for(3)
-    host.hold(1, True)
-    held_at = reader.settle()
+    host.hold(job, True)
+    return reader, reader.settle()
+
+
+def test_a_held_job_pauses_between_tokens_and_goes_on_when_released(host, tiny_models):
+    reader, held_at = _running_then_held(host, tiny_models, 1)
     assert reader.stays_quiet()
     assert reader.count() == held_at
     host.hold(1, False)
@@ -119,11 +124,7 @@ def test_a_held_prompt_evaluation_waits_between_chunks(host, tiny_models):
 
 
 def test_cancelling_a_held_job_ends_it(host, tiny_models):
-    host.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
-    reader = Reader(host.generate(4, FimRequest("hello", allow_prefix_only=True, sampling=LONG)))
-    assert reader.wait_for(3)
-    host.hold(4, True)
-    held_at = reader.settle()
+    reader, held_at = _running_then_held(host, tiny_models, 4)
     host.cancel(4)
     stats = reader.end()
     assert stats.finish_reason == "cancelled"
