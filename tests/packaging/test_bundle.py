@@ -97,3 +97,29 @@ def test_frozen_model_manager_pulls_and_quantizes_in_a_child_process(build_resul
     )
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert {m["file_type"] for m in json.loads(listed.stdout)} == {"F16", "Q4_K_M"}
+
+
+def test_frozen_server_answers_and_stops_cleanly(build_result, tmp_path, tiny_models):
+    """uvicorn and Starlette load parts of themselves by name: the bundle must carry them."""
+    import signal
+
+    import httpx2
+
+    env = dict(os.environ, FIMBLE_HOME=str(tmp_path))
+    model = str(tiny_models["codegemma"])
+    command = [str(BUNDLE / "fimble"), "serve", "--chat-model", model, "--completion-model", model]
+    server = subprocess.Popen(
+        [*command, "--port", "0", "--json", "--ctx", "512"], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    try:
+        assert server.stdout is not None
+        first = json.loads(server.stdout.readline())
+        headers = {"Authorization": f"Bearer {first['token']}"}
+        assert httpx2.get(f"{first['url']}/health", timeout=30).json() == {"status": "ok"}
+        body = {"prompt": "def add(a, b):\n    ", "suffix": "\n", "max_tokens": 4}
+        answer = httpx2.post(f"{first['url']}/v1/completions", json=body, headers=headers, timeout=60)
+        assert answer.status_code == 200 and answer.json()["usage"]["prompt_tokens"] > 0
+    finally:
+        server.send_signal(signal.SIGINT)
+        code = server.wait(timeout=60)
+    assert code == 0
