@@ -51,11 +51,11 @@ class CodeEditor(QPlainTextEdit):
 
     def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
         super().__init__(parent)
+        self.ghost = GhostText(self)  # first: it gives the editor the document whose layout makes room
         self.language = language or language_by_id("plaintext")
         self.theme = theme or current_theme()
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.ghost = GhostText(self)
         self.highlighter = PygmentsHighlighter(self.document(), self.language, self.theme)
         self._gutter = _Gutter(self)
         self.blockCountChanged.connect(self._update_margins)

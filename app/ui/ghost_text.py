@@ -1,9 +1,10 @@
 """Ghost text: a suggestion painted at the cursor, never inserted until accepted.
 
 The first line is drawn inline, with the rest of the real line redrawn after
-it; further lines are drawn on an opaque band under the cursor's line. The
-document, its undo stack and its modified flag are untouched until a key
-accepts some of it.
+it. Further lines are drawn in room the document layout (GhostLayout) makes
+under the cursor's line, so the lines below move down while the suggestion
+shows and come back when it goes. The document, its undo stack and its
+modified flag are untouched until a key accepts some of it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QPlainTextEdit
 
 from app.core.fim.post import accept_line, accept_word, consume_typed
+from app.ui.ghost_layout import install_ghost_layout
 
 
 class GhostText:
@@ -22,6 +24,7 @@ class GhostText:
 
     def __init__(self, editor: QPlainTextEdit) -> None:
         self.editor = editor
+        self.layout = install_ghost_layout(editor)  # before any text: it brings a fresh document
         self.text = ""
         self.position = -1
         self.color = QColor(Qt.GlobalColor.gray)
@@ -37,6 +40,7 @@ class GhostText:
         """Show ``text`` at the cursor."""
         self.text = text
         self.position = self.editor.textCursor().position() if text else -1
+        self._reserve()
         self.editor.viewport().update()
 
     def clear(self) -> None:
@@ -44,6 +48,7 @@ class GhostText:
         if self.text:
             self.text = ""
             self.position = -1
+            self.layout.release()
             self.editor.viewport().update()
 
     def cursor_moved(self) -> None:
@@ -89,7 +94,17 @@ class GhostText:
             self._accepting = False
         self.text = rest
         self.position = self.editor.textCursor().position() if rest else -1
+        self._reserve()
         self.editor.viewport().update()
+
+    def _reserve(self) -> None:
+        """Make room under the cursor's line for the suggestion's further lines."""
+        extra_lines = self.text.count("\n")
+        if not extra_lines:
+            self.layout.release()
+            return
+        cursor = self.editor.textCursor()
+        self.layout.reserve(cursor.blockNumber(), extra_lines * self.editor.cursorRect(cursor).height())
 
     # ---- painting -------------------------------------------------------------------
 
@@ -99,31 +114,32 @@ class GhostText:
             return
         editor = self.editor
         metrics = editor.fontMetrics()
-        rect = editor.cursorRect()
-        line_height = metrics.height()
-        baseline = rect.top() + metrics.ascent()
+        cursor = editor.textCursor()
+        rect = editor.cursorRect(cursor)
+        line_height = rect.height()
+        ascent = metrics.ascent()
         first, *more = self.text.split("\n")
-        block = editor.textCursor().block()
-        column = editor.textCursor().positionInBlock()
-        after = block.text()[column:]
+        block = cursor.block()
+        after = block.text()[cursor.positionInBlock() :]
         painter.setFont(editor.font())
         x = rect.left()
-        width = editor.viewport().width()
-        # Inline: the suggestion, then the real rest of the line pushed right.
-        painter.fillRect(QRectF(x, rect.top(), width - x, line_height), background)
+        # Inline: the suggestion, then the real rest of the line pushed right (or down).
+        painter.fillRect(QRectF(x, rect.top(), editor.viewport().width() - x, line_height), background)
         painter.setPen(self.color)
-        painter.drawText(QPointF(x, baseline), first)
+        painter.drawText(QPointF(x, rect.top() + ascent), first)
         if after and not more:
             painter.setPen(foreground)
-            painter.drawText(QPointF(x + metrics.horizontalAdvance(first), baseline), after)
-        # Further lines on an opaque band under the cursor's line.
+            painter.drawText(QPointF(x + metrics.horizontalAdvance(first), rect.top() + ascent), after)
+        if not more:
+            return
+        # Further lines: in the room the layout made under the block's own lines.
+        top = editor.blockBoundingGeometry(block).translated(editor.contentOffset()).top()
+        top += block.layout().boundingRect().bottom()
         left = editor.contentOffset().x() + editor.document().documentMargin()
-        for row, line in enumerate(more, start=1):
-            top = rect.top() + row * line_height
-            painter.fillRect(QRectF(0, top, width, line_height), background)
-            painter.setPen(self.color)
-            painter.drawText(QPointF(left, baseline + row * line_height), line)
-        if more and after:  # the rest of the cursor's line follows the last ghost line
-            last_top = baseline + len(more) * line_height
+        painter.setPen(self.color)
+        for row, line in enumerate(more):
+            painter.drawText(QPointF(left, top + row * line_height + ascent), line)
+        if after:  # the rest of the cursor's line follows the last ghost line
             painter.setPen(foreground)
-            painter.drawText(QPointF(left + metrics.horizontalAdvance(more[-1]), last_top), after)
+            last = top + (len(more) - 1) * line_height + ascent
+            painter.drawText(QPointF(left + metrics.horizontalAdvance(more[-1]), last), after)
