@@ -40,7 +40,7 @@ class GhostText:
         """Show ``text`` at the cursor."""
         self.text = text
         self.position = self.editor.textCursor().position() if text else -1
-        self._reserve()
+        self.reserve_room()
         self.editor.viewport().update()
 
     def clear(self) -> None:
@@ -94,11 +94,11 @@ class GhostText:
             self._accepting = False
         self.text = rest
         self.position = self.editor.textCursor().position() if rest else -1
-        self._reserve()
+        self.reserve_room()
         self.editor.viewport().update()
 
-    def _reserve(self) -> None:
-        """Make room under the cursor's line for the suggestion's further lines."""
+    def reserve_room(self) -> None:
+        """Make room under the cursor's line for the suggestion's further lines (again after a font change)."""
         extra_lines = self.text.count("\n")
         if not extra_lines:
             self.layout.release()

@@ -78,6 +78,16 @@ def test_the_next_line_moves_down_while_shown_and_comes_back(editor):
     assert _top(editor, CURSOR_LINE + 1) == before
 
 
+def test_the_room_follows_a_font_change(editor):
+    editor.ghost.show(SUGGESTION)
+    font = editor.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    editor.setFont(font)
+    line_height = editor.cursorRect().height()
+    gap = _top(editor, CURSOR_LINE + 1) - _top(editor, CURSOR_LINE)
+    assert gap == pytest.approx(4 * line_height, abs=1)  # its own line and three ghost lines, in the new size
+
+
 def test_a_one_line_ghost_makes_no_room(editor):
     before = _top(editor, CURSOR_LINE + 1)
     editor.ghost.show("  # doubled")
