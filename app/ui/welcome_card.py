@@ -49,7 +49,7 @@ HELP = (
     "<b>Gated models:</b> Google's own CodeGemma repositories ask you to accept the Gemma license on the"
     " model's Hub page first, then to store a Hugging Face token (Models → Model Manager… → Hugging Face"
     " Token…, or <code>fimble models token</code>).<br><b>Offline?</b> Use a GGUF file you already have:"
-    " Models → Model Manager… → Library → Import…, or File → Load Chat Model…."
+    " Models → Model Manager… → Library → Import…; File → Load Chat Model… works too."
 )
 
 
@@ -188,6 +188,9 @@ class WelcomeCard(QFrame):
         self.all_set.setWordWrap(True)
         self.help = QLabel(HELP)
         self.help.setWordWrap(True)
+        small = self.help.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.help.setFont(small)
         self.help.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         head = QHBoxLayout()
         head.addWidget(self.intro, 1)
