@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core.errors import ErrorKind, one_line
 from app.core.machine import human_bytes
 from app.core.models.roles import ModelRole
 from app.core.models.setups import Setup, choose_setups
 from app.ui.background import run_in_background
+from app.ui.welcome_source import Source, failure_hint, find_source, progress_line, reason_line
 
 if TYPE_CHECKING:
     from app.core.generation.backend_info import BackendInfo
     from app.core.hub.client import HubClient
-    from app.core.hub.pull_plan import PullPlan
     from app.services.model_jobs import Job, ModelJobs
     from app.ui.main_window import MainWindow
     from app.ui.window_settings import WindowSettings
@@ -214,8 +213,11 @@ class WelcomeCard(QFrame):
 
     def wanted(self) -> bool:
         """Whether the card should be shown now."""
-        busy = any(row.job_id is not None for row in self.rows.values())
-        return self._forced or busy or (not self._prefs.settings.welcome_dismissed and bool(self.starter_roles()))
+        if self._forced:
+            return True
+        if self._prefs.settings.welcome_dismissed:
+            return False  # a pull under way goes on; Downloads in the model manager shows it
+        return bool(self.starter_roles()) or any(row.job_id is not None for row in self.rows.values())
 
     @Slot()
     def refresh(self, *_args: object) -> None:
@@ -318,7 +320,7 @@ class WelcomeCard(QFrame):
         factory = self._client_factory
         run_in_background(
             self,
-            lambda: _find_source(setup, factory),
+            lambda: find_source(setup, factory),
             lambda found: self._queue(role, found),
             lambda exc: self._not_found(role, exc),
         )
@@ -326,9 +328,9 @@ class WelcomeCard(QFrame):
     def _not_found(self, role: ModelRole, exc: BaseException) -> None:
         row = self.rows[role]
         row.get_button.setEnabled(True)
-        row.say(_reason(exc))
+        row.say(reason_line(exc))
 
-    def _queue(self, role: ModelRole, found: _Source) -> None:
+    def _queue(self, role: ModelRole, found: Source) -> None:
         row = self.rows[role]
         row.get_button.setEnabled(True)
         plan = found.plan
@@ -373,7 +375,7 @@ class WelcomeCard(QFrame):
         row.bar.setValue(int(job.fraction * 1000))
         row.pause_button.setText("Resume" if job.state == "paused" else "Pause")
         row.pause_button.setEnabled(job.state in ("running", "paused") and job.stage != "quantize")
-        row.say(_progress_line(job))
+        row.say(progress_line(job))
 
     @Slot(object)
     def on_job_finished(self, job: Job) -> None:
@@ -393,7 +395,7 @@ class WelcomeCard(QFrame):
         if job.state == "cancelled":
             row.say("Cancelled; the partial download was removed.")
         else:
-            row.say(f"Failed: {job.error or 'unknown error'}" + _hint(job.error_kind))
+            row.say(f"Failed: {job.error or 'unknown error'}" + failure_hint(job.error_kind))
 
     def _pause_clicked(self) -> None:
         row = self._row_of(self.sender())
@@ -419,69 +421,3 @@ def attach_welcome(window: MainWindow) -> WelcomeCard:
     window.chat_pane.add_card(card)
     card.refresh()
     return card
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where an offer comes from, read off the GUI thread."""
-
-    plan: PullPlan
-    has_token: bool
-    needed_bytes: int
-    free_bytes: int | None
-    folder: Path
-
-
-def _find_source(setup: Setup, factory: Callable[[], HubClient] | None) -> _Source:
-    """Plan the pull of ``setup`` and read the disk and token state (network and disk: a pool thread)."""
-    from app.core.hub.client import HubClient
-    from app.core.hub.setup_plan import plan_for_entry
-    from app.core.hub.token import load_token
-    from app.core.machine import disk_free
-    from app.core.paths import app_dirs
-
-    client = (factory or HubClient)()
-    plan = plan_for_entry(setup.entry, setup.quant, client)
-    folder = plan.folder(app_dirs().models)
-    needed = plan.file.size + (setup.size_bytes if plan.quantize_to else 0)
-    try:
-        free: int | None = disk_free(folder)
-    except OSError:
-        free = None
-    return _Source(plan, bool(client.token or load_token()), needed, free, folder)
-
-
-def _progress_line(job: Job) -> str:
-    """E.g. ``Downloading 1.2 GB of 5.3 GB · 12.0 MB/s · about 6 min left``."""
-    if job.state == "queued":
-        return "Waiting for the job before it (Models → Model Manager… → Downloads)."
-    if job.state == "paused":
-        return f"Paused at {human_bytes(job.done)} of {human_bytes(job.total)}; Resume continues."
-    if job.stage == "quantize":
-        return f"Quantizing locally: {job.fraction:.0%} ({job.detail})" if job.detail else "Quantizing locally…"
-    if job.stage == "verifying":
-        return "Checking the file…"
-    parts = [f"Downloading {human_bytes(job.done)} of {human_bytes(job.total)}"]
-    if job.speed_bps:
-        parts.append(f"{human_bytes(job.speed_bps)}/s")
-    if job.eta_s is not None:
-        parts.append(f"about {max(1, round(job.eta_s / 60))} min left" if job.eta_s >= 60 else "under a minute left")
-    if job.detail:
-        parts.append(job.detail)
-    return " · ".join(parts)
-
-
-def _hint(kind: ErrorKind | None) -> str:
-    if kind in (ErrorKind.GATED, ErrorKind.AUTH):
-        return " Accept the license on the model's Hub page and store a token, then press Get it again."
-    if kind == ErrorKind.OFFLINE:
-        return " Offline: import a GGUF you have instead (Model Manager → Library → Import…)."
-    if kind == ErrorKind.DISK_FULL:
-        return " Free some space, then press Get it again: the download continues."
-    return " Press Get it to try again."
-
-
-def _reason(exc: BaseException) -> str:
-    kind = getattr(exc, "kind", None)
-    text = one_line(exc)
-    return f"{text[:1].upper()}{text[1:]}." + _hint(kind if isinstance(kind, ErrorKind) else None)
