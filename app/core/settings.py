@@ -78,6 +78,9 @@ class Settings:
         default_factory=dict,
         metadata={"help": "The window's local API server: on, host, port, expose (confirmed for other machines)."},
     )
+    welcome_dismissed: bool = field(
+        default=False, metadata={"help": "The chat pane's welcome card was dismissed (Help → Welcome shows it)."}
+    )
 
     def __post_init__(self) -> None:
         # What this process last read from or wrote to disk (not a field):
@@ -219,6 +222,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "completion_window": _window,
     "remote_engines": valid_remotes,
     "local_server": _server_choice,
+    "welcome_dismissed": lambda value: type(value) is bool,
 }
 
 

@@ -316,6 +316,13 @@ class ChatPane(QWidget):
         """Dismiss the banner."""
         self.banner_bar.hide()
 
+    def add_card(self, card: QWidget) -> None:
+        """Put a card (the welcome) between the banner and the transcript."""
+        main = self.view.parentWidget()
+        layout = main.layout() if main is not None else None
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(layout.indexOf(self.view), card)
+
     def _idle(self) -> None:
         self.send_button.setEnabled(True)
         self.regen_button.setEnabled(True)

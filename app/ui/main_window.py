@@ -29,6 +29,7 @@ from app.ui.file_actions import FileActions
 from app.ui.model_roles import ModelRoles
 from app.ui.prewarm import prewarm_in_background
 from app.ui.theme import current_theme
+from app.ui.welcome_card import attach_welcome
 from app.ui.window_services import WindowServices
 from app.ui.window_settings import WindowSettings
 
@@ -142,6 +143,8 @@ class MainWindow(QMainWindow):
         self._action(chat_menu, "Editor Prompt &Templates…", None, self.edit_prompt_templates)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Fimble", None, lambda: show_about(self, self.backend))
+        self.welcome = attach_welcome(self)
+        self._action(help_menu, "&Welcome", None, self.welcome.bring_back)
 
     def _action(
         self,

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.machine import human_bytes
-from app.core.models.info import InspectedModel, ModelInfo
+from app.core.models.info import ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.core.models.library import LibraryModel
@@ -147,6 +147,15 @@ def assignment_warnings(info: ModelInfo, role: str) -> list[str]:
     return warnings
 
 
+class Sized(Protocol):
+    """What ``memory_fit`` reads of a model: an ``InspectedModel``, or a known shape before download."""
+
+    @property
+    def info(self) -> ModelInfo: ...  # noqa: D102
+
+    def kv_cache_bytes(self, n_ctx: int, cache_type: str = ...) -> int: ...  # noqa: D102
+
+
 @dataclass(frozen=True)
 class MemoryFit:
     """How a model at a context length fits the machine.
@@ -170,7 +179,7 @@ class MemoryFit:
 
 
 def memory_fit(
-    model: InspectedModel,
+    model: Sized,
     n_ctx: int,
     *,
     ram_bytes: int,
