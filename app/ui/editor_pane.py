@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileSystemModel,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -41,6 +42,7 @@ class EditorPane(QWidget):
         super().__init__(parent)
         self.service = service
         self.project_root: Path | None = None
+        self.tree_wanted = True  # the user's View → Project Tree choice; shown only with a folder open
         self.tabs = EditorTabs(recovery)
         self.tree = QTreeView()
         self.tree.setHeaderHidden(True)
@@ -52,10 +54,12 @@ class EditorPane(QWidget):
             self.tree.hideColumn(column)
         self.tree.activated.connect(self._open_from_tree)
         self.status = QLabel("Ctrl+Space: complete · Tab: accept · Ctrl+→: word · Ctrl+↓: line · Esc: dismiss")
+        # A long status is cut at the pane's edge; it never makes the window wider.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, self.status.sizePolicy().verticalPolicy())
         self.auto_box = QCheckBox("Auto suggestions")
         self.auto_box.setChecked(True)
         self.auto_box.toggled.connect(self._toggle_auto)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.tabs)
         splitter.setSizes([200, 800])
@@ -95,7 +99,12 @@ class EditorPane(QWidget):
         """Show ``folder`` as the project in the file tree."""
         self.project_root = Path(folder)
         self.tree.setRootIndex(self.model.setRootPath(folder))
-        self.tree.show()
+        self.tree.setVisible(self.tree_wanted)
+
+    def show_tree(self, shown: bool) -> None:
+        """Show or hide the project tree (it stays hidden while no folder is open)."""
+        self.tree_wanted = shown
+        self.tree.setVisible(shown and self.project_root is not None)
 
     @Slot()
     def _open_from_tree(self, index) -> None:
