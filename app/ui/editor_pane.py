@@ -29,6 +29,7 @@ from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
 
 IMPORTED_FILE_LIMIT = 64 * 1024
+TREE_WIDTH = 200  # px the project tree opens with
 # The status while a requested suggestion is on its way.
 COMPLETING = "completing…"
 
@@ -62,7 +63,7 @@ class EditorPane(QWidget):
         self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.tabs)
-        splitter.setSizes([200, 800])
+        splitter.setSizes([TREE_WIDTH, 800])
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.auto_box)
@@ -99,12 +100,15 @@ class EditorPane(QWidget):
         """Show ``folder`` as the project in the file tree."""
         self.project_root = Path(folder)
         self.tree.setRootIndex(self.model.setRootPath(folder))
-        self.tree.setVisible(self.tree_wanted)
+        self.show_tree(self.tree_wanted)
 
     def show_tree(self, shown: bool) -> None:
         """Show or hide the project tree (it stays hidden while no folder is open)."""
         self.tree_wanted = shown
         self.tree.setVisible(shown and self.project_root is not None)
+        sizes = self.splitter.sizes()
+        if self.tree.isVisibleTo(self) and sizes[0] == 0 and sizes[1] > 2 * TREE_WIDTH:
+            self.splitter.setSizes([TREE_WIDTH, sizes[1] - TREE_WIDTH])  # it was squeezed shut
 
     @Slot()
     def _open_from_tree(self, index) -> None:

@@ -62,7 +62,7 @@ class WindowState:
         """Splitter positions, the project folder and whether the tree is shown."""
         for name, sizes in settings.splitter_sizes.items():
             splitter = self.splitters.get(name)
-            if splitter is not None and len(sizes) == splitter.count():
+            if splitter is not None and len(sizes) == splitter.count() and all(sizes):
                 splitter.setSizes(sizes)
         self.editor_pane.tree_wanted = settings.project_tree
         folder = settings.project_folder
@@ -104,10 +104,11 @@ class WindowState:
         settings.window_geometry = base64.b64encode(bytes(self.window.saveGeometry().data())).decode("ascii")
         sizes = dict(settings.splitter_sizes)
         for name, splitter in self.splitters.items():
-            # A hidden pane (the project tree) has no size to keep: its last one stays.
+            # A hidden or squeezed-shut pane (the project tree) has no size to keep: its last one stays.
             panes = [splitter.widget(i) for i in range(splitter.count())]
-            if not any(pane is None or pane.isHidden() for pane in panes):
-                sizes[name] = list(splitter.sizes())
+            now = list(splitter.sizes())
+            if not any(pane is None or pane.isHidden() for pane in panes) and all(now):
+                sizes[name] = now
         settings.splitter_sizes = sizes
         settings.open_files = list(self.open_files)
         settings.current_file = self.current_file

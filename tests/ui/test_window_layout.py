@@ -81,6 +81,10 @@ def test_the_project_tree_hides_with_ctrl_b_and_stays_hidden(qtbot, window, tmp_
     try:
         assert again.editor_pane.project_root == project
         assert again.editor_pane.tree.isHidden() and not again.tree_action.isChecked()
+        again.show()
+        qtbot.waitExposed(again)
+        again.tree_action.trigger()
+        qtbot.waitUntil(lambda: again.editor_pane.tree.width() > 50)  # shown with room, not squeezed shut
     finally:
         again.close()
 
