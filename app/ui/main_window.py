@@ -62,8 +62,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Fimble")
         self.settings = settings
-        self.quitting_quietly: str | None = None
-        self._closed_down = False  # why, once a signal or the session's end closes the window
+        self.quitting_quietly: str | None = None  # why, once a signal or the session's end closes the window
+        self._closed_down = False
         self.prefs = WindowSettings(settings, self._report_settings_error)
         self.backend: BackendInfo | None = None
         self._server_dialog: ServerDialog | None = None
