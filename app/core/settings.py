@@ -30,10 +30,13 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from app.core import settings_checks as check
 from app.core.errors import one_line
 from app.core.files import write_text_atomic
 from app.core.models.load_params import LoadParams
 from app.core.remote.choice import RemoteChoice, RemoteTarget, valid_remotes
+from app.core.settings_checks import WINDOW_MAX_TOKENS as WINDOW_MAX_TOKENS
+from app.core.settings_checks import WINDOW_MIN_TOKENS as WINDOW_MIN_TOKENS
 
 SETTINGS_FILE = "settings.json"
 LOCK_FILE = "settings.json.lock"
@@ -78,6 +81,16 @@ class Settings:
         default_factory=dict,
         metadata={"help": "The window's local API server: on, host, port, expose (confirmed for other machines)."},
     )
+    # Where the window was left: restored at the next start.
+    window_geometry: str | None = field(default=None, metadata={"help": "The main window's geometry, base64."})
+    splitter_sizes: dict[str, list[int]] = field(
+        default_factory=dict, metadata={"help": "Splitter positions by name: main, chat, editor."}
+    )
+    open_files: list[str] = field(default_factory=list, metadata={"help": "Files open in editor tabs, in order."})
+    current_file: str | None = field(default=None, metadata={"help": "The editor tab that was shown."})
+    project_folder: str | None = field(default=None, metadata={"help": "The folder shown in the project tree."})
+    project_tree: bool = field(default=True, metadata={"help": "Whether the project tree is shown."})
+    zoom: dict[str, int] = field(default_factory=dict, metadata={"help": "Font zoom steps: editor, chat."})
     welcome_dismissed: bool = field(
         default=False, metadata={"help": "The chat pane's welcome card was dismissed (Help → Welcome shows it)."}
     )
@@ -143,87 +156,29 @@ class OpenedSettings:
 # -- checking what was read --------------------------------------------------
 
 
-def _text_or_none(value: object) -> bool:
-    return value is None or isinstance(value, str)
-
-
-def _texts(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _texts_by_key(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
-
-
-_PARAM_DEFAULTS: dict[str, object] = asdict(LoadParams())
-
-
-def _param(name: str, value: object) -> bool:
-    """Whether one load setting has its field's type (an int where a float goes is fine)."""
-    default = _PARAM_DEFAULTS.get(name, value)  # keys LoadParams does not know are ignored by it
-    if isinstance(default, bool) or isinstance(value, bool):
-        return type(value) is type(default)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if default is None:
-        return value is None or isinstance(value, int)
-    return type(value) is type(default)
-
-
-def _params(value: object) -> bool:
-    """Whether a dict of load-setting overrides is one the engine would accept."""
-    if not isinstance(value, dict) or not all(_param(name, item) for name, item in value.items()):
-        return False
-    try:
-        LoadParams.from_dict(value)  # its own range checks
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-# A pinned completion window: the smallest and largest sizes accepted.
-WINDOW_MIN_TOKENS = 64
-WINDOW_MAX_TOKENS = 32768
-
-
-def _window(value: object) -> bool:
-    """Whether a pinned completion window is None ("auto") or a whole number of tokens in range."""
-    if value is None:
-        return True
-    return type(value) is int and WINDOW_MIN_TOKENS <= value <= WINDOW_MAX_TOKENS
-
-
-_SERVER_KEYS: dict[str, type] = {"on": bool, "host": str, "port": int, "expose": bool}
-
-
-def _server_choice(value: object) -> bool:
-    """Whether the local server's remembered state has known keys of the right types and a real port."""
-    if not isinstance(value, dict):
-        return False
-    if any(_SERVER_KEYS.get(key) is not type(item) for key, item in value.items()):
-        return False
-    port = value.get("port", 0)
-    return isinstance(port, int) and 0 <= port <= 65535
-
-
-def _params_by_path(value: object) -> bool:
-    return isinstance(value, dict) and all(_params(item) for item in value.values())
-
-
 _CHECKS: dict[str, Callable[[object], bool]] = {
-    "chat_model": _text_or_none,
-    "completion_model": _text_or_none,
-    "chat_params": _params,
-    "system_prompt": _text_or_none,
-    "chat_templates": _texts_by_key,
-    "recent_files": _texts,
-    "completion_params": _params,
-    "model_params": _params_by_path,
-    "completion_window": _window,
+    "chat_model": check.text_or_none,
+    "completion_model": check.text_or_none,
+    "chat_params": check.params,
+    "system_prompt": check.text_or_none,
+    "chat_templates": check.texts_by_key,
+    "recent_files": check.texts,
+    "completion_params": check.params,
+    "model_params": check.params_by_path,
+    "completion_window": check.completion_window,
     "remote_engines": valid_remotes,
-    "local_server": _server_choice,
-    "welcome_dismissed": lambda value: type(value) is bool,
+    "local_server": check.server_choice,
+    "window_geometry": check.geometry,
+    "splitter_sizes": check.splitter_sizes,
+    "open_files": check.texts,
+    "current_file": check.text_or_none,
+    "project_folder": check.text_or_none,
+    "project_tree": check.flag,
+    "zoom": check.zoom_steps,
+    "welcome_dismissed": check.flag,
 }
+# Lists merged with other windows' (most recent first); any other list is this window's own.
+_MERGED_LISTS = ("recent_files",)
 
 
 def _valid(name: str, value: object) -> bool:
@@ -416,7 +371,7 @@ def _merge(name: str, base: object, mine: object, disk: Mapping[str, object]) ->
         return theirs
     if isinstance(mine, dict) and isinstance(theirs, dict):
         return _merge_dict(base if isinstance(base, dict) else {}, mine, theirs)
-    if isinstance(mine, list) and isinstance(theirs, list):
+    if isinstance(mine, list) and isinstance(theirs, list) and name in _MERGED_LISTS:
         return _merge_list(base if isinstance(base, list) else [], mine, theirs)
     return mine
 

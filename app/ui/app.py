@@ -18,6 +18,7 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     from app.services.model_jobs import wait_for_lingering_jobs
     from app.ui.main_window import MainWindow
     from app.ui.qt_messages import install_qt_message_log
+    from app.ui.quit_signals import QuitOnSignal
 
     dirs = app_dirs().ensure()
     setup_app_log(dirs.logs)
@@ -29,13 +30,19 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
     icon = resource_path("icons", "fimble.png")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
-    opened = open_settings(dirs.config)
-    window = MainWindow(opened.settings, settings_notice=opened.notice)
-    window.show()
-    for path in files or []:
-        window.open_path(path)
-    code = app.exec()
-    # A thread still ending must not be destroyed while it runs: Qt would abort.
-    wait_for_lingering()
-    wait_for_lingering_jobs()
+    # Ctrl+C, SIGTERM and the session's end quit like File → Quit, without questions or a traceback.
+    quitter = QuitOnSignal(app)
+    try:
+        opened = open_settings(dirs.config)
+        window = MainWindow(opened.settings, settings_notice=opened.notice)
+        quitter.on_quit = window.quit_quietly
+        window.show()
+        for path in files or []:
+            window.open_path(path)
+        code = app.exec()
+        # A thread still ending must not be destroyed while it runs: Qt would abort.
+        wait_for_lingering()
+        wait_for_lingering_jobs()
+    finally:
+        quitter.uninstall()
     return code

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -47,6 +48,12 @@ class _Input(QPlainTextEdit):
             self._on_submit()
             return
         super().keyPressEvent(event)
+
+
+def _no_wider_than_given(label: QLabel) -> None:
+    """Let a label take the width its layout gives it, never more: its text is cut, the window keeps its size."""
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
+    label.setMinimumWidth(0)
 
 
 class ChatPane(QWidget):
@@ -85,6 +92,7 @@ class ChatPane(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.setStyleSheet("background:#fff3cd; color:#664d03; padding:4px;")
+        _no_wider_than_given(self.banner)  # a long path must not widen the window
         self.banner_close = QPushButton("Dismiss")
         self.banner_close.clicked.connect(self.hide_banner)
         self.banner_bar = QWidget()
@@ -106,6 +114,7 @@ class ChatPane(QWidget):
         self.stop_button.setEnabled(False)
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        _no_wider_than_given(self.stats)  # the stats line is cut short rather than widen the window
         self.context = QProgressBar()
         self.context.setRange(0, 1000)
         self.context.setTextVisible(True)
@@ -126,7 +135,7 @@ class ChatPane(QWidget):
         main_layout.addWidget(self.context)
         main_layout.addWidget(self.input)
         main_layout.addLayout(buttons)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(side)
         splitter.addWidget(main)
         splitter.setSizes([180, 440])
@@ -288,6 +297,7 @@ class ChatPane(QWidget):
             return  # another chat is shown now; the answer was saved in its own
         self.view.end_answer(answer)
         self.stats.setText(stats_line(answer))
+        self.stats.setToolTip(self.stats.text())
         usage = context_usage(stats.prompt_tokens + stats.generated_tokens, stats.n_ctx) if stats.n_ctx else 0
         self.context.setValue(int(usage * 1000))
         self.context.setFormat(f"context {usage:.0%} of {stats.n_ctx} tokens")

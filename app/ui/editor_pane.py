@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileSystemModel,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -28,6 +29,7 @@ from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
 
 IMPORTED_FILE_LIMIT = 64 * 1024
+TREE_WIDTH = 200  # px the project tree opens with
 # The status while a requested suggestion is on its way.
 COMPLETING = "completing…"
 
@@ -41,6 +43,7 @@ class EditorPane(QWidget):
         super().__init__(parent)
         self.service = service
         self.project_root: Path | None = None
+        self.tree_wanted = True  # the user's View → Project Tree choice; shown only with a folder open
         self.tabs = EditorTabs(recovery)
         self.tree = QTreeView()
         self.tree.setHeaderHidden(True)
@@ -52,13 +55,15 @@ class EditorPane(QWidget):
             self.tree.hideColumn(column)
         self.tree.activated.connect(self._open_from_tree)
         self.status = QLabel("Ctrl+Space: complete · Tab: accept · Ctrl+→: word · Ctrl+↓: line · Esc: dismiss")
+        # A long status is cut at the pane's edge; it never makes the window wider.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, self.status.sizePolicy().verticalPolicy())
         self.auto_box = QCheckBox("Auto suggestions")
         self.auto_box.setChecked(True)
         self.auto_box.toggled.connect(self._toggle_auto)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.tabs)
-        splitter.setSizes([200, 800])
+        splitter.setSizes([TREE_WIDTH, 800])
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.auto_box)
@@ -95,7 +100,15 @@ class EditorPane(QWidget):
         """Show ``folder`` as the project in the file tree."""
         self.project_root = Path(folder)
         self.tree.setRootIndex(self.model.setRootPath(folder))
-        self.tree.show()
+        self.show_tree(self.tree_wanted)
+
+    def show_tree(self, shown: bool) -> None:
+        """Show or hide the project tree (it stays hidden while no folder is open)."""
+        self.tree_wanted = shown
+        self.tree.setVisible(shown and self.project_root is not None)
+        sizes = self.splitter.sizes()
+        if self.tree.isVisibleTo(self) and sizes[0] == 0 and sizes[1] > 2 * TREE_WIDTH:
+            self.splitter.setSizes([TREE_WIDTH, sizes[1] - TREE_WIDTH])  # it was squeezed shut
 
     @Slot()
     def _open_from_tree(self, index) -> None:

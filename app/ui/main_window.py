@@ -12,10 +12,19 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+)
 
 from app.core.chat.defaults import render_template
-from app.core.editor.recovery import RecoveredBuffer
+from app.core.editor.recovery import MARKER_FILE, RecoveredBuffer
 from app.core.generation.backend_info import BackendInfo
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
@@ -32,6 +41,8 @@ from app.ui.theme import current_theme
 from app.ui.welcome_card import attach_welcome
 from app.ui.window_services import WindowServices
 from app.ui.window_settings import WindowSettings
+from app.ui.window_state import WindowState
+from app.ui.zoom import PaneZoom
 
 if TYPE_CHECKING:
     from app.services.model_jobs import ModelJobs
@@ -40,6 +51,7 @@ if TYPE_CHECKING:
     from app.ui.window_services import EngineFactory
 
 PREWARM_DELAY_MS = 1000
+STATUS_LABEL_MAX = 360  # px for each status-bar label
 
 
 class MainWindow(QMainWindow):
@@ -50,8 +62,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle("Fimble")
-        self.resize(1280, 800)
         self.settings = settings
+        self.quitting_quietly: str | None = None  # why, once a signal or the session's end closes the window
+        self._closed_down = False
         self.prefs = WindowSettings(settings, self._report_settings_error)
         self.backend: BackendInfo | None = None
         self._server_dialog: ServerDialog | None = None
@@ -89,6 +102,11 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.editor_pane)
         splitter.setSizes([640, 640])
         self.setCentralWidget(splitter)
+        splitters = {"main": splitter, "chat": self.chat_pane.splitter, "editor": self.editor_pane.splitter}
+        self.state = WindowState(self, splitters, self.editor_pane)
+        self.state.restore_geometry(self.settings)
+        self.state.restore_layout(self.settings)
+        self.zoom = PaneZoom(self.editor_pane, self.chat_pane, self.prefs)
         self.file_actions = FileActions(self.editor_pane, self.prefs, self)
         self.model_roles = ModelRoles(self.services.engines, self.prefs, self)
         self.model_roles.completion_service = self.completion_service
@@ -106,6 +124,9 @@ class MainWindow(QMainWindow):
         self.chat_pane.open_code.connect(self.editor_pane.open_in_new_tab)
         self.editor_pane.ask.connect(self._ask_about_code)
         self._offer_recovery(crashed)
+        gone = self.state.restore_tabs(self.settings)
+        if gone:
+            self._show_message(gone)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
         self.services.local_server.choice_changed.connect(self._remember_server)
@@ -118,6 +139,9 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.model_roles.add_to(bar)
         bar.addPermanentWidget(self.backend_label)
+        # A long model name or error is cut (its tooltip has the rest); it never widens the window.
+        for label in (self.chat_model_label, self.completion_model_label, self.backend_label):
+            label.setMaximumWidth(STATUS_LABEL_MAX)
 
     def _build_menus(self) -> None:
         files, roles = self.file_actions, self.model_roles
@@ -133,6 +157,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Load C&ompletion Model…", None, lambda: roles.choose_model(ModelRole.COMPLETION))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._build_view_menu(self.menuBar().addMenu("&View"))
         models_menu = self.menuBar().addMenu("&Models")
         self._action(models_menu, "&Model Manager…", QKeySequence("Ctrl+Shift+M"), self.open_models)
         self._action(models_menu, "&Engines: Local or Remote…", None, self.model_roles.open_engines)
@@ -145,6 +170,17 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Fimble", None, lambda: show_about(self, self.backend))
         self.welcome = attach_welcome(self)
         self._action(help_menu, "&Welcome", None, self.welcome.bring_back)
+
+    def _build_view_menu(self, menu: QMenu) -> None:
+        self.tree_action = self._action(menu, "Project &Tree", QKeySequence("Ctrl+B"), self._toggle_tree)
+        self.tree_action.setCheckable(True)
+        self.tree_action.setChecked(self.editor_pane.tree_wanted)
+        menu.addSeparator()
+        self._action(menu, "Zoom &In", None, self.zoom.zoom_in).setShortcuts(
+            [QKeySequence("Ctrl+="), QKeySequence("Ctrl++")]
+        )
+        self._action(menu, "Zoom &Out", QKeySequence("Ctrl+-"), self.zoom.zoom_out)
+        self._action(menu, "&Reset Zoom", QKeySequence("Ctrl+0"), self.zoom.reset)
 
     def _action(
         self,
@@ -298,7 +334,10 @@ class MainWindow(QMainWindow):
         self.file_actions.open_path(path)
 
     def _offer_recovery(self, crashed: bool) -> None:
-        buffers = self.recovery.pending() if crashed else []
+        # Buffers are left after a crash, or after a signal closed the window without asking
+        # (then no other window's session marker is there).
+        left = crashed or not (self.recovery.folder / MARKER_FILE).exists()
+        buffers = self.recovery.pending() if left else []
         if buffers and self.ask_restore(buffers):
             self.editor_pane.tabs.restore(buffers)
         elif buffers:
@@ -310,7 +349,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self,
             "Restore unsaved work?",
-            f"Fimble did not close cleanly. Restore {len(buffers)} unsaved buffer(s): {names}?",
+            f"Fimble closed without saving them. Restore {len(buffers)} unsaved buffer(s): {names}?",
         )
         return answer == QMessageBox.StandardButton.Yes
 
@@ -327,12 +366,46 @@ class MainWindow(QMainWindow):
         """Stop both engines and their threads; return True if all ended in time."""
         return self.services.shutdown_engines()
 
+    @Slot()
+    def _toggle_tree(self) -> None:
+        shown = self.tree_action.isChecked()
+        self.editor_pane.show_tree(shown)
+        if shown and self.editor_pane.project_root is None:
+            self._show_message("No folder is open: File → Open Folder… shows one in the project tree")
+        with self.prefs.change() as settings:
+            settings.project_tree = shown
+
+    def quit_quietly(self, reason: str) -> None:
+        """Close without questions (a signal, the session's end): unsaved buffers go to recovery."""
+        if self.quitting_quietly is not None:
+            return
+        self.quitting_quietly = reason
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()  # a question left open must not hold the quit
+        if not self.isHidden():
+            self.close()
+        else:
+            self._close_down()
+        QApplication.quit()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         tabs = self.editor_pane.tabs
-        for tab in tabs.tabs():
-            if tab.modified and tabs.close_tab(tabs.indexOf(tab)) is False:
-                event.ignore()  # the user kept unsaved work open
-                return
-        tabs.shutdown()
-        self.services.shutdown()
+        self.state.note_tabs()
+        if self.quitting_quietly is None:
+            for tab in tabs.tabs():
+                if tab.modified and tabs.close_tab(tabs.indexOf(tab)) is False:
+                    event.ignore()  # the user kept unsaved work open
+                    return
+        self._close_down()
         super().closeEvent(event)
+
+    def _close_down(self) -> None:
+        """Remember the window's state; autosave what is unsaved; stop the engines and services."""
+        if self._closed_down:
+            return
+        self._closed_down = True
+        with self.prefs.change() as settings:
+            self.state.store(settings)
+        self.editor_pane.tabs.shutdown()  # modified buffers are written to the recovery folder
+        self.services.shutdown()
