@@ -33,6 +33,7 @@ BENCHMARKS = {
     "soak": "bench.soak",
     "remote": "bench.remote",
     "serve": "bench.serve",
+    "starter-echo": "bench.starter_echo",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {
