@@ -21,6 +21,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.generation.contracts import GenerationStats
 
 ECHO_WORDS = 8
 MAX_TOKENS = 160
@@ -74,7 +78,7 @@ def echo_sources(system_prompt: str) -> tuple[str, ...]:
     )
 
 
-def _answers(runner, family, questions: tuple[str, ...], system_prompt: str) -> list[tuple[str, object]]:
+def _answers(runner, family, questions: tuple[str, ...], system_prompt: str) -> list[tuple[str, GenerationStats]]:
     """Answer each question alone, under ``family``'s chat layout; (text, stats) per question."""
     from app.core.chat.defaults import default_sampling
     from app.core.generation.contracts import ChatMessage, ChatRequest
@@ -88,7 +92,7 @@ def _answers(runner, family, questions: tuple[str, ...], system_prompt: str) -> 
     return results
 
 
-def _summary(results: list[tuple[str, object]], sources: tuple[str, ...]) -> dict:
+def _summary(results: list[tuple[str, GenerationStats]], sources: tuple[str, ...]) -> dict:
     count = len(results)
     return {
         "echo_fraction": round(sum(echoes(text, sources) for text, _ in results) / count, 3),
