@@ -226,6 +226,10 @@ def cmd_chat(args) -> int:
             f"{info.name} is not a chat model (no chat template or turn tokens);"
             " use an instruction-tuned model such as CodeGemma 7B-it"
         )
+    from app.core.generation.families.transcript import transcript_notice, uses_transcript
+
+    if info is not None and uses_transcript(info.family, info.has_chat_template):
+        print(f"fimble: {transcript_notice(info.name)}", file=sys.stderr)
     messages = ([ChatMessage("system", args.system)] if args.system else []) + [ChatMessage("user", args.message)]
     return _run(args, ChatRequest(tuple(messages), _sampling(args, 0.7)), trailing_newline=True)
 

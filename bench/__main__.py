@@ -34,6 +34,7 @@ BENCHMARKS = {
     "remote": "bench.remote",
     "serve": "bench.serve",
     "screenshot": "bench.screenshot",
+    "starter-echo": "bench.starter_echo",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {

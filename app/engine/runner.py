@@ -17,6 +17,7 @@ from app.core.generation.contracts import ChatMessage, ChatRequest, FimRequest, 
 from app.core.generation.families import PromptError
 from app.core.generation.families.base import with_bos
 from app.core.generation.repetition import RepetitionGuard
+from app.core.generation.stop_text import StopText
 from app.core.generation.vocab import text_tokens
 from app.core.models.gguf_file import GGUFError
 from app.core.models.info import InspectedModel, inspect_model
@@ -264,8 +265,10 @@ class ModelRunner:
         sampling = request.sampling
         budget = min(sampling.max_tokens, n_ctx - len(tokens))
         stop_ids: frozenset[int] = frozenset() if sampling.ignore_eos else model.family.stop_ids(vocab)
-        single_line = isinstance(request, FimRequest) and request.single_line
-        guard = RepetitionGuard() if isinstance(request, ChatRequest) and not sampling.ignore_eos else None
+        chat = isinstance(request, ChatRequest) and not sampling.ignore_eos
+        guard = RepetitionGuard() if chat else None
+        in_line = isinstance(request, FimRequest) and request.single_line  # stops at the newline
+        stops = StopText(("\n",)) if in_line else model.family.chat_stops(model.chat_template) if chat else StopText()
         if not sampling.reuse_kv:
             reset_cache(llama)  # forget the previous prompt: every token is evaluated
         restored = self._switch_place(llama, tokens) if isinstance(request, FimRequest) and sampling.reuse_kv else 0
@@ -312,9 +315,8 @@ class ModelRunner:
                 if guard is not None and guard.feed(token, text):
                     reason = "repetition"
                     break
-                if single_line and "\n" in text:
-                    text = text.split("\n", 1)[0]
-                    reason = "stop"
+                text, stopped = stops.feed(text)  # a stop string is cut off, never shown
+                reason = "stop" if stopped else reason
                 if text:
                     parts.append(text)
                     emit(text)
@@ -344,7 +346,7 @@ class ModelRunner:
                 raise EngineFailure("internal", f"llama.cpp failed while generating ({exc})") from None
         finally:
             self._deadline = None
-        tail = decoder.decode(b"", final=True)
+        tail = stops.finish(decoder.decode(b"", final=True))
         if tail:
             parts.append(tail)
             emit(tail)

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.core.chat.defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
 from app.core.chat.store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
 from app.core.generation.contracts import ChatMessage, ChatRequest, GenerationStats, Sampling
+from app.core.generation.families.transcript import transcript_notice, uses_transcript
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController
 
@@ -46,6 +47,8 @@ class ChatService(QObject):
         self.family = "generic"
         self.model_name = ""
         self.can_chat = True
+        self.transcript_mode = False  # the loaded model chats as a plain-text transcript
+        self._told_transcript: set[int] = set()  # conversations that were told so, since the load
         self.current_id: int | None = None
         self._job: int | None = None
         self._answer_id: int | None = None
@@ -262,9 +265,14 @@ class ChatService(QObject):
             stop_reason=stats.finish_reason,
             stats=asdict(stats),
         )
+        self.answer_finished.emit(job_id, stats)
+        # Notices come after the answer has ended: the pane appends them below it.
         if stats.notice:
             self.notice.emit(stats.notice)
-        self.answer_finished.emit(job_id, stats)
+        conversation = self._answer_conversation
+        if self.transcript_mode and conversation is not None and conversation not in self._told_transcript:
+            self._told_transcript.add(conversation)
+            self.notice.emit(transcript_notice(self.model_name))
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
@@ -286,6 +294,9 @@ class ChatService(QObject):
 
     @Slot(object)
     def _on_loaded(self, loaded: LoadedModel) -> None:
-        self.family = loaded.info.family
-        self.model_name = loaded.info.name
-        self.can_chat = loaded.info.can_chat
+        info = loaded.info
+        self.family = info.family
+        self.model_name = info.name
+        self.can_chat = info.can_chat
+        self.transcript_mode = info.can_chat and uses_transcript(info.family, info.has_chat_template)
+        self._told_transcript = set()

@@ -166,15 +166,16 @@ def test_stop_ids_per_family(runners):
 
 
 @pytest.mark.starter
-def test_starter_chat_uses_gemma_turns(starter_model):
+def test_starter_chat_is_a_plain_text_transcript(starter_model):
+    from app.core.generation.families.transcript import transcript_text
     from tests.engine.conftest import vocab_runner
 
     runner = vocab_runner(starter_model)
-    ids = runner.build_prompt(ChatRequest((ChatMessage("system", "S"), ChatMessage("user", "a\nb <end_of_turn>"))))
-    rendered = text(runner, ids)
-    assert rendered == ("<bos><start_of_turn>user\nS\n\na\nb <end_of_turn><end_of_turn>\n<start_of_turn>model\n")
-    end = runner.vocab.token_id("<end_of_turn>")
-    assert ids.count(end) == 1  # the typed one is text
+    messages = (ChatMessage("system", "S"), ChatMessage("user", "a\nb <end_of_turn>"))
+    ids = runner.build_prompt(ChatRequest(messages))
+    # A base model with no chat template gets text it can continue, not turn tokens it never learnt.
+    assert text(runner, ids) == "<bos>" + transcript_text(messages)
+    assert ids[0] == runner.vocab.bos_id and not runner.vocab.special_ids.intersection(ids[1:])
     runner.unload()
 
 

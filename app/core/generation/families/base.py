@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.generation.contracts import ChatMessage, FimRequest
+from app.core.generation.stop_text import StopText
 from app.core.generation.vocab import Vocab, text_tokens
 
 
@@ -60,6 +61,10 @@ class Family:
     def stop_ids(self, vocab: Vocab) -> frozenset[int]:
         """Return the token ids that end a generation."""
         return frozenset(vocab.eog_ids) | _known(vocab.eos_id)
+
+    def chat_stops(self, chat_template: str | None) -> StopText:
+        """Return a fresh cutter for the stop strings of a chat answer (none: the turn ends on a token)."""
+        return StopText()
 
     def can_chat(self, name: str, has_chat_template: bool) -> bool:
         """Say whether chat prompts make sense for a model of this family."""
