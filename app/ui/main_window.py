@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.chat.defaults import render_template
 from app.core.editor.recovery import MARKER_FILE, RecoveredBuffer
 from app.core.generation.backend_info import BackendInfo
+from app.core.generation.families.transcript import uses_transcript
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
@@ -208,7 +209,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_loaded_chat(self, loaded: LoadedModel) -> None:
         self._note_loaded(ModelRole.CHAT, loaded)
-        if not loaded.info.has_chat_template:
+        info = loaded.info
+        if not info.has_chat_template and not uses_transcript(info.family, info.has_chat_template):
             self.chat_pane.show_notice(
                 f"{loaded.info.name} has no chat template; Fimble lays out its turns from the"
                 " vocabulary. If it is a base model rather than an instruction-tuned one, its"
