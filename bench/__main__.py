@@ -1,6 +1,6 @@
 """``python -m bench NAME [--quick] [--json] [options of that benchmark]``.
 
-Benchmarks: startup, engine, fim, chat, download, markdown, soak, remote.
+Benchmarks: startup, engine, fim, chat, download, markdown, soak, remote, serve, bigfile.
 
 Options: ``--size-mb N`` (download), ``--minutes N --seed S --load K --keep``
 (soak), ``--file F --model M --seed S`` (fim).
@@ -33,6 +33,7 @@ BENCHMARKS = {
     "soak": "bench.soak",
     "remote": "bench.remote",
     "serve": "bench.serve",
+    "bigfile": "bench.bigfile",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {
