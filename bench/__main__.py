@@ -1,6 +1,6 @@
 """``python -m bench NAME [--quick] [--json] [options of that benchmark]``.
 
-Benchmarks: startup, engine, fim, chat, download, markdown, soak, remote.
+Benchmarks: startup, engine, fim, chat, download, markdown, soak, remote, serve, bigfile.
 
 Options: ``--size-mb N`` (download), ``--minutes N --seed S --load K --keep``
 (soak), ``--file F --model M --seed S`` (fim).
@@ -35,6 +35,7 @@ BENCHMARKS = {
     "serve": "bench.serve",
     "screenshot": "bench.screenshot",
     "starter-echo": "bench.starter_echo",
+    "bigfile": "bench.bigfile",
 }
 # Options only some benchmarks take: keyword -> the benchmarks that take it.
 OPTION_OWNERS = {

@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     _watch_first_paint(window, app)
     window.show()
     status = app.exec()
+    if argv[0] == "fimble":  # as the app does: a worker thread still ending must not be destroyed running
+        from app.services.engine_worker import wait_for_lingering
+        from app.services.model_jobs import wait_for_lingering_jobs
+
+        wait_for_lingering()
+        wait_for_lingering_jobs()
     del window  # destroy the Qt objects before the interpreter shuts down
     return status
 

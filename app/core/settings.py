@@ -28,8 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from filelock import FileLock
-
 from app.core import settings_checks as check
 from app.core.errors import one_line
 from app.core.files import write_text_atomic
@@ -281,6 +279,8 @@ def _repair(config_dir: Path, when: float) -> tuple[_Reading, str | None, Path |
         another window saved meanwhile) and where the bad file was copied.
     """
     path = config_dir / SETTINGS_FILE
+    from filelock import FileLock  # only a bad file or a save needs the lock; not imported at startup
+
     with FileLock(config_dir / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
         reading = _read(config_dir)
         if reading.problem is None:
@@ -398,6 +398,8 @@ def save_settings(config_dir: Path, settings: Settings, *, now: Callable[[], flo
     config_dir.mkdir(parents=True, exist_ok=True)
     target = config_dir / SETTINGS_FILE
     base = settings._base or asdict(Settings())
+    from filelock import FileLock
+
     with FileLock(config_dir / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
         reading = _read(config_dir)
         if reading.problem is not None and target.exists():

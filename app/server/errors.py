@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.responses import JSONResponse
+if TYPE_CHECKING:  # Starlette is imported when a response is made, not with the window
+    from starlette.responses import JSONResponse
 
 _TYPES = {
     400: "invalid_request_error",
@@ -36,4 +37,6 @@ def error_body(status: int, message: str, code: str | None = None, param: str | 
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
     """The response for ``error``."""
+    from starlette.responses import JSONResponse
+
     return JSONResponse(error_body(error.status, error.message, error.code, error.param), error.status, headers)

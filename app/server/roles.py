@@ -15,17 +15,20 @@ Whatever thread produces a job's items hands them to the event loop with
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.core.generation.contracts import ChatRequest, FimRequest, GenerationStats
 from app.core.models.loaded import LoadedModel
 from app.engine.client import Engine, EngineError
+
+if TYPE_CHECKING:
+    import asyncio
 
 _END = object()
 _job_ids = itertools.count(1)
@@ -67,6 +70,8 @@ class Lane:
 
     def submit(self, request: FimRequest | ChatRequest) -> Job:
         """Queue ``request`` (called in the event loop); iterate the returned job for its pieces and stats."""
+        import asyncio  # only the server's thread needs it; not imported with the window
+
         job = Job(self, request, asyncio.get_running_loop())
         with self._jobs_lock:
             self._jobs.add(job)
@@ -164,6 +169,8 @@ class Job:
         self.lane = lane
         self.request = request
         self._loop = loop
+        import asyncio
+
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._cancelled = threading.Event()
         self.ended = False  # set once the engine is done with the job

@@ -11,18 +11,17 @@ listening socket is closed with it.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from app.server.api import Api
 from app.server.guard import DEFAULT_BODY_LIMIT, LOOPBACK_NAMES, GuardSettings
-from app.server.limits import OpenRequestLimit
 from app.server.roles import Lane
+
+if TYPE_CHECKING:  # uvicorn and the app are imported when a server is made, not with the window
+    import uvicorn
 
 DEFAULT_MAX_CONNECTIONS = 32
 SOCKET_BACKSTOP = 256  # uvicorn's limit (idle keep-alive connections count there) is 4× ours plus this
@@ -66,6 +65,9 @@ class LocalServer:
         self.port = port
         self.token = token
         self.lanes = lanes
+        from app.server.api import Api
+        from app.server.limits import OpenRequestLimit
+
         names = tuple(dict.fromkeys((*LOOPBACK_NAMES, *host_names, *_own_names(host))))
         self.settings = GuardSettings(token=token, body_limit=body_limit, names=names)
         self.api = Api(lanes, self.settings, cors_origins)
@@ -108,6 +110,8 @@ class LocalServer:
         self._socket = sock
         self.port = sock.getsockname()[1]
         self.settings.allow_port(self.port)
+        import uvicorn
+
         config = uvicorn.Config(
             self.limit,
             log_level="warning",
@@ -130,6 +134,8 @@ class LocalServer:
     def _serve(self) -> None:
         assert self._server is not None and self._socket is not None
         try:
+            import asyncio
+
             asyncio.run(self._server.serve(sockets=[self._socket]))
         except BaseException as exc:  # noqa: BLE001 - reported by start()
             self._failure = exc

@@ -13,7 +13,6 @@ from app.core.paths import app_dirs
 from app.core.remote.choice import RemoteTarget
 from app.core.remote.secrets import KeyStore
 from app.engine.client import Engine
-from app.engine.remote.engine import RemoteEngine
 
 RemoteFactory = Callable[[str, RemoteTarget], Engine]
 
@@ -25,6 +24,8 @@ def key_store() -> KeyStore:
 
 def make_remote_engine(role: str, target: RemoteTarget) -> Engine:
     """A ``RemoteEngine`` for ``target``, after storing or forgetting the key it carries."""
+    from app.engine.remote.engine import RemoteEngine  # HTTP client and GGUF reader: only when used
+
     keys = key_store()
     url = target.choice.url
     if target.forget_key:

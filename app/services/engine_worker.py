@@ -22,7 +22,6 @@ from app.core.models.starter import StarterMissing, starter_model_path
 from app.core.paths import app_dirs
 from app.core.remote.choice import RemoteTarget
 from app.engine.client import Engine, EngineCrashed, EngineError
-from app.engine.host_client import HostEngine
 from app.services.engine_sources import RemoteFactory, make_remote_engine, model_name, same_engine
 
 # What a role's engine serves: a GGUF path, or a model on a remote server.
@@ -64,7 +63,7 @@ class EngineWorker(QObject):
     ) -> None:
         super().__init__()
         self.role = role
-        self._factory = engine_factory or (lambda r: HostEngine(r, _log_path(r)))
+        self._factory = engine_factory or _host_engine
         self._remote_factory = remote_factory or make_remote_engine
         self._engine: Engine | None = None
         self._model: tuple[Source, LoadParams] | None = None
@@ -332,6 +331,13 @@ class _SwitchThread(QThread):
 
     def run(self) -> None:  # noqa: D102 - QThread override
         self._work()
+
+
+def _host_engine(role: str) -> Engine:
+    """The default engine: a host process for ``role`` (its module is imported with the first one)."""
+    from app.engine.host_client import HostEngine
+
+    return HostEngine(role, _log_path(role))
 
 
 def _log_path(role: str) -> str:

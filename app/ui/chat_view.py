@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QTextBrowser
 
 from app.core.chat.store import StoredMessage
-from app.core.markdown.plain import plain_text
-from app.core.markdown.render import CodeBlock, render
-from app.core.markdown.stream import StreamingRender
 from app.ui.theme import current_theme
+
+if TYPE_CHECKING:  # the Markdown modules are imported with the first answer, not at startup
+    from app.core.markdown.render import CodeBlock
+    from app.core.markdown.stream import StreamingRender
 
 RENDER_MS = 60  # the streaming answer is re-rendered at most this often
 # ... and a long answer less often: the wait after a render is at least this many times as long as the
@@ -108,6 +110,8 @@ class ChatView(QTextBrowser):
     def _body(self, message_id: int, role: str, content: str, streaming: StreamingRender | None = None) -> str:
         if role != "assistant":
             return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
+        from app.core.markdown.render import render
+
         rendered = (streaming.render if streaming else render)(content, dark=current_theme().is_dark)
         for block in rendered.code_blocks:
             self.blocks[f"{message_id}.{block.index}"] = block
@@ -129,6 +133,8 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(self._header(placeholder, False))
         cursor.insertBlock()
         self._stream_id, self._stream_start, self._stream_text = message_id, cursor.position(), []
+        from app.core.markdown.stream import StreamingRender
+
         self._stream_render = StreamingRender()
         self._timer.start(RENDER_MS)
 
@@ -185,6 +191,8 @@ class ChatView(QTextBrowser):
         elif scheme == "msg" and key.isdigit():
             message_id = int(key)
             if verb == "copy" and message_id in self.messages:
+                from app.core.markdown.plain import plain_text
+
                 QApplication.clipboard().setText(plain_text(self.messages[message_id].content))
             self.action.emit(verb, message_id)
 

@@ -69,6 +69,11 @@ class CodeEditor(QPlainTextEdit):
         self.set_language(self.language)
         self._update_margins()
 
+    def setPlainText(self, text: str) -> None:  # noqa: N802 - Qt override
+        """Replace the text; a long one is highlighted in slices, not in one go."""
+        with self.highlighter.sliced_load(text.count("\n") + 1):
+            super().setPlainText(text)
+
     # ---- language and theme -------------------------------------------------------
 
     def set_language(self, language: Language) -> None:

@@ -13,12 +13,21 @@ rule table itself. Block comments that Pygments matches with one multi-line
 regex (``/* */`` in C, Java, Go, CSS, JavaScript; ``<!-- -->`` in HTML) are
 carried across lines with a marker on the stack. Other lexers (YAML's
 ``ExtendedRegexLexer``, JSON, ...) lex each block on its own.
+
+A long text put in at once (``sliced_load``) is not highlighted in one go:
+Qt's own pass over the new text is switched off for the insertion, and the
+blocks are then lexed in order, a batch per event-loop turn sized to take
+about ``SLICE_MS``. Everything from ``_tail`` (a cursor that edits move
+along) on is not highlighted yet; Qt's passes for edits stop there, since a
+skipped block keeps its state, and the next slice carries on from it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+import time
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -27,7 +36,8 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.c_cpp import CFamilyLexer
 from pygments.token import Comment, Error, Keyword, Name, Whitespace, _TokenType
 from pygments.util import ClassNotFound
-from PySide6.QtGui import QSyntaxHighlighter, QTextCharFormat, QTextDocument
+from PySide6.QtCore import SIGNAL, SLOT, QObject, QTimer, Signal, Slot
+from PySide6.QtGui import QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument
 
 from app.core.editor.languages import Language
 from app.ui.theme import Theme, format_for
@@ -38,6 +48,15 @@ Lexeme = tuple[int, _TokenType, str]  # (position, token type, text), as Pygment
 
 MAX_BLOCK_LENGTH = 20_000
 """Longer lines (minified files) are left plain to keep typing responsive."""
+SLICE_MIN_LINES = 1_000
+"""A text put in at once with at least this many lines is highlighted in slices."""
+SLICE_MS = 10.0
+"""About how long one slice of a sliced highlight may take."""
+_FIRST_BATCH = 50  # blocks in the first slice, before the speed is known
+_MAX_BATCH = 5_000
+# Qt's connection that re-highlights after every change; cut for a sliced load.
+_CHANGED = SIGNAL("contentsChange(int,int,int)")
+_REFORMAT = SLOT("_q_reformatBlocks(int,int,int)")
 
 _BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
 _MAX_EMPTY_MATCHES = 100
@@ -219,7 +238,10 @@ class PygmentsHighlighter(QSyntaxHighlighter):
     Attributes:
         highlight_count: How many times ``highlightBlock`` has run; handy for
             checking how much work an edit caused.
+        slice_count: How many slices the last sliced highlight took.
     """
+
+    highlighted = Signal()  # a sliced highlight reached the end of the document
 
     def __init__(self, document: QTextDocument, language: Language, theme: Theme) -> None:
         """Attach to ``document``; Qt highlights it on the next event-loop turn.
@@ -236,6 +258,13 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         self._lexer = block_lexer_for(language)
         self._state_ids: dict[Hashable, int] = {}
         self._states: list[Hashable] = []
+        self.slice_count = 0
+        self._tail: QTextCursor | None = None  # where the part not highlighted yet starts
+        self._batch = _FIRST_BATCH
+        self._slicer = QTimer(self)
+        self._slicer.setSingleShot(True)
+        self._slicer.setInterval(0)
+        self._slicer.timeout.connect(self._next_slice)
 
     @property
     def language(self) -> Language:
@@ -246,6 +275,68 @@ class PygmentsHighlighter(QSyntaxHighlighter):
     def theme(self) -> Theme:
         """The theme in use."""
         return self._theme
+
+    @property
+    def complete(self) -> bool:
+        """False while a sliced highlight has blocks left to do."""
+        return self._tail is None
+
+    @contextmanager
+    def sliced_load(self, line_count: int) -> Iterator[None]:
+        """Wrap the replacement of the whole text: a long one is highlighted in slices.
+
+        The first slice runs on leaving the block, so the top of the text is
+        coloured before it is painted; the rest follows from a zero timer,
+        a slice per event-loop turn, and ``highlighted`` fires at the end.
+
+        Args:
+            line_count: How many lines the new text has.
+        """
+        self._stop_slices()
+        document = self.document()
+        if (
+            line_count < SLICE_MIN_LINES
+            or document is None
+            or not QObject.disconnect(document, _CHANGED, self, _REFORMAT)
+        ):
+            yield
+            return
+        try:
+            yield
+        finally:
+            QObject.connect(document, _CHANGED, self, _REFORMAT)
+            self._tail = QTextCursor(document)
+            self._batch, self.slice_count = _FIRST_BATCH, 0
+            self._next_slice()
+
+    def _stop_slices(self) -> None:
+        self._slicer.stop()
+        self._tail = None
+
+    @Slot()
+    def _next_slice(self) -> None:
+        """Lex the next batch of blocks from the tail on, and size the next batch."""
+        document, tail = self.document(), self._tail
+        if tail is None or document is None:
+            self._tail = None
+            return
+        block = document.findBlock(tail.position())
+        stop = document.findBlockByNumber(block.blockNumber() + self._batch)
+        if stop.isValid():
+            tail.setPosition(stop.position())
+        else:
+            self._tail = None  # this slice goes to the end
+        started = time.perf_counter()
+        if block.isValid():
+            self.rehighlightBlock(block)  # Qt's pass goes on while states change, up to the tail
+        spent_ms = (time.perf_counter() - started) * 1000
+        self.slice_count += 1
+        if self._tail is None:
+            self.highlighted.emit()
+            return
+        fitting = self._batch * SLICE_MS / max(spent_ms, 0.1)
+        self._batch = max(1, min(_MAX_BATCH, int(fitting), 2 * self._batch))
+        self._slicer.start()
 
     def set_language(self, language: Language) -> None:
         """Switch to another language and re-highlight the whole document.
@@ -271,6 +362,8 @@ class PygmentsHighlighter(QSyntaxHighlighter):
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
         """Qt callback: lex one block from the previous block's end state."""
         self.highlight_count += 1
+        if self._tail is not None and self.currentBlock().position() >= self._tail.position():
+            return  # not reached by the slices yet: the state stays, so Qt's pass stops here
         previous = self.previousBlockState()
         start = self._states[previous] if 0 <= previous < len(self._states) else None
         if len(text) > MAX_BLOCK_LENGTH:

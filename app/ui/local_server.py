@@ -8,12 +8,15 @@ it, run on a pool thread; ``changed`` tells the dialog to look again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
-from app.server.guard import server_token
-from app.server.runner import LocalServer, ServerError, is_loopback
 from app.services.api_lanes import ApiScheduler
 from app.ui.background import run_in_background
+
+if TYPE_CHECKING:  # the server's modules are imported when it is first used, not with the window
+    from app.server.runner import LocalServer
 
 DEFAULT_PORT = 8012
 
@@ -46,6 +49,8 @@ class LocalServerControl(QObject):
     def token(self) -> str:
         """The bearer token clients send (made at first use, kept owner-only)."""
         if self._token is None:
+            from app.server.guard import server_token
+
             self._token = server_token()
         return self._token
 
@@ -73,6 +78,8 @@ class LocalServerControl(QObject):
         """
         if self.state != "off":
             return
+        from app.server.runner import LocalServer, ServerError, is_loopback
+
         host = host.strip() or "127.0.0.1"
         if not is_loopback(host) and not expose:
             raise ServerError(f"{host} lets other machines connect; confirm it first (the token is still required)")
@@ -90,6 +97,8 @@ class LocalServerControl(QObject):
         self.changed.emit()
 
     def _start_failed(self, exc: BaseException) -> None:
+        from app.server.runner import ServerError
+
         self._starting, self.state = None, "off"
         self.error = str(exc) if isinstance(exc, ServerError) else f"the server did not start: {exc}"
         self.changed.emit()
@@ -115,6 +124,8 @@ class LocalServerControl(QObject):
 
     def new_token(self) -> str:
         """Make a new token; a running server takes it at once (the old one stops working)."""
+        from app.server.guard import server_token
+
         token = self._token = server_token(regenerate=True)
         if self.server is not None:
             self.server.settings.token = token

@@ -31,7 +31,6 @@ from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.settings import Settings
-from app.server.runner import ServerError
 from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
@@ -265,6 +264,8 @@ class MainWindow(QMainWindow):
         if saved.get("on") is not True:
             return
         host, port = saved.get("host", "127.0.0.1"), saved.get("port", 8012)
+        from app.server.runner import ServerError  # not imported before the first paint
+
         try:
             self.services.local_server.start(
                 str(host),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.core.models.info import ModelInfo
 from app.core.models.load_params import LoadParams
+
+if TYPE_CHECKING:  # info imports gguf (and numpy), which the window does not need to open
+    from app.core.models.info import ModelInfo
 
 
 @dataclass(frozen=True)
