@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.core.machine import human_bytes
-from app.core.models.info import ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
+    from app.core.models.info import ModelInfo  # with gguf and numpy: not needed at the first paint
     from app.core.models.library import LibraryModel
 
 ROLES = ("chat", "completion")

@@ -12,11 +12,14 @@ Pure functions: the caller passes the free RAM and VRAM.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.core.machine import human_bytes
 from app.core.models.catalog import CatalogEntry, find_entry
 from app.core.models.fit import MemoryFit, memory_fit
-from app.core.models.info import _CACHE_BYTES, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.core.models.info import ModelInfo  # with gguf and numpy: imported when a model is sized
 
 CHAT = "chat"
 COMPLETION = "completion"
@@ -51,6 +54,8 @@ class PlannedModel:
     """A model not downloaded yet, sized from its known shape (what ``memory_fit`` reads)."""
 
     def __init__(self, entry: CatalogEntry, quant: str, shape: Shape, size_bytes: int) -> None:
+        from app.core.models.info import ModelInfo
+
         self.shape = shape
         self._info = ModelInfo(
             path="",
@@ -75,6 +80,8 @@ class PlannedModel:
 
     def kv_cache_bytes(self, n_ctx: int, cache_type: str = "f16") -> int:
         """The KV cache at ``n_ctx`` tokens."""
+        from app.core.models.info import _CACHE_BYTES
+
         shape = self.shape
         per_token = shape.n_layers * shape.n_head_kv * 2 * shape.head_dim * _CACHE_BYTES.get(cache_type, 2.0)
         return int(per_token * max(n_ctx, 0))
