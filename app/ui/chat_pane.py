@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chat.budget import context_usage
-from app.core.chat.export import export_json, export_markdown
 from app.core.chat.store import StoreError
 from app.core.generation.contracts import GenerationStats
 from app.services.chat_service import ChatService
@@ -228,6 +227,8 @@ class ChatPane(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export chat", f"{conversation.title}.{kind}")
         if path:
             messages = self.service.store.messages(conversation_id)
+            from app.core.chat.export import export_json, export_markdown  # only an export needs it
+
             text = export_markdown(conversation, messages) if kind == "md" else export_json(conversation, messages)
             try:
                 Path(path).write_text(text, encoding="utf-8")

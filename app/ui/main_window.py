@@ -35,10 +35,10 @@ from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
 from app.ui.file_actions import FileActions
+from app.ui.first_paint import attach_after_first_paint
 from app.ui.model_roles import ModelRoles
 from app.ui.prewarm import prewarm_in_background
 from app.ui.theme import current_theme
-from app.ui.welcome_card import attach_welcome
 from app.ui.window_services import WindowServices
 from app.ui.window_settings import WindowSettings
 from app.ui.window_state import WindowState
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from app.services.model_jobs import ModelJobs
     from app.ui.models_dialog import ModelsDialog
     from app.ui.server_dialog import ServerDialog
+    from app.ui.welcome_card import WelcomeCard
     from app.ui.window_services import EngineFactory
 
 PREWARM_DELAY_MS = 1000
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._closed_down = False
         self.prefs = WindowSettings(settings, self._report_settings_error)
         self.backend: BackendInfo | None = None
+        self._welcome: WelcomeCard | None = None
         self._server_dialog: ServerDialog | None = None
         # Opens the chat store and starts the engines; stops them again if it fails.
         self.services = WindowServices(settings, engine_factory, self)
@@ -168,8 +170,8 @@ class MainWindow(QMainWindow):
         self._action(chat_menu, "Editor Prompt &Templates…", None, self.edit_prompt_templates)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Fimble", None, lambda: show_about(self, self.backend))
-        self.welcome = attach_welcome(self)
-        self._action(help_menu, "&Welcome", None, self.welcome.bring_back)
+        self._action(help_menu, "&Welcome", None, lambda: self.welcome.bring_back())
+        attach_after_first_paint(self, self._attach_welcome)  # the first paint does not wait for the card
 
     def _build_view_menu(self, menu: QMenu) -> None:
         self.tree_action = self._action(menu, "Project &Tree", QKeySequence("Ctrl+B"), self._toggle_tree)
@@ -280,6 +282,18 @@ class MainWindow(QMainWindow):
     def _remember_server(self, choice: dict[str, object]) -> None:
         with self.prefs.change() as settings:
             settings.local_server = dict(choice)
+
+    @property
+    def welcome(self) -> WelcomeCard:
+        """The chat pane's welcome card (made after the first paint, or now if asked for sooner)."""
+        if self._welcome is None:
+            from app.ui.welcome_card import attach_welcome
+
+            self._welcome = attach_welcome(self)
+        return self._welcome
+
+    def _attach_welcome(self) -> None:
+        self.welcome  # noqa: B018 - made on first use
 
     def open_local_server(self) -> ServerDialog:
         """Show Models → Local Server… (one dialog; the server outlives it)."""
