@@ -8,7 +8,6 @@ import signal
 import pytest
 
 from app.core.chat.store import ChatStore
-from app.core.models.load_params import LoadParams
 from app.services.chat_service import ChatService
 from app.services.engine_worker import EngineController
 
@@ -16,25 +15,13 @@ FOREVER = {"max_tokens": 100_000, "temperature": 0.8, "ignore_eos": True}
 
 
 @pytest.fixture
-def make_chat(qtbot, tiny_models, tmp_path):
+def make_chat(chat_over, tiny_models):
     """Build a ChatService over a host loaded with a tiny model; all are closed afterwards."""
-    made = []
 
     def make(family: str = "generic", n_ctx: int = 4096) -> ChatService:
-        controller = EngineController("chat")
-        store = ChatStore(tmp_path / f"chats-{len(made)}.sqlite3")
-        service = ChatService(controller, store)
-        made.append((service, controller, store))
-        with qtbot.waitSignal(controller.worker.loaded, timeout=20_000):
-            controller.load(str(tiny_models[family]), LoadParams(n_ctx=n_ctx))
-        qtbot.waitUntil(lambda: service.model_name != "", timeout=20_000)
-        return service
+        return chat_over(tiny_models[family], n_ctx)
 
-    yield make
-    for service, controller, store in made:
-        service.shutdown()
-        assert controller.shutdown(10_000)
-        store.close()
+    return make
 
 
 @pytest.fixture

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.chat.store import ChatStore
-from app.core.models.load_params import LoadParams
 from app.services.chat_service import ChatService
-from app.services.engine_worker import EngineController
 
 SHORT = {"max_tokens": 6, "temperature": 0.0}
 
 
 @pytest.fixture
-def service_for(qtbot, tmp_path):
+def service_for(chat_over):
     """A ChatService over a real host loaded with the given model; closed afterwards."""
-    made = []
 
     def make(model) -> ChatService:
-        controller = EngineController("chat")
-        store = ChatStore(tmp_path / f"chats-{len(made)}.sqlite3")
-        service = ChatService(controller, store)
-        made.append((service, controller, store))
-        with qtbot.waitSignal(controller.worker.loaded, timeout=60_000):
-            controller.load(str(model), LoadParams(n_ctx=1024))
-        qtbot.waitUntil(lambda: service.model_name != "", timeout=20_000)
-        return service
+        return chat_over(model, 1024)
 
-    yield make
-    for service, controller, store in made:
-        service.shutdown()
-        assert controller.shutdown(10_000)
-        store.close()
+    return make
 
 
 def _ask(qtbot, service: ChatService, text: str) -> None:
