@@ -15,7 +15,6 @@ Typical use at start-up::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -92,6 +91,8 @@ class RecoveryStore:
             "encoding": encoding,
             "text": text,
         }
+        import hashlib  # not at startup
+
         digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()
         target = self._buffer_file(buffer_id)
         if self._last.get(buffer_id) == digest and target.exists():
@@ -173,6 +174,8 @@ class RecoveryStore:
 
     def _buffer_file(self, buffer_id: str) -> Path:
         """Return the file name for a buffer id; ids may hold any character."""
+        import hashlib  # not at startup
+
         digest = hashlib.sha256(buffer_id.encode("utf-8")).hexdigest()[:32]
         return self.folder / f"{BUFFER_PREFIX}{digest}.json"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-
 MIN_DEBOUNCE_MS = 40
 MAX_DEBOUNCE_MS = 300
 DEFAULT_DEBOUNCE_MS = 120
@@ -23,5 +21,7 @@ def adaptive_debounce_ms(latencies_ms: list[float]) -> int:
     """
     if not latencies_ms:
         return DEFAULT_DEBOUNCE_MS
+    import statistics  # not at startup
+
     half = statistics.median(latencies_ms) / 2
     return int(min(MAX_DEBOUNCE_MS, max(MIN_DEBOUNCE_MS, half)))
