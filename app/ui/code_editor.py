@@ -44,6 +44,8 @@ class CodeEditor(QPlainTextEdit):
     ``accepted`` after Tab accepted a whole suggestion.
     """
 
+    _built = False  # set at the end of __init__
+
     typed = Signal()
     moved = Signal()
     accepted = Signal()
@@ -68,6 +70,7 @@ class CodeEditor(QPlainTextEdit):
         self.apply_theme(self.theme)
         self.set_language(self.language)
         self._update_margins()
+        self._built = True  # font changes from here on are measured again (changeEvent)
 
     def setPlainText(self, text: str) -> None:  # noqa: N802 - Qt override
         """Replace the text; a long one is highlighted in slices, not in one go."""
@@ -79,8 +82,11 @@ class CodeEditor(QPlainTextEdit):
     def set_language(self, language: Language) -> None:
         """Use ``language``'s tab width, indentation and highlighting."""
         self.language = language
-        self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * language.tab_width)
+        self._measure_tab_stops()
         self.highlighter.set_language(language)
+
+    def _measure_tab_stops(self) -> None:
+        self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * self.language.tab_width)
 
     def apply_theme(self, theme: Theme) -> None:
         """Recolour the editor, gutter, highlighting and ghost text."""
@@ -114,6 +120,9 @@ class CodeEditor(QPlainTextEdit):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
+        self._place_gutter()
+
+    def _place_gutter(self) -> None:
         area = self.contentsRect()
         self._gutter.setGeometry(QRect(area.left(), area.top(), self.gutter_width(), area.height()))
 
@@ -243,7 +252,13 @@ class CodeEditor(QPlainTextEdit):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange and self.ghost.visible:
+        if event.type() != QEvent.Type.FontChange or not self._built:
+            return
+        # Tab stops, the gutter and the ghost's room are measured in the font; the colours are not.
+        self._measure_tab_stops()
+        self._update_margins()
+        self._place_gutter()
+        if self.ghost.visible:
             self.ghost.reserve_room()  # the room is counted in lines of the old font
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override

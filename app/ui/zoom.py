@@ -10,16 +10,16 @@ its pane's zoom, tabs opened later included.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.settings_checks import ZOOM_MAX, ZOOM_MIN
+from app.core.settings_checks import ZOOM_MAX, ZOOM_MIN, ZOOM_PANES
 from app.ui.chat_pane import ChatPane
 from app.ui.code_editor import CodeEditor
 from app.ui.editor_pane import EditorPane
 from app.ui.window_settings import WindowSettings
 
-EDITOR, CHAT = "editor", "chat"
+EDITOR, CHAT = ZOOM_PANES
 ZOOM_PROPERTY = "fimbleZoomSteps"
 
 
@@ -95,11 +95,7 @@ class PaneZoom(QObject):
         if editor.property(ZOOM_PROPERTY) == steps:
             return
         editor.setProperty(ZOOM_PROPERTY, steps)
-        editor.setFont(_sized(self._editor_font, steps))
-        # The gutter and tab stops are measured in the font: measure again.
-        editor.set_language(editor.language)
-        editor.setViewportMargins(editor.gutter_width(), 0, 0, 0)
-        QApplication.sendEvent(editor, QResizeEvent(editor.size(), editor.size()))
+        editor.setFont(_sized(self._editor_font, steps))  # the editor measures itself again
 
     @Slot(object)
     def _on_editor_changed(self, editor: CodeEditor | None) -> None:
