@@ -26,12 +26,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.core.generation.contracts import GenerationStats
+from app.core.generation.stop_text import StopText
 from app.engine.client import EngineError
 from app.server import requests as parse
 from app.server.errors import ApiError, error_body, error_response
 from app.server.guard import AuthGuard, GuardSettings, HostGuard
 from app.server.roles import Job, Lane
-from app.server.stops import StopScanner
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ENGINE_STATUS = {"context_overflow": 400, "wrong_role": 400, "no_model": 503, "crashed": 503}
@@ -233,16 +233,16 @@ class Api:
         self, job: Job, stops: tuple[str, ...]
     ) -> AsyncIterator[tuple[str, GenerationStats | None, bool]]:
         """(text, None, False) per piece that is safe to send, then ("", stats, stopped_by_a_stop_string)."""
-        scanner = StopScanner(stops)
+        scanner = StopText(stops)
         async for item in job.items():
             if isinstance(item, GenerationStats):
-                tail = scanner.flush()
+                tail = scanner.finish()
                 if tail:
                     yield tail, None, False
                 yield "", item, scanner.stopped
                 return
-            text = scanner.feed(item)
-            if scanner.stopped:
+            text, stopped = scanner.feed(item)
+            if stopped:
                 job.cancel()
             if text:
                 yield text, None, False

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.generation.contracts import ChatRequest, FimRequest
+from app.core.generation.stop_text import StopText
 from app.server.errors import ApiError
 from app.server.requests import chat_request, completion_request, infill_request, parse_body
-from app.server.stops import StopScanner
 
 
 def test_chat_maps_roles_text_parts_and_sampling():
@@ -63,15 +63,15 @@ def test_booleans_are_not_numbers():
 
 
 def test_stop_strings_split_across_pieces_are_held_back_and_cut():
-    scanner = StopScanner(("</end>",))
-    sent = [scanner.feed(piece) for piece in ("abc</", "en", "d>tail")]
+    scanner = StopText(("</end>",))
+    sent = [scanner.feed(piece)[0] for piece in ("abc</", "en", "d>tail")]
     assert "".join(sent) == "abc" and sent[0] == "abc" and scanner.stopped
-    assert scanner.flush() == "" and scanner.feed("more") == ""
+    assert scanner.finish() == "" and scanner.feed("more") == ("", True)
 
 
 def test_held_text_that_was_no_stop_string_is_sent():
-    scanner = StopScanner(("STOP",))
-    assert scanner.feed("xx ST") == "xx "
-    assert scanner.feed("AR") == "STAR"
-    assert scanner.feed("S") == ""
-    assert scanner.flush() == "S" and not scanner.stopped
+    scanner = StopText(("STOP",))
+    assert scanner.feed("xx ST") == ("xx ", False)
+    assert scanner.feed("AR") == ("STAR", False)
+    assert scanner.feed("S") == ("", False)
+    assert scanner.finish() == "S" and not scanner.stopped
