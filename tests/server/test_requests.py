@@ -57,6 +57,11 @@ def test_bodies_that_are_not_json_objects_are_400(raw):
     assert caught.value.status == 400 and "\n" not in caught.value.message
 
 
+def test_a_huge_integer_where_a_float_goes_is_a_400_not_an_overflow():
+    with pytest.raises(ApiError, match="temperature"):
+        chat_request({"messages": [{"role": "user", "content": "x"}], "temperature": 10**400}, 512)
+
+
 def test_booleans_are_not_numbers():
     with pytest.raises(ApiError, match="max_tokens"):
         chat_request({"messages": [{"role": "user", "content": "x"}], "max_tokens": True}, 512)
