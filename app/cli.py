@@ -235,6 +235,7 @@ def cmd_chat(args) -> int:
 
 
 def _run(args, request, trailing_newline: bool) -> int:
+    from app.core.paths import engine_log_path
     from app.engine.client import EngineError
     from app.engine.host_client import HostEngine
 
@@ -247,7 +248,7 @@ def _run(args, request, trailing_newline: bool) -> int:
 
         engine = cli_remote.connect(args, args.remote, "cli")
     else:
-        engine = HostEngine("cli", log_path=_log_file())
+        engine = HostEngine("cli", log_path=engine_log_path("cli"))
     try:
         if not args.remote:
             engine.start()
@@ -275,14 +276,6 @@ def _run(args, request, trailing_newline: bool) -> int:
         raise UsageError(exc.message) from None
     finally:
         engine.close()
-
-
-def _log_file() -> str:
-    from app.core.paths import app_dirs
-
-    logs = app_dirs().logs
-    logs.mkdir(parents=True, exist_ok=True)
-    return str(logs / "engine-cli.log")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ def _model_paths(args: argparse.Namespace) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """``fimble serve``: load, serve until SIGINT or SIGTERM, exit 0."""
+    from app.core.paths import engine_log_path
     from app.engine.client import EngineError
     from app.engine.host_client import HostEngine
     from app.server.guard import server_token
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for role, path in (("chat", chat_path), ("completion", completion_path)):
             if path not in by_path:
-                engine = HostEngine(f"serve-{role}", log_path=_log_file(role))
+                engine = HostEngine(f"serve-{role}", log_path=engine_log_path(f"serve-{role}"))
                 engines.append(engine)
                 engine.start()
                 model = engine.load(path, params)
@@ -146,11 +147,3 @@ def _announce(args: argparse.Namespace, url: str, token: str | None, lanes: dict
     print(f"  chat: {lanes['chat'].model_id}   completion: {lanes['completion'].model_id}")
     print(f"  token: {token}" if token else "  no token required (--no-auth)")
     print("Press Ctrl+C to stop.", flush=True)
-
-
-def _log_file(role: str) -> str:
-    from app.core.paths import app_dirs
-
-    logs = app_dirs().logs
-    logs.mkdir(parents=True, exist_ok=True)
-    return str(logs / f"engine-serve-{role}.log")

@@ -64,6 +64,13 @@ def app_dirs(home: str | os.PathLike[str] | None = None) -> AppDirs:
     )
 
 
+def engine_log_path(name: str) -> str:
+    """The log file of the engine host called ``name`` (``logs/engine-<name>.log``), its folder made."""
+    logs = app_dirs().logs
+    logs.mkdir(parents=True, exist_ok=True)
+    return str(logs / f"engine-{name}.log")
+
+
 def resource_path(*parts: str) -> Path:
     """Return the path of a bundled resource, frozen or not.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
@@ -19,7 +18,7 @@ from app.core.generation.contracts import ChatRequest, FimRequest, GenerationSta
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.starter import StarterMissing, starter_model_path
-from app.core.paths import app_dirs
+from app.core.paths import app_dirs, engine_log_path
 from app.core.remote.choice import RemoteTarget
 from app.engine.client import Engine, EngineCrashed, EngineError
 from app.services.engine_sources import RemoteFactory, make_remote_engine, model_name, same_engine
@@ -337,13 +336,7 @@ def _host_engine(role: str) -> Engine:
     """The default engine: a host process for ``role`` (its module is imported with the first one)."""
     from app.engine.host_client import HostEngine
 
-    return HostEngine(role, _log_path(role))
-
-
-def _log_path(role: str) -> str:
-    logs = app_dirs().logs
-    logs.mkdir(parents=True, exist_ok=True)
-    return str(Path(logs) / f"engine-{role}.log")
+    return HostEngine(role, engine_log_path(role))
 
 
 class EngineController(QObject):
