@@ -17,8 +17,7 @@ from pathlib import Path
 
 from app.cli import UsageError
 from app.core.models.load_params import LoadParams
-
-DEFAULT_PORT = 8012  # what llama.vscode and llama.vim point at out of the box
+from app.server import DEFAULT_PORT
 
 
 def add_commands(commands) -> None:

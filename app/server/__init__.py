@@ -5,3 +5,5 @@ requests, ``roles`` drives each engine from one worker thread, ``guard`` holds
 the safety checks (Host allowlist, bearer token, body limit) and ``runner``
 serves it all with uvicorn on its own thread.
 """
+
+DEFAULT_PORT = 8012  # what llama.vscode and llama.vim point at out of the box

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from app.server import DEFAULT_PORT
 from app.services.api_lanes import ApiScheduler
 from app.ui.background import run_in_background
 
 if TYPE_CHECKING:  # the server's modules are imported when it is first used, not with the window
     from app.server.runner import LocalServer
-
-DEFAULT_PORT = 8012
 
 
 class LocalServerControl(QObject):

@@ -265,13 +265,15 @@ class MainWindow(QMainWindow):
         """Serve again if the user left the local server on; a failure shows in its dialog and here."""
         if saved.get("on") is not True:
             return
-        host, port = saved.get("host", "127.0.0.1"), saved.get("port", 8012)
+        from app.server import DEFAULT_PORT
         from app.server.runner import ServerError  # not imported before the first paint
+
+        host, port = saved.get("host", "127.0.0.1"), saved.get("port", DEFAULT_PORT)
 
         try:
             self.services.local_server.start(
                 str(host),
-                int(port) if isinstance(port, int) else 8012,
+                port if isinstance(port, int) else DEFAULT_PORT,
                 expose=saved.get("expose") is True,
                 remember=False,
             )

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.server import DEFAULT_PORT
 from app.server.runner import ServerError, is_loopback
-from app.ui.local_server import DEFAULT_PORT, LocalServerControl
+from app.ui.local_server import LocalServerControl
 
 REFRESH_MS = 500
 STATE_TEXT = {"off": "Off", "starting": "Starting…", "stopping": "Stopping…"}
