@@ -55,7 +55,6 @@ class ApiScheduler(QObject):
         self.models: dict[str, LoadedModel | None] = dict.fromkeys(self.controllers)
         self._pending: dict[str, deque[Job]] = {role: deque() for role in self.controllers}
         self._running: dict[str, _Running | None] = dict.fromkeys(self.controllers)
-        self._by_engine_job: dict[int, tuple[str, _Running]] = {}
         self.sent: deque[tuple[str, int]] = deque(maxlen=256)  # (role, engine job id) of API jobs, latest last
         self._submitted.connect(self._enqueue)
         self._cancel_requested.connect(self._cancel)
@@ -152,14 +151,13 @@ class ApiScheduler(QObject):
                     continue
                 running = _Running(next_job_id(), job)
                 self._running[role] = running
-                self._by_engine_job[running.engine_job] = (role, running)
                 self.sent.append((role, running.engine_job))
                 self.controllers[role].generate_for_api(running.engine_job, job.request)
                 break
 
     @Slot(int, str)
     def _piece(self, engine_job: int, text: str) -> None:
-        found = self._by_engine_job.get(engine_job)
+        found = self._find(engine_job)
         if found is not None:
             found[1].job.push(text)
 
@@ -171,13 +169,19 @@ class ApiScheduler(QObject):
     def _failed(self, engine_job: int, kind: str, message: str) -> None:
         self._end(engine_job, None, EngineError(kind, message))
 
+    def _find(self, engine_job: int) -> tuple[str, _Running] | None:
+        """The role and API job the engine knows as ``engine_job``; None for the window's own jobs."""
+        for role, running in self._running.items():
+            if running is not None and running.engine_job == engine_job:
+                return role, running
+        return None
+
     def _end(self, engine_job: int, stats: GenerationStats | None, error: EngineError | None) -> None:
-        found = self._by_engine_job.pop(engine_job, None)
+        found = self._find(engine_job)
         if found is None:
             return
         role, running = found
-        if self._running[role] is running:
-            self._running[role] = None
+        self._running[role] = None
         if error is not None:
             running.job.push(error)
         running.job.end(stats)
@@ -190,7 +194,6 @@ class ApiScheduler(QObject):
                 queue.popleft().end(None)
             running, self._running[role] = self._running[role], None
             if running is not None:
-                self._by_engine_job.pop(running.engine_job, None)
                 self.controllers[role].cancel(running.engine_job)
                 running.job.end(None)
 
