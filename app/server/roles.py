@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,7 +48,6 @@ class Lane:
 
     def __init__(self) -> None:
         self.finished: deque[Finished] = deque(maxlen=256)
-        self.on_finished: list[Callable[[Finished], None]] = []
         self._jobs: set[Job] = set()
         self._jobs_lock = threading.Lock()
 
@@ -89,10 +88,7 @@ class Lane:
     def _record(self, job: Job, stats: GenerationStats | None) -> None:
         with self._jobs_lock:
             self._jobs.discard(job)
-        record = Finished(job.id, job.request, stats)
-        self.finished.append(record)
-        for callback in list(self.on_finished):
-            callback(record)
+        self.finished.append(Finished(job.id, job.request, stats))
 
     def cancel_all(self) -> None:
         """Cancel every job the lane still has."""

@@ -144,8 +144,7 @@ class ServerDialog(QDialog):
 
     @Slot()
     def _new_token(self) -> None:
-        self.control.new_token()
-        self.refresh()
+        self.control.new_token()  # its ``changed`` refreshes the dialog
 
     def done(self, result: int) -> None:  # noqa: D102 - QDialog override: stop refreshing once closed
         self._timer.stop()
