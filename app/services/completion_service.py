@@ -69,7 +69,6 @@ class CompletionService(QObject):
         # A remote engine's window: fixed until the server reports its prompt speed, and never above
         # what fits its context (halved when the server says a prompt is too long).
         self._remote_window: int | None = None
-        self._remote_measured = False
         self._last_active = time.monotonic()
         self._current: InFlight | None = None
         self._queued: SnapshotTaker | None = None
@@ -255,7 +254,7 @@ class CompletionService(QObject):
     @property
     def pinned_window(self) -> int | None:
         """The window the user pinned, else a remote engine's fixed window, else None (sized to the machine)."""
-        if self._pinned_window is not None or self._remote_measured:
+        if self._pinned_window is not None or self._cold_window:  # measured: sized like this machine
             return self._pinned_window
         return self._remote_window
 
@@ -367,7 +366,7 @@ class CompletionService(QObject):
         self.warm_places = describe_budget(loaded.warm_places_bytes, loaded.kv_bytes_per_token)
         self._probe_job, self._after_probe = None, None
         remote = loaded.info.architecture == "remote"
-        self._remote_window, self._remote_measured = (remote_window(loaded.n_ctx) if remote else None), False
+        self._remote_window = remote_window(loaded.n_ctx) if remote else None
         if self.tuning.adaptive_window and self._pinned_window is None and not loaded.vocab_only:
             self._probe_job = self.engine.generate(probe_request(self.tuning))
 
@@ -401,7 +400,6 @@ class CompletionService(QObject):
             return
         if self.speed.observe(stats.evaluated_tokens - stats.reused_tokens, stats.prompt_eval_ms):
             self._cold_window = self.window_policy().settle(self._cold_window, self.speed.tokens_per_s)
-            self._remote_measured = True  # a server that reports its speed is sized like this machine
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, stats: GenerationStats) -> None:
