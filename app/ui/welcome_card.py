@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core.machine import human_bytes
+from app.core.machine import human_bytes, memory
 from app.core.models.roles import ModelRole
 from app.core.models.setups import Setup, choose_setups
 from app.ui.background import run_in_background
@@ -58,12 +58,6 @@ class MachineFigures:
 
     ram_bytes: int
     vram_bytes: int | None = None
-
-
-def _free_ram() -> int:
-    from app.core import machine
-
-    return machine.memory().available
 
 
 class SetupRow(QWidget):
@@ -248,7 +242,7 @@ class WelcomeCard(QFrame):
         asked = self._asked
         run_in_background(
             self,
-            lambda: choose_setups(_free_ram(), vram, chat_ctx=chat_ctx, completion_ctx=completion_ctx),
+            lambda: choose_setups(memory().available, vram, chat_ctx=chat_ctx, completion_ctx=completion_ctx),
             lambda setups: self._show_setups(asked, setups),
         )
 

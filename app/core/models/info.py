@@ -168,12 +168,17 @@ class InspectedModel:
         embd = self.arch_int("embedding_length")
         key_len = self.arch_int("attention.key_length") or embd // max(heads, 1)
         value_len = self.arch_int("attention.value_length") or embd // max(heads, 1)
-        per_token = layers * kv_heads * (key_len + value_len) * _CACHE_BYTES.get(cache_type, 2.0)
-        return int(per_token * n_ctx)
+        return kv_bytes(layers, kv_heads, key_len, value_len, n_ctx, cache_type)
 
     def memory_estimate(self, n_ctx: int, cache_type: str = "f16") -> int:
         """Estimate RAM/VRAM for weights plus KV cache at ``n_ctx``."""
         return self.info.weights_bytes + self.kv_cache_bytes(n_ctx, cache_type)
+
+
+def kv_bytes(layers: int, kv_heads: int, key_len: int, value_len: int, n_ctx: int, cache_type: str = "f16") -> int:
+    """The KV cache's bytes at ``n_ctx`` tokens for a model of this attention shape."""
+    per_token = layers * kv_heads * (key_len + value_len) * _CACHE_BYTES.get(cache_type, 2.0)
+    return int(per_token * n_ctx)
 
 
 def _file_type_name(value: object) -> str:

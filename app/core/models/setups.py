@@ -80,11 +80,10 @@ class PlannedModel:
 
     def kv_cache_bytes(self, n_ctx: int, cache_type: str = "f16") -> int:
         """The KV cache at ``n_ctx`` tokens."""
-        from app.core.models.info import _CACHE_BYTES
+        from app.core.models.info import kv_bytes
 
         shape = self.shape
-        per_token = shape.n_layers * shape.n_head_kv * 2 * shape.head_dim * _CACHE_BYTES.get(cache_type, 2.0)
-        return int(per_token * max(n_ctx, 0))
+        return kv_bytes(shape.n_layers, shape.n_head_kv, shape.head_dim, shape.head_dim, max(n_ctx, 0), cache_type)
 
 
 @dataclass(frozen=True)
@@ -148,10 +147,6 @@ class Setup:
         return "; ".join(parts)
 
 
-def _fits(fit: MemoryFit) -> bool:
-    return fit.fits_ram
-
-
 def _best(
     role: str,
     ladder: tuple[tuple[str, str, Shape, int], ...],
@@ -160,7 +155,6 @@ def _best(
     vram_bytes: int | None,
     cache_type: str,
 ) -> Setup:
-    candidates: list[Setup] = []
     for step, (key, quant, shape, size) in enumerate(ladder):
         entry = find_entry(key)
         if entry is None:  # pragma: no cover - the ladders name catalog keys
@@ -168,10 +162,9 @@ def _best(
         model = PlannedModel(entry, quant, shape, size)
         fit = memory_fit(model, n_ctx, ram_bytes=ram_bytes, vram_bytes=vram_bytes, cache_type=cache_type)
         setup = Setup(role, entry, quant, size, fit, step)
-        if _fits(fit):
+        if fit.fits_ram:
             return setup
-        candidates.append(setup)
-    return candidates[-1]  # nothing fits: the smallest, and its note says so
+    return setup  # nothing fits: the smallest (the ladder's last), and its note says so
 
 
 def choose_setups(
