@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chat.defaults import render_template
-from app.core.editor.recovery import MARKER_FILE, RecoveredBuffer
+from app.core.editor.recovery import RecoveredBuffer
 from app.core.generation.backend_info import BackendInfo
 from app.core.generation.families.transcript import uses_transcript
 from app.core.models.load_params import LoadParams
@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         notices = [n for n in (self.chat_store_notice, self.settings_notice) if n]
         if notices:
             self.chat_pane.show_banner("\n".join(notices))
-        crashed = self.recovery.crashed_last_time()
+        left = self.recovery.buffers_left()  # asked before this window's own session marker
         self.editor_pane = EditorPane(self.completion_service, self.recovery)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chat_pane)
@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         self.chat_pane.insert_code.connect(self.editor_pane.insert_at_cursor)
         self.chat_pane.open_code.connect(self.editor_pane.open_in_new_tab)
         self.editor_pane.ask.connect(self._ask_about_code)
-        self._offer_recovery(crashed)
+        self._offer_recovery(left)
         gone = self.state.restore_tabs(self.settings)
         if gone:
             self._show_message(gone)
@@ -352,10 +352,7 @@ class MainWindow(QMainWindow):
         """Open one file and remember it in the recent list."""
         self.file_actions.open_path(path)
 
-    def _offer_recovery(self, crashed: bool) -> None:
-        # Buffers are left after a crash, or after a signal closed the window without asking
-        # (then no other window's session marker is there).
-        left = crashed or not (self.recovery.folder / MARKER_FILE).exists()
+    def _offer_recovery(self, left: bool) -> None:
         buffers = self.recovery.pending() if left else []
         if buffers and self.ask_restore(buffers):
             self.editor_pane.tabs.restore(buffers)

@@ -172,6 +172,11 @@ class RecoveryStore:
             return False
         return not _pid_alive(pid)
 
+    def buffers_left(self) -> bool:
+        """Tell whether the last session left buffers to offer: it crashed, or a signal closed it
+        without asking (then no other window's session marker is there either)."""
+        return self.crashed_last_time() or not (self.folder / MARKER_FILE).exists()
+
     def _buffer_file(self, buffer_id: str) -> Path:
         """Return the file name for a buffer id; ids may hold any character."""
         import hashlib  # not at startup
