@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from app.core.chat.store import StoreError
 from app.core.generation.contracts import GenerationStats
 from app.services.chat_service import ChatService
 from app.ui.chat_view import ChatView, stats_line
+from app.ui.labels import no_wider_than_given
 
 
 class _Input(QPlainTextEdit):
@@ -47,12 +47,6 @@ class _Input(QPlainTextEdit):
             self._on_submit()
             return
         super().keyPressEvent(event)
-
-
-def _no_wider_than_given(label: QLabel) -> None:
-    """Let a label take the width its layout gives it, never more: its text is cut, the window keeps its size."""
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
-    label.setMinimumWidth(0)
 
 
 class ChatPane(QWidget):
@@ -91,7 +85,7 @@ class ChatPane(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.setStyleSheet("background:#fff3cd; color:#664d03; padding:4px;")
-        _no_wider_than_given(self.banner)  # a long path must not widen the window
+        no_wider_than_given(self.banner)  # a long path must not widen the window
         self.banner_close = QPushButton("Dismiss")
         self.banner_close.clicked.connect(self.hide_banner)
         self.banner_bar = QWidget()
@@ -113,7 +107,7 @@ class ChatPane(QWidget):
         self.stop_button.setEnabled(False)
         self.stats = QLabel("")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        _no_wider_than_given(self.stats)  # the stats line is cut short rather than widen the window
+        no_wider_than_given(self.stats)  # the stats line is cut short rather than widen the window
         self.context = QProgressBar()
         self.context.setRange(0, 1000)
         self.context.setTextVisible(True)
@@ -127,7 +121,7 @@ class ChatPane(QWidget):
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)
         main = QWidget()
-        main_layout = QVBoxLayout(main)
+        self._main_layout = main_layout = QVBoxLayout(main)
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.addWidget(self.banner_bar)
         main_layout.addWidget(self.view, 1)
@@ -329,10 +323,7 @@ class ChatPane(QWidget):
 
     def add_card(self, card: QWidget) -> None:
         """Put a card (the welcome) between the banner and the transcript."""
-        main = self.view.parentWidget()
-        layout = main.layout() if main is not None else None
-        if isinstance(layout, QVBoxLayout):
-            layout.insertWidget(layout.indexOf(self.view), card)
+        self._main_layout.insertWidget(self._main_layout.indexOf(self.view), card)
 
     def _idle(self) -> None:
         self.send_button.setEnabled(True)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFileSystemModel,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from app.core.generation.contracts import GenerationStats
 from app.services.completion_service import CompletionService, EditorSnapshot
 from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
+from app.ui.labels import no_wider_than_given
 
 IMPORTED_FILE_LIMIT = 64 * 1024
 TREE_WIDTH = 200  # px the project tree opens with
@@ -55,8 +55,7 @@ class EditorPane(QWidget):
             self.tree.hideColumn(column)
         self.tree.activated.connect(self._open_from_tree)
         self.status = QLabel("Ctrl+Space: complete · Tab: accept · Ctrl+→: word · Ctrl+↓: line · Esc: dismiss")
-        # A long status is cut at the pane's edge; it never makes the window wider.
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, self.status.sizePolicy().verticalPolicy())
+        no_wider_than_given(self.status)  # a long status is cut at the pane's edge
         self.auto_box = QCheckBox("Auto suggestions")
         self.auto_box.setChecked(True)
         self.auto_box.toggled.connect(self._toggle_auto)

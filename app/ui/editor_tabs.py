@@ -117,12 +117,16 @@ class EditorTabs(QTabWidget):
 
     # ---- files --------------------------------------------------------------------------
 
+    def tab_for(self, path: str) -> EditorTab | None:
+        """The tab showing the file at ``path``, if one is open."""
+        return next((tab for tab in self.tabs() if tab.path and Path(tab.path) == Path(path)), None)
+
     def open_path(self, path: str) -> EditorTab | None:
         """Open a file (or switch to it); refusals are reported, not raised."""
-        for tab in self.tabs():
-            if tab.path and Path(tab.path) == Path(path):
-                self.setCurrentWidget(tab)
-                return tab
+        shown = self.tab_for(path)
+        if shown is not None:
+            self.setCurrentWidget(shown)
+            return shown
         try:
             document = read_text_file(path)
         except FileRefused as exc:

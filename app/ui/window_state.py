@@ -79,11 +79,9 @@ class WindowState:
                 tabs.open_path(path)  # a file it refuses (too big, binary) is reported by the tabs
             else:
                 missing.append(path)
-        current = settings.current_file
-        if current:
-            for tab in tabs.tabs():
-                if tab.path and Path(tab.path) == Path(current):
-                    tabs.setCurrentWidget(tab)
+        shown = tabs.tab_for(settings.current_file) if settings.current_file else None
+        if shown is not None:
+            tabs.setCurrentWidget(shown)
         if not missing:
             return None
         names = ", ".join(Path(path).name for path in missing[:MISSING_NAMES_SHOWN])
