@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 from app.core.editor.languages import language_by_id
 from app.core.editor.recovery import RecoveryStore
-from app.ui import highlighter
+from app.ui import block_lexers, highlighter
 from app.ui.editor_tabs import EditorTabs
 from bench.soak_stalls import StallMeter
 
@@ -86,7 +86,7 @@ def run(quick: bool) -> dict:
     runs = QUICK_RUNS if quick else FULL_RUNS
     samples: dict[str, list[dict]] = {mode: [] for mode in MODES}
     started = time.perf_counter()
-    highlighter.block_lexer_for(language_by_id("python"))
+    block_lexers.block_lexer_for(language_by_id("python"))
     lexer_ms = round((time.perf_counter() - started) * 1000, 1)
     plain: list[float] = []
     with tempfile.TemporaryDirectory(prefix="fimble-bench-bigfile-") as folder:

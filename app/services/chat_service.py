@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.core.chat.defaults import DEFAULT_SYSTEM_PROMPT, default_sampling, sampling_from_dict
 from app.core.chat.store import ChatStore, Conversation, StoredMessage, StoreError, StoreFull
 from app.core.generation.contracts import ChatMessage, ChatRequest, GenerationStats, Sampling
-from app.core.generation.families.transcript import transcript_notice, uses_transcript
 from app.core.models.loaded import LoadedModel
 from app.services.engine_worker import EngineController
 
@@ -272,6 +271,8 @@ class ChatService(QObject):
         conversation = self._answer_conversation
         if self.transcript_mode and conversation is not None and conversation not in self._told_transcript:
             self._told_transcript.add(conversation)
+            from app.core.generation.families.transcript import transcript_notice
+
             self.notice.emit(transcript_notice(self.model_name))
 
     @Slot(int, str, str)
@@ -294,6 +295,8 @@ class ChatService(QObject):
 
     @Slot(object)
     def _on_loaded(self, loaded: LoadedModel) -> None:
+        from app.core.generation.families.transcript import uses_transcript  # the families: after the first paint
+
         info = loaded.info
         self.family = info.family
         self.model_name = info.name

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
@@ -13,6 +13,9 @@ from app.core.editor.languages import language_for_path
 from app.core.editor.recovery import RecoveredBuffer, RecoveryStore
 from app.core.editor.text_files import EncodingMismatch, FileRefused, read_text_file, write_text_file
 from app.ui.code_editor import CodeEditor
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 AUTOSAVE_MS = 3000
 
@@ -65,7 +68,7 @@ class EditorTabs(QTabWidget):
         self.setMovable(True)
         self.setDocumentMode(True)
         self.recovery = recovery
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fimble-autosave")
+        self._writer_pool: ThreadPoolExecutor | None = None  # made at the first autosave
         self.tabCloseRequested.connect(self.close_tab)
         self.currentChanged.connect(lambda _i: self.current_editor_changed.emit(self.current_editor()))
         self._autosave = QTimer(self)
@@ -216,6 +219,15 @@ class EditorTabs(QTabWidget):
                     self.recovery.save, tab.buffer_id, text, path=tab.path, encoding=tab.encoding, title=tab.title
                 )
 
+    @property
+    def _writer(self) -> ThreadPoolExecutor:
+        """The one thread that writes autosaves (made on first use: not needed to paint the window)."""
+        if self._writer_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fimble-autosave")
+        return self._writer_pool
+
     def flush_autosave(self) -> None:
         """Wait for pending autosave writes (tests, shutdown)."""
         self._writer.submit(lambda: None).result(timeout=10)
@@ -236,4 +248,5 @@ class EditorTabs(QTabWidget):
         """Stop autosaving; modified buffers stay in the store for next time."""
         self._autosave.stop()
         self.autosave()
-        self._writer.shutdown(wait=True)
+        if self._writer_pool is not None:
+            self._writer_pool.shutdown(wait=True)

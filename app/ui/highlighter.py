@@ -7,12 +7,9 @@ stack the previous block ended in; distinct end stacks are interned and their
 index is the block state. So a keystroke re-highlights one block, and opening
 a triple-quoted string re-highlights the lines after it until states agree.
 
-``RegexLexer.get_tokens_unprocessed`` accepts a start stack but copies it, so
-the end stack cannot be read back: ``_StackLexer`` runs the lexer's ``_tokens``
-rule table itself. Block comments that Pygments matches with one multi-line
-regex (``/* */`` in C, Java, Go, CSS, JavaScript; ``<!-- -->`` in HTML) are
-carried across lines with a marker on the stack. Other lexers (YAML's
-``ExtendedRegexLexer``, JSON, ...) lex each block on its own.
+The lexers that keep a stack across blocks are in ``block_lexers``, imported
+the first time a document in a real language is highlighted: an untitled or
+plain-text document uses ``_PlainLexer`` and loads none of Pygments' lexers.
 
 A long text put in at once (``sliced_load``) is not highlighted in one go:
 Qt's own pass over the new text is switched off for the insertion, and the
@@ -28,23 +25,20 @@ import logging
 import time
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
-from pygments.lexer import Lexer, RegexLexer
-from pygments.lexers import get_lexer_by_name
-from pygments.lexers.c_cpp import CFamilyLexer
-from pygments.token import Comment, Error, Keyword, Name, Whitespace, _TokenType
-from pygments.util import ClassNotFound
+from pygments.token import Text
 from PySide6.QtCore import SIGNAL, SLOT, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument
 
-from app.core.editor.languages import Language
+from app.core.editor.languages import PLAINTEXT, Language
 from app.ui.theme import Theme, format_for
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from app.ui.block_lexers import BlockLexer, Lexeme
 
-Lexeme = tuple[int, _TokenType, str]  # (position, token type, text), as Pygments yields them
+log = logging.getLogger(__name__)
 
 MAX_BLOCK_LENGTH = 20_000
 """Longer lines (minified files) are left plain to keep typing responsive."""
@@ -58,178 +52,22 @@ _MAX_BATCH = 5_000
 _CHANGED = SIGNAL("contentsChange(int,int,int)")
 _REFORMAT = SLOT("_q_reformatBlocks(int,int,int)")
 
-_BLOCK_COMMENTS = (("/*", "*/"), ("<!--", "-->"))
-_MAX_EMPTY_MATCHES = 100
-_C_TYPE_NAMES = (
-    ("stdlibhighlighting", "stdlib_types"),
-    ("c99highlighting", "c99_types"),
-    ("c11highlighting", "c11_atomic_types"),
-    ("platformhighlighting", "linux_types"),
-)
 
-
-@dataclass(frozen=True)
-class _OpenComment:
-    """Stack marker: inside a block comment opened on an earlier line."""
-
-    closer: str
-    token: _TokenType
-
-
-class _StackLexer:
-    """Runs a ``RegexLexer``'s rule table from a given stack and returns the end stack."""
-
-    def __init__(self, lexer: RegexLexer) -> None:
-        self.lexer = lexer
-        self.tokendefs = lexer._tokens
-        self._comment_rules: dict[str, tuple[str, _OpenComment] | None] = {}
-        self._retype = _c_family_retyper(lexer)
-
-    def _block_comment(self, state: str) -> tuple[str, _OpenComment] | None:
-        """The block comment a state lexes with one regex, found by probing its rules."""
-        if state in self._comment_rules:
-            return self._comment_rules[state]
-        found = None
-        for opener, closer in _BLOCK_COMMENTS:
-            probe = f"{opener} x\n{closer}"
-            for rexmatch, action, _new_state in self.tokendefs[state]:
-                match = rexmatch(probe, 0)
-                if match:
-                    if match.end() == len(probe) and type(action) is _TokenType and action in Comment:
-                        found = (opener, _OpenComment(closer, action))
-                    break
-            if found:
-                break
-        self._comment_rules[state] = found
-        return found
-
-    def _opens_comment(self, text: str, pos: int, state: str) -> _OpenComment | None:
-        """The marker to push when a block comment starts at ``pos`` and runs past the line."""
-        comment = self._block_comment(state)
-        if comment is None or not text.startswith(comment[0], pos):
-            return None
-        marker = comment[1]
-        return None if text.find(marker.closer, pos + len(comment[0])) >= 0 else marker
+class _PlainLexer:
+    """Plain text: each block is one run of ``Text``; no Pygments lexer is loaded for it."""
 
     def lex(self, text: str, state: Hashable | None) -> tuple[list[Lexeme], Hashable]:
-        """Lex ``text`` from stack ``state`` (``None``: root); return tokens and end stack."""
-        tokendefs = self.tokendefs
-        lexer = self.lexer
-        stack: list = list(state) if isinstance(state, tuple) and state else ["root"]
-        tokens: list[Lexeme] = []
-        pos, end, empty = 0, len(text), 0
-        while pos < end:
-            top = stack[-1]
-            if type(top) is _OpenComment:  # inside a comment opened on an earlier line
-                close = text.find(top.closer, pos)
-                stop = end if close < 0 else close + len(top.closer)
-                tokens.append((pos, top.token, text[pos:stop]))
-                pos = stop
-                if close >= 0:
-                    stack.pop()
-                continue
-            marker = self._opens_comment(text, pos, top)
-            if marker is not None:
-                tokens.append((pos, marker.token, text[pos:]))
-                stack.append(marker)
-                break
-            if empty > _MAX_EMPTY_MATCHES:  # a rule loop that makes no progress
-                tokens.append((pos, Error, text[pos]))
-                pos, empty = pos + 1, 0
-                continue
-            for rexmatch, action, new_state in tokendefs[top]:
-                match = rexmatch(text, pos)
-                if match is None:
-                    continue
-                if action is not None:
-                    if type(action) is _TokenType:
-                        tokens.append((pos, action, match.group()))
-                    else:
-                        tokens.extend(action(lexer, match))
-                empty = empty + 1 if match.end() == pos else 0
-                pos = match.end()
-                if new_state is not None:
-                    _apply_transition(stack, new_state)
-                break
-            else:
-                if text[pos] == "\n":  # Pygments resets to root at an unmatched newline
-                    stack = ["root"]
-                    tokens.append((pos, Whitespace, "\n"))
-                else:
-                    tokens.append((pos, Error, text[pos]))
-                pos += 1
-                empty = 0
-        if self._retype is not None:
-            tokens = [(i, self._retype(t, v), v) for i, t, v in tokens]
-        return tokens, tuple(stack)
+        """Return ``text`` as one token; the end state is always the same."""
+        return [(0, Text, text)], None
 
 
-def _apply_transition(stack: list, new_state) -> None:
-    """Apply a processed Pygments state transition to ``stack`` in place."""
-    if isinstance(new_state, tuple):
-        for state in new_state:
-            if state == "#pop":
-                if len(stack) > 1:
-                    stack.pop()
-            elif state == "#push":
-                stack.append(stack[-1])
-            else:
-                stack.append(state)
-    elif isinstance(new_state, int):  # '#pop:n' is stored as -n
-        if abs(new_state) >= len(stack):
-            del stack[1:]
-        else:
-            del stack[new_state:]
-    elif new_state == "#push":
-        stack.append(stack[-1])
+def lexer_for(language: Language) -> _PlainLexer | BlockLexer:
+    """The block lexer for ``language``; Pygments' lexers are imported only for a real language."""
+    if language.lexer == PLAINTEXT.lexer:
+        return _PlainLexer()
+    from app.ui.block_lexers import block_lexer_for
 
-
-def _c_family_retyper(lexer: Lexer):
-    """C/C++ lexers turn standard type names into types after lexing; mirror that."""
-    if not isinstance(lexer, CFamilyLexer):
-        return None
-    names: set[str] = set()
-    for option, attribute in _C_TYPE_NAMES:
-        if getattr(lexer, option, False):
-            names.update(getattr(lexer, attribute, ()))
-
-    def retype(token: _TokenType, value: str) -> _TokenType:
-        """Return ``Keyword.Type`` for a known type name, else ``token``."""
-        return Keyword.Type if token is Name and value in names else token
-
-    return retype
-
-
-class _LineLexer:
-    """Lexes every block on its own, for lexers whose state we cannot carry."""
-
-    def __init__(self, lexer: Lexer) -> None:
-        self.lexer = lexer
-
-    def lex(self, text: str, state: Hashable | None) -> tuple[list[Lexeme], Hashable]:
-        """Lex ``text`` alone; the end state is always the same."""
-        return list(self.lexer.get_tokens_unprocessed(text)), None
-
-
-def block_lexer_for(language: Language) -> _StackLexer | _LineLexer:
-    """Pick the way to lex a language block by block.
-
-    Args:
-        language: The language; its ``lexer`` alias names the Pygments lexer
-            (an unknown alias falls back to plain text).
-
-    Returns:
-        An object whose ``lex(text, state)`` returns ``(tokens, end_state)``.
-    """
-    try:
-        lexer = get_lexer_by_name(language.lexer, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        log.warning("no Pygments lexer %r; highlighting %s as plain text", language.lexer, language.id)
-        lexer = get_lexer_by_name("text", stripnl=False, ensurenl=False)
-    method = type(lexer).get_tokens_unprocessed
-    if method is RegexLexer.get_tokens_unprocessed or isinstance(lexer, CFamilyLexer):
-        return _StackLexer(lexer)
-    return _LineLexer(lexer)
+    return block_lexer_for(language)
 
 
 class PygmentsHighlighter(QSyntaxHighlighter):
@@ -255,7 +93,7 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         self.highlight_count = 0
         self._language = language
         self._theme = theme
-        self._lexer = block_lexer_for(language)
+        self._lexer = lexer_for(language)
         self._state_ids: dict[Hashable, int] = {}
         self._states: list[Hashable] = []
         self.slice_count = 0
@@ -345,7 +183,7 @@ class PygmentsHighlighter(QSyntaxHighlighter):
             language: The new language.
         """
         self._language = language
-        self._lexer = block_lexer_for(language)
+        self._lexer = lexer_for(language)
         self._state_ids.clear()
         self._states.clear()
         self.rehighlight()

@@ -26,12 +26,10 @@ from PySide6.QtWidgets import (
 from app.core.chat.defaults import render_template
 from app.core.editor.recovery import RecoveredBuffer
 from app.core.generation.backend_info import BackendInfo
-from app.core.generation.families.transcript import uses_transcript
 from app.core.models.load_params import LoadParams
 from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.settings import Settings
-from app.ui.about import show_about
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
 from app.ui.file_actions import FileActions
@@ -52,6 +50,7 @@ if TYPE_CHECKING:
     from app.ui.window_services import EngineFactory
 
 PREWARM_DELAY_MS = 1000
+LOAD_FALLBACK_MS = 200  # a window not shown (a test's) loads its models this long after the loop starts
 STATUS_LABEL_MAX = 360  # px for each status-bar label
 
 
@@ -85,9 +84,11 @@ class MainWindow(QMainWindow):
         except BaseException:
             self.services.stop_after_failed_start()
             raise
-        # Load once the event loop runs: the window paints first. A moment later the
-        # manager's modules and the lexers are made ready off the GUI thread.
-        QTimer.singleShot(0, self.model_roles.load_all)
+        # Load once the window has painted (or soon, for a window never shown): the
+        # engine threads' imports and the host's spawn would otherwise hold the GIL
+        # the first paint needs. A moment later the manager's modules and the lexers
+        # are made ready off the GUI thread.
+        attach_after_first_paint(self, self.model_roles.load_all, fallback_ms=LOAD_FALLBACK_MS)
         QTimer.singleShot(PREWARM_DELAY_MS, prewarm_in_background)
 
     def _build(self) -> None:
@@ -169,7 +170,7 @@ class MainWindow(QMainWindow):
         self._action(chat_menu, "Default &System Prompt…", None, self.edit_default_system_prompt)
         self._action(chat_menu, "Editor Prompt &Templates…", None, self.edit_prompt_templates)
         help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About Fimble", None, lambda: show_about(self, self.backend))
+        self._action(help_menu, "&About Fimble", None, self._show_about)
         self._action(help_menu, "&Welcome", None, lambda: self.welcome.bring_back())
         attach_after_first_paint(self, self._attach_welcome)  # the first paint does not wait for the card
 
@@ -209,6 +210,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_loaded_chat(self, loaded: LoadedModel) -> None:
+        from app.core.generation.families.transcript import uses_transcript  # the families: after the first paint
+
         self._note_loaded(ModelRole.CHAT, loaded)
         info = loaded.info
         if not info.has_chat_template and not uses_transcript(info.family, info.has_chat_template):
@@ -296,6 +299,12 @@ class MainWindow(QMainWindow):
 
     def _attach_welcome(self) -> None:
         self.welcome  # noqa: B018 - made on first use
+
+    @Slot()
+    def _show_about(self) -> None:
+        from app.ui.about import show_about
+
+        show_about(self, self.backend)
 
     def open_local_server(self) -> ServerDialog:
         """Show Models → Local Server… (one dialog; the server outlives it)."""

@@ -19,7 +19,8 @@ from app.core.editor.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
-# What the model manager and its panels import when they first open.
+# What the model manager and its panels import when they first open, and the
+# block lexers a file in a real language needs (an untitled tab does not).
 MODULES = (
     "app.core.models.library",
     "app.core.hub.client",
@@ -29,6 +30,7 @@ MODULES = (
     "app.core.hub.pull_plan",
     "app.services.model_jobs",
     "app.ui.models_dialog",
+    "app.ui.block_lexers",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 # Only the text near the cursor goes into a key, so keys stay cheap in big files.
@@ -50,6 +49,8 @@ class CompletionCache:
         Returns:
             A hex digest.
         """
+        import hashlib  # not on the window's start path (its OpenSSL part is slow to load)
+
         digest = hashlib.blake2b(digest_size=16)
         for part in (model_id, prefix[-PREFIX_KEY_CHARS:], suffix[:SUFFIX_KEY_CHARS]):
             data = part.encode("utf-8", "surrogatepass")

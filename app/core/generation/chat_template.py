@@ -9,7 +9,6 @@ with special tokens off): whatever a user types stays text.
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import TYPE_CHECKING
 
 from app.core.generation.contracts import ChatMessage
@@ -27,6 +26,8 @@ class TemplateError(ValueError):
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
+    from datetime import date
+
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)

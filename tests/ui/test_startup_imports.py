@@ -1,0 +1,102 @@
+"""What the window's first paint imports, and PySide's per-import source scan.
+
+The first paint must not wait for modules only later work needs: the model
+manager's (gguf, numpy, the Hub client), the server's, Pygments' lexers (an
+untitled tab is plain text), the Markdown renderer, Jinja or OpenSSL. A fresh
+child process paints the real window and reports ``sys.modules`` at that moment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from app.import_scan import _refers_to_pyside, skip_source_scan
+
+CHILD = Path(__file__).resolve().parent / "first_paint_child.py"
+ROOT = Path(__file__).resolve().parents[2]
+NOT_BEFORE_FIRST_PAINT = (
+    "gguf",
+    "numpy",
+    "httpx2",
+    "huggingface_hub",
+    "uvicorn",
+    "starlette",
+    "markdown_it",
+    "jinja2",
+    "pygments.lexer",
+    "pygments.lexers",
+    "llama_cpp",
+    "multiprocessing",
+    "filelock",
+    "asyncio",
+    "hashlib",
+    "secrets",
+    "app.ui.block_lexers",
+    "app.core.generation.families",
+    "app.server.runner",
+    "app.ui.welcome_card",
+    "app.services.model_jobs",
+)
+
+
+@pytest.fixture(scope="module")
+def first_paint_modules(tmp_path_factory) -> set[str]:
+    """Every module imported when a fresh window is first painted."""
+    env = {**os.environ, "FIMBLE_HOME": str(tmp_path_factory.mktemp("home")), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, str(CHILD)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
+    assert len(lines) == 1, done.stdout[-2000:]
+    return set(lines[0].split()[1:])
+
+
+def test_first_paint_leaves_later_work_unimported(first_paint_modules):
+    assert "app.ui.main_window" in first_paint_modules  # the report came from the real window
+    early = sorted(name for name in NOT_BEFORE_FIRST_PAINT if name in first_paint_modules)
+    assert early == []
+
+
+def test_pyside_no_longer_reads_each_new_module_source(tmp_path, monkeypatch):
+    import inspect
+
+    feature = sys.modules["shibokensupport.feature"]  # PySide6 is imported by the suite's Qt set-up
+    assert skip_source_scan() is True
+    assert feature._mod_uses_pyside is _refers_to_pyside
+    (tmp_path / "uses_qt_probe.py").write_text("from PySide6.QtCore import QObject\n", encoding="utf-8")
+    (tmp_path / "plain_probe.py").write_text("VALUE = 1  # says PySide6 only in a comment\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    read: list[object] = []
+    real_getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: read.append(obj) or real_getsource(obj))
+    import plain_probe  # noqa: F401 - imported for PySide's hook
+    import uses_qt_probe  # noqa: F401
+
+    assert feature.pyside_feature_dict["uses_qt_probe"] == 0  # uses PySide: "no feature"
+    assert feature.pyside_feature_dict["plain_probe"] == -1  # does not: ignored
+    assert read == []
+    for name in ("plain_probe", "uses_qt_probe"):
+        monkeypatch.delitem(sys.modules, name)
+
+
+def test_refers_to_pyside_looks_at_globals_only():
+    from PySide6 import QtCore
+
+    with_class = types.ModuleType("with_class")
+    with_class.QObject = QtCore.QObject
+    with_module = types.ModuleType("with_module")
+    with_module.QtCore = QtCore
+    without = types.ModuleType("without")
+    without.path = os.path
+    without.text = "PySide6"
+    assert _refers_to_pyside(with_class)
+    assert _refers_to_pyside(with_module)
+    assert not _refers_to_pyside(without)
+    assert not _refers_to_pyside(object())
