@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
 from app.core.editor.languages import Language, language_by_id, next_line_indent
 from app.ui.ghost_text import GhostText
 from app.ui.highlighter import PygmentsHighlighter
+from app.ui.text_loader import LOAD_CHUNK_LINES, ChunkedLoad, split_lines
 from app.ui.theme import Theme, current_theme
 
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
@@ -53,14 +54,15 @@ class CodeEditor(QPlainTextEdit):
 
     def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.ghost = GhostText(self)  # first: it gives the editor the document whose layout makes room
+        self._load: ChunkedLoad | None = None  # a long text still going in
+        self.ghost = GhostText(self)  # it gives the editor the document whose layout makes room
         self.language = language or language_by_id("plaintext")
         self.theme = theme or current_theme()
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.highlighter = PygmentsHighlighter(self.document(), self.language, self.theme)
         self._gutter = _Gutter(self)
-        self.blockCountChanged.connect(self._update_margins)
+        self.blockCountChanged.connect(self._on_block_count)
         self.updateRequest.connect(self._scroll_gutter)
         self.cursorPositionChanged.connect(self._on_cursor_moved)
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
@@ -73,9 +75,53 @@ class CodeEditor(QPlainTextEdit):
         self._built = True  # font changes from here on are measured again (changeEvent)
 
     def setPlainText(self, text: str) -> None:  # noqa: N802 - Qt override
-        """Replace the text; a long one is highlighted in slices, not in one go."""
-        with self.highlighter.sliced_load(text.count("\n") + 1):
-            super().setPlainText(text)
+        """Replace the text; a long one goes in a chunk per event-loop turn and is highlighted in slices.
+
+        The gutter is widened for the new line count before the text goes in,
+        so the viewport is resized while the document is still empty.
+        """
+        if self._load is not None:
+            self._load.cancel()
+            self._load = None
+        lines = text.count("\n") + 1
+        self._update_margins(lines)
+        if lines <= LOAD_CHUNK_LINES:
+            with self.highlighter.sliced_load(lines, first_batch=self._lines_in_view()):
+                super().setPlainText(text)
+            return
+        chunks = split_lines(text)
+        self.highlighter.begin_load()
+        super().setPlainText(chunks[0])
+        self.highlighter.highlight_top(self._lines_in_view())  # what the first paint shows is coloured
+        self._load = ChunkedLoad(self, chunks[1:], self._loaded)
+
+    @property
+    def loading(self) -> bool:
+        """True while a long text is still going in (the editor is read-only meanwhile)."""
+        return self._load is not None
+
+    def finish_loading(self) -> None:
+        """Put the rest of a text still going in into the document now."""
+        if self._load is not None:
+            self._load.finish_now()
+
+    def toPlainText(self) -> str:  # noqa: N802 - Qt override
+        """The whole text, also while a long one is still going in (that load finishes first)."""
+        self.finish_loading()
+        return super().toPlainText()
+
+    def _loaded(self) -> None:
+        self._load = None
+        self._revision = self.document().revision()  # the load was no edit
+        self.highlighter.end_load(self._lines_in_view())
+
+    def _lines_in_view(self) -> int:
+        """About how many lines the viewport shows (the first slice of a sliced highlight)."""
+        return self.viewport().height() // max(1, self.fontMetrics().lineSpacing()) + 2
+
+    def _blocks_in_view(self) -> range:
+        first = self.firstVisibleBlock().blockNumber()
+        return range(max(0, first), max(0, first) + self._lines_in_view())
 
     # ---- language and theme -------------------------------------------------------
 
@@ -83,7 +129,7 @@ class CodeEditor(QPlainTextEdit):
         """Use ``language``'s tab width, indentation and highlighting."""
         self.language = language
         self._measure_tab_stops()
-        self.highlighter.set_language(language)
+        self.highlighter.set_language(language, first_batch=self._lines_in_view())
 
     def _measure_tab_stops(self) -> None:
         self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * self.language.tab_width)
@@ -97,19 +143,24 @@ class CodeEditor(QPlainTextEdit):
         palette.setColor(palette.ColorRole.Highlight, QColor(theme.selection))
         self.setPalette(palette)
         self.ghost.color = QColor(theme.ghost_text)
-        self.highlighter.set_theme(theme)
+        self.highlighter.set_theme(theme, in_view=self._blocks_in_view())
         self._update_extra_selections()
 
     # ---- gutter ---------------------------------------------------------------------
 
-    def gutter_width(self) -> int:
-        """Width for the largest line number plus padding."""
-        digits = max(3, len(str(self.blockCount())))
+    def gutter_width(self, lines: int | None = None) -> int:
+        """Width for the largest line number (of ``lines``, else the document's) plus padding."""
+        digits = max(3, len(str(self.blockCount() if lines is None else lines)))
         return 12 + self.fontMetrics().horizontalAdvance("9") * digits
 
-    @Slot()
-    def _update_margins(self) -> None:
-        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+    @Slot(int)
+    def _on_block_count(self, count: int) -> None:
+        self._update_margins(count)
+
+    def _update_margins(self, lines: int | None = None) -> None:
+        width = self.gutter_width(lines)
+        if width != self.viewportMargins().left():  # resizing the viewport re-lays the view out
+            self.setViewportMargins(width, 0, 0, 0)
 
     @Slot(QRect, int)
     def _scroll_gutter(self, rect: QRect, dy: int) -> None:

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QSignalBlocker, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.editor.languages import language_for_path
 from app.core.editor.recovery import RecoveredBuffer, RecoveryStore
@@ -104,13 +104,28 @@ class EditorTabs(QTabWidget):
                     self.removeTab(self.indexOf(blank))
                     blank.deleteLater()
         tab = EditorTab(path)
+        with QSignalBlocker(self):  # listeners hear of the new current tab once its text is in
+            index = self.addTab(tab, tab.title)
+            self._fit_page(tab)
+            self.setCurrentIndex(index)  # shows the page, and so resizes its editor, while it is empty
         tab.editor.setPlainText(text)
         tab.editor.document().setModified(False)
         tab.editor.document().modificationChanged.connect(lambda _m, t=tab: self._refresh_title(t))
-        index = self.addTab(tab, tab.title)
-        self.setCurrentIndex(index)
         self._refresh_title(tab)
+        self.currentChanged.emit(index)
         return tab
+
+    def _fit_page(self, tab: EditorTab) -> None:
+        """Give a new tab its page's geometry now, while its editor is still empty.
+
+        Resizing an editor that already holds a long text costs milliseconds
+        more, in the same event-loop turn as the text going in.
+        """
+        pages = self.findChild(QStackedWidget)  # the area every tab's page fills
+        layout = tab.layout()
+        if pages is not None and layout is not None:
+            tab.setGeometry(pages.contentsRect())
+            layout.activate()  # the editor takes its part of it now, not on the next turn
 
     def _refresh_title(self, tab: EditorTab) -> None:
         index = self.indexOf(tab)

@@ -98,6 +98,8 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         self._states: list[Hashable] = []
         self.slice_count = 0
         self._tail: QTextCursor | None = None  # where the part not highlighted yet starts
+        self._auto_off = False  # Qt's pass after each change is cut
+        self._loading = False  # between begin_load and end_load
         self._batch = _FIRST_BATCH
         self._slicer = QTimer(self)
         self._slicer.setSingleShot(True)
@@ -116,11 +118,11 @@ class PygmentsHighlighter(QSyntaxHighlighter):
 
     @property
     def complete(self) -> bool:
-        """False while a sliced highlight has blocks left to do."""
-        return self._tail is None
+        """False while a text is going in or a sliced highlight has blocks left to do."""
+        return self._tail is None and not self._loading
 
     @contextmanager
-    def sliced_load(self, line_count: int) -> Iterator[None]:
+    def sliced_load(self, line_count: int, first_batch: int = _FIRST_BATCH) -> Iterator[None]:
         """Wrap the replacement of the whole text: a long one is highlighted in slices.
 
         The first slice runs on leaving the block, so the top of the text is
@@ -129,27 +131,79 @@ class PygmentsHighlighter(QSyntaxHighlighter):
 
         Args:
             line_count: How many lines the new text has.
+            first_batch: How many blocks the first slice lexes (the lines in view).
         """
-        self._stop_slices()
-        document = self.document()
-        if (
-            line_count < SLICE_MIN_LINES
-            or document is None
-            or not QObject.disconnect(document, _CHANGED, self, _REFORMAT)
-        ):
+        if line_count < SLICE_MIN_LINES or self.document() is None:
+            self._stop_slices()
+            self._loading = False
+            self._auto_pass(True)
             yield
             return
+        self.begin_load()
         try:
             yield
         finally:
+            self.end_load(first_batch)
+
+    def begin_load(self) -> None:
+        """A long text is going in, maybe over several turns: highlight nothing until ``end_load``."""
+        self._stop_slices()
+        self._auto_pass(False)
+        self._loading = True
+
+    def highlight_top(self, first_batch: int) -> None:
+        """While a text goes in over several turns: colour its first ``first_batch`` blocks now."""
+        document = self.document()
+        if document is not None:
+            self._start_slices(document, first_batch)
+
+    def end_load(self, first_batch: int = _FIRST_BATCH) -> None:
+        """The text is in: highlight it from the top in slices, the first one now.
+
+        The top that ``highlight_top`` coloured is lexed again: an edit made
+        meanwhile was not highlighted.
+
+        Args:
+            first_batch: How many blocks the first slice lexes (the lines in view).
+        """
+        self._loading = False
+        self._auto_pass(True)
+        document = self.document()
+        if document is not None:
+            self._start_slices(document, first_batch)
+
+    def _auto_pass(self, on: bool) -> None:
+        """Connect or cut Qt's own re-highlighting after each change of the text."""
+        document = self.document()
+        if document is None or on != self._auto_off:
+            return
+        if on:
             QObject.connect(document, _CHANGED, self, _REFORMAT)
-            self._tail = QTextCursor(document)
-            self._batch, self.slice_count = _FIRST_BATCH, 0
-            self._next_slice()
+            self._auto_off = False
+        else:
+            self._auto_off = QObject.disconnect(document, _CHANGED, self, _REFORMAT)
+
+    def _start_slices(self, document: QTextDocument, first_batch: int) -> None:
+        """Highlight ``document`` from the top in slices; the first one runs now."""
+        self._tail = QTextCursor(document)
+        self._batch, self.slice_count = max(1, first_batch), 0
+        self._next_slice()
 
     def _stop_slices(self) -> None:
         self._slicer.stop()
         self._tail = None
+
+    def _rehighlight_all(self, first_batch: int) -> None:
+        """Highlight every block again: at once in a short document, in slices from the top in a long one.
+
+        Blocks not reached yet keep their old colours until their slice comes.
+        """
+        self._stop_slices()
+        document = self.document()
+        if document is None or document.blockCount() < SLICE_MIN_LINES:
+            self.rehighlight()
+            return
+        self._start_slices(document, first_batch)
 
     @Slot()
     def _next_slice(self) -> None:
@@ -165,10 +219,18 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         else:
             self._tail = None  # this slice goes to the end
         started = time.perf_counter()
+        # Mark the batch's blocks as never lexed, so Qt's pass below goes through all of them even
+        # where the end states would come out as before (a new theme, or a new language's state ids).
+        forget = block
+        while forget.isValid() and forget != stop:
+            forget.setUserState(-1)
+            forget = forget.next()
         if block.isValid():
             self.rehighlightBlock(block)  # Qt's pass goes on while states change, up to the tail
         spent_ms = (time.perf_counter() - started) * 1000
         self.slice_count += 1
+        if self._loading:
+            return  # the rest waits for the text (end_load)
         if self._tail is None:
             self.highlighted.emit()
             return
@@ -176,26 +238,35 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         self._batch = max(1, min(_MAX_BATCH, int(fitting), 2 * self._batch))
         self._slicer.start()
 
-    def set_language(self, language: Language) -> None:
-        """Switch to another language and re-highlight the whole document.
+    def set_language(self, language: Language, first_batch: int = _FIRST_BATCH) -> None:
+        """Switch to another language and re-highlight the whole document (a long one in slices).
 
         Args:
             language: The new language.
+            first_batch: How many blocks the first slice lexes.
         """
         self._language = language
         self._lexer = lexer_for(language)
         self._state_ids.clear()
         self._states.clear()
-        self.rehighlight()
+        self._rehighlight_all(first_batch)
 
-    def set_theme(self, theme: Theme) -> None:
-        """Switch colours and re-highlight the whole document.
+    def set_theme(self, theme: Theme, in_view: range = range(0)) -> None:
+        """Switch colours and re-highlight the whole document (a long one in slices).
 
         Args:
             theme: The new theme.
+            in_view: Block numbers on screen: recoloured first, at once. The
+                lexer states stay valid, so each is lexed on its own.
         """
         self._theme = theme
-        self.rehighlight()
+        document = self.document()
+        if document is not None and document.blockCount() >= SLICE_MIN_LINES:
+            for number in in_view:
+                block = document.findBlockByNumber(number)
+                if block.isValid():
+                    self.rehighlightBlock(block)
+        self._rehighlight_all(_FIRST_BATCH)
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
         """Qt callback: lex one block from the previous block's end state."""

@@ -15,7 +15,7 @@ job queue's thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -328,6 +328,8 @@ class WelcomeCard(QFrame):
         row = self.rows[role]
         row.get_button.setEnabled(True)
         plan = found.plan
+        if row.setup is not None and plan.quantize_to is None and plan.file.size:
+            row.offer(replace(row.setup, size_bytes=plan.file.size))  # the Hub's size, not the catalog's estimate
         if plan.details.gated and not found.has_token:
             row.say(
                 f"{plan.repo_id} is gated: accept its license at <a href='{plan.details.license_url}'>"

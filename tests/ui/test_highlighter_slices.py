@@ -9,6 +9,7 @@ from app.core.editor.languages import LANGUAGES
 from app.core.editor.recovery import RecoveryStore
 from app.ui.editor_tabs import EditorTabs
 from app.ui.highlighter import SLICE_MIN_LINES, PygmentsHighlighter
+from app.ui.text_loader import LOAD_CHUNK_LINES
 from app.ui.theme import current_theme
 
 HIGHLIGHT_TIMEOUT_MS = 180_000
@@ -74,16 +75,20 @@ def open_file(qtbot, tmp_path, text: str):
     return tabs, tab
 
 
-def test_long_file_shows_at_once_and_is_highlighted_in_slices(qtbot, tmp_path):
+def test_long_file_goes_in_by_chunks_and_is_highlighted_in_slices(qtbot, tmp_path):
     text = long_python()
     tabs, tab = open_file(qtbot, tmp_path, text)
     editor, highlighter = tab.editor, tab.editor.highlighter
-    assert editor.document().blockCount() == 10_001  # the whole text is there at once
-    assert not highlighter.complete  # the rest comes in slices
+    assert editor.loading and editor.isReadOnly()
+    assert editor.document().blockCount() == LOAD_CHUNK_LINES + 1  # the top is there at once
+    assert not highlighter.complete  # the rest comes in chunks, then slices
     assert formats(editor.document(), [0])[0]  # the top is coloured before the first paint
-    assert formats(editor.document(), [9_500]) == [[]]  # deep lines are not yet
+    assert formats(editor.document(), [LOAD_CHUNK_LINES - 10]) == [[]]  # further lines are not yet
     with qtbot.waitSignal(highlighter.highlighted, timeout=HIGHLIGHT_TIMEOUT_MS):
         pass
+    assert not editor.loading and not editor.isReadOnly()
+    assert editor.document().blockCount() == 10_001
+    assert editor.toPlainText() == text
     assert highlighter.complete
     assert highlighter.slice_count > 1
     reference = one_shot(qtbot, text)
@@ -95,9 +100,25 @@ def test_long_file_shows_at_once_and_is_highlighted_in_slices(qtbot, tmp_path):
     assert len(got[2]) == 1 and got[2][0][:2] == (0, len("class not_a_class_99: return"))
 
 
+def test_edits_while_the_text_goes_in_end_as_a_one_shot_highlight(qtbot, tmp_path):
+    tabs, tab = open_file(qtbot, tmp_path, long_python())
+    editor, highlighter = tab.editor, tab.editor.highlighter
+    assert editor.loading
+    cursor = QTextCursor(editor.document())
+    cursor.insertText('OPEN = """\n')  # in the coloured top, while the rest is still going in
+    with qtbot.waitSignal(highlighter.highlighted, timeout=HIGHLIGHT_TIMEOUT_MS):
+        pass
+    document = editor.document()
+    assert document.blockCount() == 10_002
+    reference = one_shot(qtbot, document.toPlainText())
+    numbers = range(0, document.blockCount(), 7)
+    assert formats(document, numbers) == formats(reference.document(), numbers)
+
+
 def test_edits_while_slices_run_end_as_a_one_shot_highlight(qtbot, tmp_path):
     tabs, tab = open_file(qtbot, tmp_path, long_python())
     editor, highlighter = tab.editor, tab.editor.highlighter
+    qtbot.waitUntil(lambda: not editor.loading, timeout=HIGHLIGHT_TIMEOUT_MS)
     assert not highlighter.complete
     cursor = QTextCursor(editor.document())
     cursor.insertText('OPEN = """\n')  # opens a string above the highlighted part: everything shifts

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.core.hub.client import HubClient
+from app.core.machine import human_bytes
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.core.settings import Settings, load_settings
@@ -94,6 +95,7 @@ def test_one_click_pulls_with_progress_pause_and_cancel_then_assigns(qtbot, hub,
             lambda: 0 < row.bar.value() < 1000 and row.status.text().startswith("Downloading"), timeout=20_000
         )
         assert row.bar.isVisible() and row.pause_button.isVisible() and not row.get_button.isVisible()
+        assert f"Q4_K_M ({human_bytes(size)})" in row.title.text()  # the Hub's size replaced the estimate
         row.pause_button.click()
         qtbot.waitUntil(lambda: row.pause_button.text() == "Resume", timeout=10_000)
         assert row.status.text().startswith("Paused at")

@@ -1,0 +1,98 @@
+"""A long text goes into the editor a chunk per event-loop turn, and nothing can read or save part of it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QTextCursor
+
+from app.core.editor.recovery import RecoveryStore
+from app.ui.code_editor import CodeEditor
+from app.ui.editor_tabs import EditorTabs
+from app.ui.text_loader import LOAD_CHUNK_LINES, split_lines
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+def numbered(lines: int) -> str:
+    return "".join(f"line_{n} = {n}  # ünïcode\n" for n in range(lines))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "one line, no end", "a\nb\n", numbered(5), numbered(LOAD_CHUNK_LINES), numbered(3 * LOAD_CHUNK_LINES + 7)],
+)
+def test_split_lines_joins_back_exactly(text):
+    chunks = split_lines(text, 3)
+    assert "".join(chunks) == text
+    assert all(chunk.count("\n") <= 3 for chunk in chunks)
+    assert all(chunk.count("\n") == 3 for chunk in chunks[:-1])
+
+
+def shown_editor(qtbot) -> CodeEditor:
+    editor = CodeEditor()
+    qtbot.addWidget(editor)
+    editor.resize(800, 600)
+    editor.show()
+    return editor
+
+
+def test_long_text_arrives_whole_with_no_undo_step_and_flags_restored(qtbot):
+    editor = shown_editor(qtbot)
+    text = numbered(4 * LOAD_CHUNK_LINES + 3)
+    editor.setPlainText(text)
+    assert editor.loading and editor.isReadOnly()
+    assert editor.document().blockCount() == LOAD_CHUNK_LINES + 1
+    editor.document().setModified(True)  # as a restored buffer is marked: kept through the chunks
+    qtbot.waitUntil(lambda: not editor.loading, timeout=LOAD_TIMEOUT_MS)
+    assert not editor.isReadOnly()
+    assert editor.document().isModified()
+    assert not editor.document().isUndoAvailable()  # putting the file in is no edit to undo
+    assert editor.document().isUndoRedoEnabled()
+    assert editor.toPlainText() == text
+    cursor = editor.textCursor()
+    cursor.insertText("typed ")
+    assert editor.document().isUndoAvailable()  # undo works again for the user's edits
+
+
+def test_reading_the_text_mid_load_finishes_the_load(qtbot):
+    editor = shown_editor(qtbot)
+    text = numbered(3 * LOAD_CHUNK_LINES)
+    editor.setPlainText(text)
+    assert editor.loading
+    assert editor.toPlainText() == text  # never a part
+    assert not editor.loading and not editor.isReadOnly()
+
+
+def test_a_new_text_mid_load_drops_the_rest_of_the_old_one(qtbot):
+    editor = shown_editor(qtbot)
+    editor.setPlainText(numbered(3 * LOAD_CHUNK_LINES))
+    assert editor.loading
+    editor.setPlainText("short = 1\n")
+    assert not editor.loading and not editor.isReadOnly()
+    qtbot.wait(50)  # the old load's timer would have fired by now
+    assert editor.toPlainText() == "short = 1\n"
+
+
+def test_a_save_mid_load_writes_the_whole_file(qtbot, tmp_path):
+    source = tmp_path / "big.py"
+    text = numbered(3 * LOAD_CHUNK_LINES + 1)
+    source.write_text(text, encoding="utf-8")
+    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
+    qtbot.addWidget(tabs)
+    tabs.resize(900, 600)
+    tabs.show()
+    tab = tabs.open_path(str(source))
+    assert tab is not None and tab.editor.loading
+    copy = tmp_path / "copy.py"
+    assert tabs.save(tab, str(copy))
+    assert copy.read_text(encoding="utf-8") == text
+    assert not tab.modified
+
+
+def test_programmatic_edit_during_load_lands_in_the_text(qtbot):
+    editor = shown_editor(qtbot)
+    text = numbered(2 * LOAD_CHUNK_LINES + 1)
+    editor.setPlainText(text)
+    QTextCursor(editor.document()).insertText("# header\n")  # the top is in; the rest keeps coming
+    qtbot.waitUntil(lambda: not editor.loading, timeout=LOAD_TIMEOUT_MS)
+    assert editor.toPlainText() == "# header\n" + text
