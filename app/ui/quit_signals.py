@@ -1,4 +1,10 @@
-"""Quit like File → Quit on Ctrl+C (SIGINT) or SIGTERM in the terminal, and when the desktop session ends.
+"""Quit like File → Quit on Ctrl+C (SIGINT), SIGTERM or SIGHUP, and when the desktop session ends.
+
+On Linux the end of a session reaches a program as SIGHUP (its terminal or
+session went away) or SIGTERM (logind, systemd, or the session leader ending
+it): the Qt build in the PySide6 wheels has no X session-management client,
+so ``commitDataRequest`` comes only on platforms whose session manager talks
+to Qt (Windows, macOS); it takes the same path.
 
 Python runs a signal handler only between bytecodes of the main thread, and
 Qt's event loop can sit in C++ for a long time; the default SIGINT handler
@@ -23,13 +29,15 @@ from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QSessionManager
 from PySide6.QtWidgets import QApplication
 
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+QUIT_SIGNALS = tuple(
+    number for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if number is not None
+)
 
 _log = logging.getLogger(__name__)
 
 
 class QuitOnSignal(QObject):
-    """Turns SIGINT, SIGTERM and the end of the desktop session into one quiet quit."""
+    """Turns SIGINT, SIGTERM, SIGHUP and the end of the desktop session into one quiet quit."""
 
     def __init__(self, app: QApplication) -> None:
         """Install the handlers (from the main thread, before the window is made).

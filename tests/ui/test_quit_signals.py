@@ -1,4 +1,4 @@
-"""Ctrl+C (SIGINT), SIGTERM and the session's end quit like File → Quit: no traceback, no
+"""Ctrl+C (SIGINT), SIGTERM, SIGHUP and the session's end quit like File → Quit: no traceback, no
 question, unsaved buffers in the recovery folder, no engine host left behind."""
 
 from __future__ import annotations
@@ -75,7 +75,11 @@ def _wait_for_typed(child: subprocess.Popen) -> dict:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "number",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+    ids=["SIGINT", "SIGTERM", "SIGHUP (terminal or session gone)"],
+)
 def test_a_signal_quits_the_app_like_file_quit(tmp_path, tiny_models, number):
     home = tmp_path / "home"
     child = _start_child(home, tiny_models)
