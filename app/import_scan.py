@@ -9,7 +9,7 @@ tokenizing before the first paint, a sixth of what Fimble adds to a bare
 PySide6 window's start.
 
 ``skip_source_scan`` answers the same question from the module's globals: a
-module that uses PySide holds a PySide class, function or module there. The
+module that uses PySide holds a PySide class or module there. The
 answer only matters to modules that turn a ``__feature__`` on, which Fimble
 never does; a frozen build has no sources, so PySide's own check already
 answers "no" for every module there.
@@ -28,19 +28,25 @@ _PREFIXES = ("PySide6", "shiboken6")
 
 
 def _refers_to_pyside(module: object) -> bool:
-    """Whether ``module``'s globals hold anything from PySide6 (or shiboken6)."""
-    namespace = getattr(module, "__dict__", None)
-    if not isinstance(namespace, dict):
+    """Whether ``module``'s globals hold a PySide6 (or shiboken6) class or module.
+
+    It never raises, since PySide calls it inside every import; and it reads a
+    module's name without its own attribute lookup, which would make a lazily
+    loaded module load.
+    """
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+        for value in list(namespace.values()):
+            if isinstance(value, ModuleType):
+                name = object.__getattribute__(value, "__name__")
+            elif isinstance(value, type):
+                name = value.__module__
+            else:
+                continue
+            if isinstance(name, str) and name.startswith(_PREFIXES):
+                return True
+    except Exception:  # noqa: BLE001 - an odd global must not fail an unrelated import
         return False
-    for value in list(namespace.values()):
-        if isinstance(value, ModuleType):
-            name = value.__name__
-        elif isinstance(value, type):
-            name = value.__module__
-        else:
-            continue
-        if isinstance(name, str) and name.startswith(_PREFIXES):
-            return True
     return False
 
 

@@ -55,6 +55,7 @@ class CodeEditor(QPlainTextEdit):
     def __init__(self, language: Language | None = None, theme: Theme | None = None, parent=None) -> None:
         super().__init__(parent)
         self._load: ChunkedLoad | None = None  # a long text still going in
+        self._expected_lines = 0  # its line count, while it does
         self.ghost = GhostText(self)  # it gives the editor the document whose layout makes room
         self.language = language or language_by_id("plaintext")
         self.theme = theme or current_theme()
@@ -84,10 +85,12 @@ class CodeEditor(QPlainTextEdit):
             self._load.cancel()
             self._load = None
         lines = text.count("\n") + 1
+        self._expected_lines = lines
         self._update_margins(lines)
         if lines <= LOAD_CHUNK_LINES:
             with self.highlighter.sliced_load(lines, first_batch=self._lines_in_view()):
                 super().setPlainText(text)
+            self._expected_lines = 0
             return
         chunks = split_lines(text)
         self.highlighter.begin_load()
@@ -112,8 +115,10 @@ class CodeEditor(QPlainTextEdit):
 
     def _loaded(self) -> None:
         self._load = None
+        self._expected_lines = 0
         self._revision = self.document().revision()  # the load was no edit
         self.highlighter.end_load(self._lines_in_view())
+        self.moved.emit()  # a new place for the cursor, now that the text is whole
 
     def _lines_in_view(self) -> int:
         """About how many lines the viewport shows (the first slice of a sliced highlight)."""
@@ -155,7 +160,8 @@ class CodeEditor(QPlainTextEdit):
 
     @Slot(int)
     def _on_block_count(self, count: int) -> None:
-        self._update_margins(count)
+        # While a text goes in by chunks the gutter keeps the width of its last line number.
+        self._update_margins(max(count, self._expected_lines))
 
     def _update_margins(self, lines: int | None = None) -> None:
         width = self.gutter_width(lines)
@@ -264,6 +270,9 @@ class CodeEditor(QPlainTextEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         if self.ghost.handle_key(event):
+            return
+        if self.isReadOnly():  # a text still going in: Qt's own handling, which edits nothing
+            super().keyPressEvent(event)
             return
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():

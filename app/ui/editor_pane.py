@@ -263,6 +263,7 @@ class EditorPane(QWidget):
 
     def insert_at_cursor(self, code: str) -> None:
         """Insert code from the chat at the editor's cursor (one undo step)."""
+        self.editor.finish_loading()  # undo is off while a text goes in
         self.editor.textCursor().insertText(code)
 
     def open_in_new_tab(self, language: str, code: str) -> None:
@@ -275,5 +276,11 @@ class EditorPane(QWidget):
 
 
 def _snapshot_of(pane: EditorPane, editor: CodeEditor) -> EditorSnapshot | None:
-    """``pane.snapshot(editor)``, or None when the editor was closed while the service waited."""
-    return pane.snapshot(editor) if shiboken6.isValid(editor) and shiboken6.isValid(pane) else None
+    """``pane.snapshot(editor)``, or None when the editor was closed while the service waited.
+
+    None too while a long text is still going in: reading it would finish the load at once, and
+    the editor says ``moved`` when the load ends.
+    """
+    if not (shiboken6.isValid(editor) and shiboken6.isValid(pane)) or editor.loading:
+        return None
+    return pane.snapshot(editor)

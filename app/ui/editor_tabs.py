@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSignalBlocker, QTimer, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.editor.languages import language_for_path
@@ -121,7 +121,8 @@ class EditorTabs(QTabWidget):
         Resizing an editor that already holds a long text costs milliseconds
         more, in the same event-loop turn as the text going in.
         """
-        pages = self.findChild(QStackedWidget)  # the area every tab's page fills
+        # The area every tab's page fills: QTabWidget's own stack.
+        pages = self.findChild(QStackedWidget, "qt_tabwidget_stackedwidget", Qt.FindChildOption.FindDirectChildrenOnly)
         layout = tab.layout()
         if pages is not None and layout is not None:
             tab.setGeometry(pages.contentsRect())

@@ -19,9 +19,15 @@ class _FirstPaint(QObject):
         super().__init__(widget)
         self._callback: Callable[[], object] | None = callback
         self._widget = widget
+        self._fallback_ms = fallback_ms
         widget.installEventFilter(self)
         if fallback_ms is not None:
-            QTimer.singleShot(fallback_ms, self, self._call)
+            QTimer.singleShot(0, self, self._arm_fallback)  # counted from the event loop's start
+
+    @Slot()
+    def _arm_fallback(self) -> None:
+        if self._callback is not None and self._fallback_ms is not None:
+            QTimer.singleShot(self._fallback_ms, self, self._call)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.Paint:

@@ -249,7 +249,8 @@ class PygmentsHighlighter(QSyntaxHighlighter):
         self._lexer = lexer_for(language)
         self._state_ids.clear()
         self._states.clear()
-        self._rehighlight_all(first_batch)
+        if not self._loading:  # else end_load lexes it all: a highlight now, with undo off, would mark it modified
+            self._rehighlight_all(first_batch)
 
     def set_theme(self, theme: Theme, in_view: range = range(0)) -> None:
         """Switch colours and re-highlight the whole document (a long one in slices).
@@ -260,6 +261,9 @@ class PygmentsHighlighter(QSyntaxHighlighter):
                 lexer states stay valid, so each is lexed on its own.
         """
         self._theme = theme
+        if self._loading:
+            return  # end_load colours it all (a highlight now, with undo off, would mark it modified)
+        self._stop_slices()  # blocks a running recolour has not reached would lose their colours
         document = self.document()
         if document is not None and document.blockCount() >= SLICE_MIN_LINES:
             for number in in_view:

@@ -53,7 +53,10 @@ class QuitOnSignal(QObject):
         self._reader.setblocking(False)
         self._writer.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        self._previous = {number: signal.signal(number, self._note) for number in QUIT_SIGNALS}
+        # A signal the app was started with ignored stays ignored: ``nohup`` (SIGHUP), or a job
+        # started in the background by a shell (SIGINT).
+        handled = [number for number in QUIT_SIGNALS if signal.getsignal(number) is not signal.SIG_IGN]
+        self._previous = {number: signal.signal(number, self._note) for number in handled}
         self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_wakeup)
         app.commitDataRequest.connect(self._on_session_end)

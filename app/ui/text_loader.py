@@ -103,5 +103,6 @@ class ChunkedLoad(QObject):
             return  # ended already
         self._editor.document().setUndoRedoEnabled(True)
         self._editor.setReadOnly(self._was_read_only)
+        self.deleteLater()
         if done:
             callback()

@@ -167,3 +167,20 @@ def test_the_session_ending_and_about_to_quit_take_the_same_path(qtbot, window):
     assert reasons == ["the desktop session is ending"]  # once, however many follow
     assert quitter.received == signal.SIGINT
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_ignored_at_start_stays_ignored(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.quit_signals import QuitOnSignal
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        quitter = QuitOnSignal(QApplication.instance())
+        try:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the others are handled
+        finally:
+            quitter.uninstall()
+    finally:
+        signal.signal(signal.SIGHUP, previous)

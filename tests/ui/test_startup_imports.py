@@ -100,3 +100,29 @@ def test_refers_to_pyside_looks_at_globals_only():
     assert _refers_to_pyside(with_module)
     assert not _refers_to_pyside(without)
     assert not _refers_to_pyside(object())
+
+
+def test_refers_to_pyside_never_raises_and_leaves_lazy_modules_unloaded(tmp_path, monkeypatch):
+    import importlib.util
+
+    class BrokenModuleName(type):
+        def __getattribute__(cls, name):
+            if name == "__module__":
+                raise RuntimeError("no module for you")
+            return super().__getattribute__(name)
+
+    odd = types.ModuleType("odd")
+    odd.Strange = BrokenModuleName("Strange", (), {})
+    assert not _refers_to_pyside(odd)
+
+    (tmp_path / "lazy_probe.py").write_text("LOADED = True\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.find_spec("lazy_probe")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    lazy = importlib.util.module_from_spec(spec)
+    loader.exec_module(lazy)
+    holder = types.ModuleType("holder")
+    holder.lazy = lazy
+    assert not _refers_to_pyside(holder)
+    assert "LOADED" not in object.__getattribute__(lazy, "__dict__")  # still not loaded

@@ -96,3 +96,79 @@ def test_programmatic_edit_during_load_lands_in_the_text(qtbot):
     QTextCursor(editor.document()).insertText("# header\n")  # the top is in; the rest keeps coming
     qtbot.waitUntil(lambda: not editor.loading, timeout=LOAD_TIMEOUT_MS)
     assert editor.toPlainText() == "# header\n" + text
+
+
+def python_tab(qtbot, tmp_path, lines: int):
+    source = tmp_path / "big.py"
+    source.write_text("".join(f"def f_{n}(x):\n    return x + {n}  # n\n" for n in range(lines // 2)), encoding="utf-8")
+    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
+    qtbot.addWidget(tabs)
+    tabs.resize(900, 600)
+    tabs.show()
+    tab = tabs.open_path(str(source))
+    assert tab is not None and tab.editor.loading
+    return tab
+
+
+def test_theme_and_language_changes_mid_load_leave_the_file_unmodified(qtbot, tmp_path):
+    from app.core.editor.languages import language_by_id
+    from app.ui.theme import DARK, LIGHT
+
+    tab = python_tab(qtbot, tmp_path, 4 * LOAD_CHUNK_LINES)
+    editor = tab.editor
+    editor.apply_theme(LIGHT if editor.theme is DARK else DARK)
+    editor.set_language(language_by_id("python"))
+    with qtbot.waitSignal(editor.highlighter.highlighted, timeout=LOAD_TIMEOUT_MS):
+        pass
+    assert not tab.modified
+    assert not editor.document().isUndoAvailable()
+
+
+def test_keys_do_not_edit_while_the_text_goes_in(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    tab = python_tab(qtbot, tmp_path, 3 * LOAD_CHUNK_LINES)
+    editor = tab.editor
+    before = editor.document().blockCount()
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Tab, Qt.Key.Key_A):
+        qtbot.keyClick(editor, key)
+    assert editor.document().blockCount() == before and not tab.modified
+    qtbot.waitUntil(lambda: not editor.loading, timeout=LOAD_TIMEOUT_MS)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert tab.modified  # typing works once the text is in
+
+
+def test_the_gutter_keeps_its_width_while_the_text_goes_in(qtbot, tmp_path):
+    tab = python_tab(qtbot, tmp_path, 7 * LOAD_CHUNK_LINES)  # five digits of line numbers
+    editor = tab.editor
+    widths = {editor.viewportMargins().left()}
+    while editor.loading:
+        qtbot.wait(1)
+        widths.add(editor.viewportMargins().left())
+    assert widths == {editor.gutter_width()}
+
+
+def test_the_editor_says_moved_when_a_load_ends(qtbot, tmp_path):
+    tab = python_tab(qtbot, tmp_path, 3 * LOAD_CHUNK_LINES)
+    with qtbot.waitSignal(tab.editor.moved, timeout=LOAD_TIMEOUT_MS):
+        pass
+    assert not tab.editor.loading
+
+
+def test_a_second_recolour_keeps_the_colours_in_view(qtbot, tmp_path):
+    from app.ui.theme import DARK, LIGHT
+
+    tab = python_tab(qtbot, tmp_path, 3 * LOAD_CHUNK_LINES)
+    editor = tab.editor
+    with qtbot.waitSignal(editor.highlighter.highlighted, timeout=LOAD_TIMEOUT_MS):
+        pass
+    bottom = editor.document().lastBlock().previous()
+    cursor = editor.textCursor()
+    cursor.setPosition(bottom.position())
+    editor.setTextCursor(cursor)  # the view is at the end, far past the first slice
+    editor.apply_theme(LIGHT if editor.theme is DARK else DARK)
+    editor.apply_theme(LIGHT if editor.theme is DARK else DARK)  # again, before the first recolour ends
+    assert bottom.layout().formats()  # the line in view is coloured at once
+    with qtbot.waitSignal(editor.highlighter.highlighted, timeout=LOAD_TIMEOUT_MS):
+        pass
+    assert bottom.layout().formats()
