@@ -6,11 +6,10 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
 from app.core.editor.languages import LANGUAGES
-from app.core.editor.recovery import RecoveryStore
-from app.ui.editor_tabs import EditorTabs
 from app.ui.highlighter import SLICE_MIN_LINES, PygmentsHighlighter
 from app.ui.text_loader import LOAD_CHUNK_LINES
 from app.ui.theme import current_theme
+from tests.ui.editor_files import open_in_tabs
 
 HIGHLIGHT_TIMEOUT_MS = 180_000
 
@@ -62,17 +61,7 @@ def one_shot(qtbot, text: str) -> QPlainTextEdit:
     return editor
 
 
-def open_file(qtbot, tmp_path, text: str):
-    """Open ``text`` as a file in editor tabs; return the tabs and the tab."""
-    path = tmp_path / "big_module.py"
-    path.write_text(text, encoding="utf-8")
-    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
-    qtbot.addWidget(tabs)
-    tabs.resize(900, 600)
-    tabs.show()
-    tab = tabs.open_path(str(path))
-    assert tab is not None
-    return tabs, tab
+open_file = open_in_tabs
 
 
 def test_long_file_goes_in_by_chunks_and_is_highlighted_in_slices(qtbot, tmp_path):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QTextCursor
 
-from app.core.editor.recovery import RecoveryStore
 from app.ui.code_editor import CodeEditor
-from app.ui.editor_tabs import EditorTabs
 from app.ui.text_loader import LOAD_CHUNK_LINES, split_lines
+from tests.ui.editor_files import open_in_tabs
 
 LOAD_TIMEOUT_MS = 60_000
 
@@ -74,15 +73,9 @@ def test_a_new_text_mid_load_drops_the_rest_of_the_old_one(qtbot):
 
 
 def test_a_save_mid_load_writes_the_whole_file(qtbot, tmp_path):
-    source = tmp_path / "big.py"
     text = numbered(3 * LOAD_CHUNK_LINES + 1)
-    source.write_text(text, encoding="utf-8")
-    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
-    qtbot.addWidget(tabs)
-    tabs.resize(900, 600)
-    tabs.show()
-    tab = tabs.open_path(str(source))
-    assert tab is not None and tab.editor.loading
+    tabs, tab = open_in_tabs(qtbot, tmp_path, text, "big.py")
+    assert tab.editor.loading
     copy = tmp_path / "copy.py"
     assert tabs.save(tab, str(copy))
     assert copy.read_text(encoding="utf-8") == text
@@ -99,14 +92,9 @@ def test_programmatic_edit_during_load_lands_in_the_text(qtbot):
 
 
 def python_tab(qtbot, tmp_path, lines: int):
-    source = tmp_path / "big.py"
-    source.write_text("".join(f"def f_{n}(x):\n    return x + {n}  # n\n" for n in range(lines // 2)), encoding="utf-8")
-    tabs = EditorTabs(RecoveryStore(tmp_path / "recovery"))
-    qtbot.addWidget(tabs)
-    tabs.resize(900, 600)
-    tabs.show()
-    tab = tabs.open_path(str(source))
-    assert tab is not None and tab.editor.loading
+    text = "".join(f"def f_{n}(x):\n    return x + {n}  # n\n" for n in range(lines // 2))
+    _tabs, tab = open_in_tabs(qtbot, tmp_path, text, "big.py")
+    assert tab.editor.loading
     return tab
 
 
