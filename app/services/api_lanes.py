@@ -52,7 +52,8 @@ class ApiScheduler(QObject):
     def __init__(self, controllers: dict[str, EngineController], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.controllers = dict(controllers)
-        self.models: dict[str, LoadedModel | None] = dict.fromkeys(self.controllers)
+        # Made when the server is first wanted: the models already loaded are known from the start.
+        self.models: dict[str, LoadedModel | None] = {role: c.model for role, c in self.controllers.items()}
         self._pending: dict[str, deque[Job]] = {role: deque() for role in self.controllers}
         self._running: dict[str, _Running | None] = dict.fromkeys(self.controllers)
         self.sent: deque[tuple[str, int]] = deque(maxlen=256)  # (role, engine job id) of API jobs, latest last

@@ -365,8 +365,14 @@ class EngineController(QObject):
         self._generate_requested.connect(self.worker.generate)
         self.worker.finished.connect(self._job_finished)
         self.worker.failed.connect(self._job_failed)
+        self.worker.loaded.connect(self._remember_model)
+        self.model: LoadedModel | None = None  # the last model the worker loaded
         self._window_jobs: set[int] = set()
         self.worker_thread.start()
+
+    @Slot(object)
+    def _remember_model(self, model: LoadedModel) -> None:
+        self.model = model
 
     def load(self, path: str | RemoteTarget | None, params: LoadParams) -> None:
         """Ask the worker to load a model (None: the starter model; a ``RemoteTarget``: a server's)."""

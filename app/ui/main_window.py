@@ -44,6 +44,7 @@ from app.ui.zoom import PaneZoom
 
 if TYPE_CHECKING:
     from app.services.model_jobs import ModelJobs
+    from app.ui.local_server import LocalServerControl
     from app.ui.models_dialog import ModelsDialog
     from app.ui.server_dialog import ServerDialog
     from app.ui.welcome_card import WelcomeCard
@@ -70,7 +71,7 @@ class MainWindow(QMainWindow):
         self._welcome: WelcomeCard | None = None
         self._server_dialog: ServerDialog | None = None
         # Opens the chat store and starts the engines; stops them again if it fails.
-        self.services = WindowServices(settings, engine_factory, self)
+        self.services = WindowServices(settings, engine_factory, self, on_local_server=self._server_made)
         self.chat_store = self.services.chat_store
         self.chat_store_notice = self.services.chat_store_notice
         self.settings_notice = settings_notice
@@ -132,7 +133,6 @@ class MainWindow(QMainWindow):
             self._show_message(gone)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
-        self.services.local_server.choice_changed.connect(self._remember_server)
         self._start_remembered_server(self.settings.local_server)
 
     # ---- construction ---------------------------------------------------------
@@ -282,6 +282,9 @@ class MainWindow(QMainWindow):
             )
         except ServerError as exc:
             self._show_message(f"Local server not started: {exc}")
+
+    def _server_made(self, control: LocalServerControl) -> None:
+        control.choice_changed.connect(self._remember_server)
 
     @Slot(object)
     def _remember_server(self, choice: dict[str, object]) -> None:

@@ -17,17 +17,16 @@ from app.core.editor.recovery import RecoveryStore
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.core.settings import Settings
-from app.services.api_lanes import ApiScheduler
 from app.services.chat_service import ChatService
 from app.services.completion_service import CompletionService
 from app.services.engine_worker import EngineController
-from app.ui.local_server import LocalServerControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.engine.client import Engine
     from app.services.model_jobs import ModelJobs
+    from app.ui.local_server import LocalServerControl
 
     EngineFactory = Callable[[str], Engine]
 
@@ -38,13 +37,24 @@ SHUTDOWN_BUDGET_MS = 1800
 class WindowServices:
     """The stores, engines and services behind one window; they stop with it."""
 
-    def __init__(self, settings: Settings, engine_factory: EngineFactory | None, parent: QObject) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine_factory: EngineFactory | None,
+        parent: QObject,
+        on_local_server: Callable[[LocalServerControl], None] | None = None,
+    ) -> None:
         """Open the chat store, start the engines and make the services.
 
         A bad chat database is set aside, never fatal (``chat_store_notice``
         says what happened). If anything else fails, what was started is
-        stopped again before the error propagates.
+        stopped again before the error propagates. The local server's control
+        is made when first used (``local_server``), and handed to
+        ``on_local_server`` then.
         """
+        self._parent = parent
+        self._on_local_server = on_local_server
+        self._local_server: LocalServerControl | None = None
         opened = open_chat_store(app_dirs().ensure().data / "chats.sqlite3")
         self.chat_store = opened.store
         self.chat_store_notice = opened.notice
@@ -59,11 +69,22 @@ class WindowServices:
             self.completion_service = CompletionService(self.completion_engine, parent)
             self.completion_service.pinned_window = settings.completion_window
             self.recovery = RecoveryStore(app_dirs().cache / "recovery")
-            engines = {role.value: controller for role, controller in self._engines.items()}
-            self.local_server = LocalServerControl(ApiScheduler(engines, parent), parent)
         except BaseException:
             self.stop_after_failed_start()
             raise
+
+    @property
+    def local_server(self) -> LocalServerControl:
+        """The window's API server control, over the window's engines (made on first use, not before the paint)."""
+        if self._local_server is None:
+            from app.services.api_lanes import ApiScheduler
+            from app.ui.local_server import LocalServerControl
+
+            engines = {role.value: controller for role, controller in self._engines.items()}
+            self._local_server = LocalServerControl(ApiScheduler(engines, self._parent), self._parent)
+            if self._on_local_server is not None:
+                self._on_local_server(self._local_server)
+        return self._local_server
 
     @property
     def chat_engine(self) -> EngineController:
@@ -114,7 +135,8 @@ class WindowServices:
     def shutdown(self) -> None:
         """Close everything in order: session marker, local server, chat, jobs, engines, then the store."""
         self.recovery.end_session()
-        self.local_server.shutdown()  # API jobs end before their engines go
+        if self._local_server is not None:
+            self._local_server.shutdown()  # API jobs end before their engines go
         self.chat_service.shutdown()
         if self.model_jobs is not None:
             self.model_jobs.shutdown()  # a running download pauses and resumes next time

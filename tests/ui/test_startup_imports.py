@@ -40,6 +40,8 @@ NOT_BEFORE_FIRST_PAINT = (
     "app.ui.block_lexers",
     "app.core.generation.families",
     "app.server.runner",
+    "app.services.api_lanes",
+    "app.ui.local_server",
     "app.ui.welcome_card",
     "app.services.model_jobs",
 )
