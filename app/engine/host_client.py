@@ -45,6 +45,7 @@ class HostEngine(Engine):
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
+        self._close_lock = threading.Lock()  # the GUI thread and the worker may both close it
 
     # ---- life cycle -------------------------------------------------------------
 
@@ -87,18 +88,27 @@ class HostEngine(Engine):
             pass
 
     def close(self, timeout: float = 1.0) -> None:
-        """Ask the host to exit; kill it if it has not after ``timeout`` seconds."""
-        process, conn = self._process, self._conn
-        if process is None:
-            return
-        self.request_close()
+        """Ask the host to exit; kill it if it has not after ``timeout`` seconds.
+
+        Safe to call twice, and from two threads at once (the window closing
+        while the worker gives up on a host that died mid-load): the first
+        call does the work, later ones return at once.
+        """
+        with self._close_lock:
+            process, conn = self._process, self._conn
+            if process is None:
+                return
+            self.request_close()
+            self._process = self._conn = None
         process.join(timeout)
         if process.is_alive():
             process.kill()
             process.join(1.0)
         if conn is not None:
-            conn.close()
-        self._process = self._conn = None
+            try:
+                conn.close()
+            except OSError:  # a read blocked on it in another thread already failed
+                pass
 
     # ---- transport --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ what was saved so far kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -36,11 +37,17 @@ class ChatService(QObject):
     answer_failed = Signal(int, str)
     notice = Signal(str)
     store_failed = Signal(str)  # one line: what could not be saved, and what that means
+    store_ready = Signal()  # a store being opened elsewhere is open: show its conversations
 
-    def __init__(self, engine: EngineController, store: ChatStore, parent=None) -> None:
+    def __init__(self, engine: EngineController, store: ChatStore | Callable[[], ChatStore], parent=None) -> None:
+        """Serve chats from ``store``, or from the store a callable returns (it waits for one being opened).
+
+        With a callable, ``store_is_open`` is False until ``store_arrived`` says otherwise.
+        """
         super().__init__(parent)
         self.engine = engine
-        self.store = store
+        self._store = store
+        self.store_is_open = not callable(store)
         self.default_system_prompt = DEFAULT_SYSTEM_PROMPT
         self.overflow = "drop_oldest"
         self.family = "generic"
@@ -62,6 +69,20 @@ class ChatService(QObject):
         engine.worker.finished.connect(self._on_finished)
         engine.worker.failed.connect(self._on_failed)
         engine.worker.loaded.connect(self._on_loaded)
+
+    # ---- the store -------------------------------------------------------------------
+
+    @property
+    def store(self) -> ChatStore:
+        """The chat store (waits while it is still being opened)."""
+        store = self._store
+        return store() if callable(store) else store
+
+    def store_arrived(self) -> None:
+        """The store being opened is open (GUI thread): say so once."""
+        if not self.store_is_open:
+            self.store_is_open = True
+            self.store_ready.emit()
 
     # ---- conversations -------------------------------------------------------------
 

@@ -149,10 +149,18 @@ class ChatPane(QWidget):
         service.answer_failed.connect(self._on_failed)
         service.notice.connect(self.show_notice)
         service.store_failed.connect(self.show_banner)
+        service.store_ready.connect(self._on_store_ready)
+        if service.store_is_open:
+            self._on_store_ready()
+
+    @Slot()
+    def _on_store_ready(self) -> None:
+        """Show the saved conversations, and the latest of them."""
         self.refresh_list()
-        first = service.store.conversations()
-        if first:
-            service.select(first[0].id)
+        if self.service.current_id is None:
+            first = self.service.store.conversations()
+            if first:
+                self.service.select(first[0].id)
 
     # ---- conversations --------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from app.ui.window_state import WindowState
 from app.ui.zoom import PaneZoom
 
 if TYPE_CHECKING:
+    from app.core.chat.store import ChatStore
     from app.services.model_jobs import ModelJobs
     from app.ui.local_server import LocalServerControl
     from app.ui.models_dialog import ModelsDialog
@@ -72,8 +73,6 @@ class MainWindow(QMainWindow):
         self._server_dialog: ServerDialog | None = None
         # Opens the chat store and starts the engines; stops them again if it fails.
         self.services = WindowServices(settings, engine_factory, self, on_local_server=self._server_made)
-        self.chat_store = self.services.chat_store
-        self.chat_store_notice = self.services.chat_store_notice
         self.settings_notice = settings_notice
         self.chat_engine = self.services.chat_engine
         self.completion_engine = self.services.completion_engine
@@ -95,10 +94,8 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         """Make the panes, status bar and menus, and connect them; runs once, from ``__init__``."""
         self.chat_pane = ChatPane(self.chat_service)
-        # A damaged chat store or settings file was set aside: say where, until dismissed.
-        notices = [n for n in (self.chat_store_notice, self.settings_notice) if n]
-        if notices:
-            self.chat_pane.show_banner("\n".join(notices))
+        self._show_notices()
+        self.chat_service.store_ready.connect(self._show_notices)  # the store opens off the GUI thread
         left = self.recovery.buffers_left()  # asked before this window's own session marker
         self.editor_pane = EditorPane(self.completion_service, self.recovery)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -134,6 +131,23 @@ class MainWindow(QMainWindow):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
         self.recovery.begin_session()
         self._start_remembered_server(self.settings.local_server)
+
+    @property
+    def chat_store(self) -> ChatStore:
+        """The chat store (waits while it is still being opened)."""
+        return self.services.chat_store
+
+    @property
+    def chat_store_notice(self) -> str | None:
+        """What happened to a bad chat database (None until it is open, or when all was well)."""
+        return self.services.chat_store_notice
+
+    @Slot()
+    def _show_notices(self) -> None:
+        """A damaged chat store or settings file was set aside: say where, until dismissed."""
+        notices = [n for n in (self.chat_store_notice, self.settings_notice) if n]
+        if notices:
+            self.chat_pane.show_banner("\n".join(notices))
 
     # ---- construction ---------------------------------------------------------
 

@@ -14,6 +14,8 @@ from app.ui import window_services
 from app.ui.main_window import MainWindow
 from tests.crash.store_damage import KINDS, damage
 
+STORE_OPEN_MS = 60_000
+
 
 def _db() -> Path:
     return app_dirs().data / "chats.sqlite3"
@@ -27,6 +29,7 @@ def test_the_window_starts_on_a_bad_chat_database(qtbot, crash_settings, kind):
     try:
         window.show()
         pane = window.chat_pane
+        qtbot.waitUntil(lambda: window.chat_service.store_is_open, timeout=STORE_OPEN_MS)  # opened off the GUI thread
         assert pane.banner_bar.isVisible()
         notice = pane.banner.text()
         moved = [
@@ -77,6 +80,7 @@ def test_a_chat_database_that_cannot_be_opened_keeps_chats_in_memory(qtbot, cras
     qtbot.addWidget(window)
     try:
         window.show()
+        qtbot.waitUntil(lambda: window.chat_service.store_is_open, timeout=STORE_OPEN_MS)
         assert window.chat_store.in_memory
         notice = window.chat_pane.banner.text()
         assert notice.startswith("Cannot open the chat database") and "in memory only" in notice

@@ -227,3 +227,45 @@ def test_reuse_can_be_turned_off_and_single_line_stops_at_newline(host, tiny_mod
     pieces, stats = collect(host.generate(3, FimRequest(base, "", single_line=True, sampling=lines)))
     assert "\n" not in "".join(pieces)
     assert stats.finish_reason in ("stop", "length")
+
+
+def test_a_close_from_another_thread_mid_load_then_a_second_close_raise_nothing(tiny_models, tmp_path):
+    """The window closing while the worker waits on a load, then the worker giving that host up."""
+    import threading
+
+    from app.engine.host_client import HostEngine
+
+    engine = HostEngine("test", log_path=str(tmp_path / "log"))
+    engine.start()
+    pid = engine.pid
+    outcome: list[BaseException | None] = []
+
+    def load_until_closed() -> None:
+        try:
+            while True:  # loads again and again until the host goes away under it
+                engine.load(str(tiny_models["generic"]), LoadParams(n_ctx=4096))
+        except (EngineCrashed, EngineError) as exc:
+            outcome.append(exc)
+            engine.close(timeout=0.1)  # as EngineWorker._recover does: must not raise
+            outcome.append(None)
+
+    def close() -> None:
+        try:
+            engine.close()
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+            outcome.append(exc)
+
+    loader = threading.Thread(target=load_until_closed, daemon=True)
+    loader.start()
+    time.sleep(0.2)
+    closers = [threading.Thread(target=close) for _ in range(3)]  # several at once, as well
+    for closer in closers:
+        closer.start()
+    for closer in closers:
+        closer.join(DEADLINE_S)
+    loader.join(DEADLINE_S)
+    assert not loader.is_alive()
+    assert isinstance(outcome[0], EngineCrashed | EngineError) and outcome[1:] == [None]  # no close raised
+    assert engine.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
