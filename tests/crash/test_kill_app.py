@@ -58,6 +58,7 @@ def _restart(qtbot) -> MainWindow:
     window = MainWindow(load_settings(app_dirs().config))
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: window.chat_service.store_is_open, timeout=60_000)  # opened off the GUI thread
     return window
 
 
