@@ -21,7 +21,8 @@ def _saved_chats(titles: list[str]) -> None:
 
 
 def _window(qtbot, tiny_models) -> MainWindow:
-    window = MainWindow(Settings(chat_model=str(tiny_models["generic"]), completion_model=str(tiny_models["codellama"])))
+    settings = Settings(chat_model=str(tiny_models["generic"]), completion_model=str(tiny_models["codellama"]))
+    window = MainWindow(settings)
     qtbot.addWidget(window)
     return window
 
