@@ -130,9 +130,12 @@ def test_the_gutter_keeps_its_width_while_the_text_goes_in(qtbot, tmp_path):
     tab = python_tab(qtbot, tmp_path, 7 * LOAD_CHUNK_LINES)  # five digits of line numbers
     editor = tab.editor
     widths = {editor.viewportMargins().left()}
-    while editor.loading:
+    for _turn in range(LOAD_TIMEOUT_MS):  # at least a millisecond a turn: the load's time limit
+        if not editor.loading:
+            break
         qtbot.wait(1)
         widths.add(editor.viewportMargins().left())
+    assert not editor.loading
     assert widths == {editor.gutter_width()}
 
 
