@@ -85,12 +85,11 @@ class CodeEditor(QPlainTextEdit):
             self._load.cancel()
             self._load = None
         lines = text.count("\n") + 1
-        self._expected_lines = lines
+        self._expected_lines = lines if lines > LOAD_CHUNK_LINES else 0  # only a text going in by chunks
         self._update_margins(lines)
         if lines <= LOAD_CHUNK_LINES:
             with self.highlighter.sliced_load(lines, first_batch=self._lines_in_view()):
                 super().setPlainText(text)
-            self._expected_lines = 0
             return
         chunks = split_lines(text)
         self.highlighter.begin_load()

@@ -72,6 +72,8 @@ class WindowServices:
         self.model_jobs: ModelJobs | None = None  # made when the model manager first opens
         self._engines: dict[ModelRole, EngineController] = {}
         try:
+            # First, so that whatever fails below, the store a failed start closes is being opened.
+            run_in_background(parent, self._open_store, self._store_opened, self._store_not_opened)
             for role in ModelRole:
                 self._engines[role] = EngineController(role.value, engine_factory, parent)
             self.chat_service = ChatService(self.chat_engine, self._store, parent)
@@ -80,7 +82,6 @@ class WindowServices:
             self.completion_service = CompletionService(self.completion_engine, parent)
             self.completion_service.pinned_window = settings.completion_window
             self.recovery = RecoveryStore(app_dirs().cache / "recovery")
-            run_in_background(parent, self._open_store, self._store_opened, self._store_not_opened)
         except BaseException:
             self.stop_after_failed_start()
             raise
@@ -98,7 +99,7 @@ class WindowServices:
         return opened
 
     def _store_opened(self, _opened: OpenedStore) -> None:
-        if not self._closed:
+        if not self._closed:  # a failed start sets it before any result arrives
             self.chat_service.store_arrived()
 
     def _store_not_opened(self, exc: BaseException) -> None:

@@ -108,3 +108,23 @@ def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monk
     assert len(made) == 2
     for controller in made:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+
+
+def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(qtbot, crash_settings, monkeypatch):
+    made = []
+
+    class Recorded(window_services.EngineController):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def refuse(*_args, **_kwargs) -> None:
+        raise RuntimeError("no completion service today")
+
+    monkeypatch.setattr(window_services, "EngineController", Recorded)
+    monkeypatch.setattr(window_services, "CompletionService", refuse)
+    with pytest.raises(RuntimeError, match="no completion service today"):
+        MainWindow(crash_settings)  # the chat store it began to open is closed, not waited for in vain
+    assert len(made) == 2
+    for controller in made:
+        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
