@@ -36,6 +36,7 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
         opened = open_settings(dirs.config)
         window = MainWindow(opened.settings, settings_notice=opened.notice)
         quitter.on_quit = window.quit_quietly
+        window.start_failed.connect(app.quit)  # raised below, once the loop has ended
         window.show()
         for path in files or []:
             window.open_path(path)
@@ -43,6 +44,8 @@ def run_gui(argv: list[str] | None = None, files: list[str] | None = None) -> in
         # A thread still ending must not be destroyed while it runs: Qt would abort.
         wait_for_lingering()
         wait_for_lingering_jobs()
+        if window.start_error is not None:  # the engines or services failed to start after the paint
+            raise window.start_error
     finally:
         quitter.uninstall()
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -23,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.budget import context_usage
-from app.core.chat.store import StoreError
-from app.core.generation.contracts import GenerationStats
-from app.services.chat_service import ChatService
 from app.ui.chat_view import ChatView, stats_line
 from app.ui.labels import no_wider_than_given
+
+if TYPE_CHECKING:
+    from app.core.generation.contracts import GenerationStats
+    from app.services.chat_service import ChatService
 
 
 class _Input(QPlainTextEdit):
@@ -50,14 +51,18 @@ class _Input(QPlainTextEdit):
 
 
 class ChatPane(QWidget):
-    """Conversation list, transcript, input, Stop/Regenerate, stats and context usage."""
+    """Conversation list, transcript, input, Stop/Regenerate, stats and context usage.
+
+    The pane can be made before its chat service (the window paints first):
+    ``bind`` connects it to one later, and until then its buttons do nothing.
+    """
 
     insert_code = Signal(str)  # code for the editor's cursor
     open_code = Signal(str, str)  # language, code for a new editor tab
 
-    def __init__(self, service: ChatService, parent=None) -> None:
+    def __init__(self, service: ChatService | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.service = service
+        self._service: ChatService | None = None
         self._deleted: int | None = None
         self._answer_id: int | None = None  # the message being streamed
         # Sidebar.
@@ -68,9 +73,7 @@ class ChatPane(QWidget):
         self.list = QListWidget()
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._list_menu)
-        self.list.itemClicked.connect(lambda item: service.select(item.data(Qt.ItemDataRole.UserRole)))
         self.new_button = QPushButton("New chat")
-        self.new_button.clicked.connect(service.new_conversation)
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.hide()
         self.undo_button.clicked.connect(self.undo_delete)
@@ -136,6 +139,21 @@ class ChatPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        if service is not None:
+            self.bind(service)
+
+    @property
+    def service(self) -> ChatService:
+        """The chat service the pane shows (``bind`` gave it)."""
+        if self._service is None:
+            raise RuntimeError("the chat pane has no chat service yet")
+        return self._service
+
+    def bind(self, service: ChatService) -> None:
+        """Connect the pane to ``service``: its buttons, its signals, and the saved chats once open."""
+        self._service = service
+        self.list.itemClicked.connect(self._on_item_clicked)
+        self.new_button.clicked.connect(service.new_conversation)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(service.stop)
         self.regen_button.clicked.connect(service.regenerate)
@@ -163,6 +181,10 @@ class ChatPane(QWidget):
                 self.service.select(first[0].id)
 
     # ---- conversations --------------------------------------------------------------
+
+    @Slot(QListWidgetItem)
+    def _on_item_clicked(self, item: QListWidgetItem) -> None:
+        self.service.select(item.data(Qt.ItemDataRole.UserRole))
 
     @Slot()
     def refresh_list(self, *_args) -> None:
@@ -258,6 +280,8 @@ class ChatPane(QWidget):
 
     def _saved(self, change, *args) -> bool:
         """Make one change to the store; show why it failed instead of raising."""
+        from app.core.chat.records import StoreError  # loaded with the store, long before
+
         try:
             change(*args)
         except StoreError as exc:
@@ -271,6 +295,8 @@ class ChatPane(QWidget):
     def send(self) -> None:
         """Send the input box's text."""
         text = self.input.toPlainText()
+        if self._service is None:
+            return  # Enter before the service is bound: the text stays in the box
         if text.strip() and self.service.send(text) is not None:
             self.input.clear()
 
@@ -294,6 +320,8 @@ class ChatPane(QWidget):
 
     @Slot(int, object)
     def _on_finished(self, _job: int, stats: GenerationStats) -> None:
+        from app.core.chat.budget import context_usage  # loaded with the chat service
+
         self._idle()
         answer = next((m for m in reversed(self.service.messages()) if m.id == self._answer_id), None)
         if answer is None:

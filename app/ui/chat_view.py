@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from typing import TYPE_CHECKING
 
@@ -10,10 +9,10 @@ from PySide6.QtCore import QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QTextBrowser
 
-from app.core.chat.store import StoredMessage
 from app.ui.theme import current_theme
 
 if TYPE_CHECKING:  # the Markdown modules are imported with the first answer, not at startup
+    from app.core.chat.records import StoredMessage
     from app.core.markdown.render import CodeBlock
     from app.core.markdown.stream import StreamingRender
 
@@ -109,7 +108,7 @@ class ChatView(QTextBrowser):
 
     def _body(self, message_id: int, role: str, content: str, streaming: StreamingRender | None = None) -> str:
         if role != "assistant":
-            return f'<p style="white-space:pre-wrap; margin-top:0;">{html.escape(content)}</p>'
+            return f'<p style="white-space:pre-wrap; margin-top:0;">{_escape(content)}</p>'
         from app.core.markdown.render import render
 
         rendered = (streaming.render if streaming else render)(content, dark=current_theme().is_dark)
@@ -122,12 +121,14 @@ class ChatView(QTextBrowser):
 
     def _footer(self, message: StoredMessage) -> str:
         line = stats_line(message)
-        return f'<p style="color:#888; font-size:small; margin-top:2px;">{html.escape(line)}</p>' if line else ""
+        return f'<p style="color:#888; font-size:small; margin-top:2px;">{_escape(line)}</p>' if line else ""
 
     # ---- streaming ----------------------------------------------------------------------
 
     def begin_answer(self, message_id: int) -> None:
         """Append an empty answer that ``add_text`` grows."""
+        from app.core.chat.records import StoredMessage  # loaded with the chat store, long before
+
         cursor = self._new_block()
         placeholder = StoredMessage(message_id, 0, "assistant", "", True, None, None, 0, 0.0)
         cursor.insertHtml(self._header(placeholder, False))
@@ -174,7 +175,7 @@ class ChatView(QTextBrowser):
 
     def add_note(self, text: str) -> None:
         """Append a one-line notice."""
-        self._new_block().insertHtml(f'<p style="color:#8a6d3b;"><i>[{html.escape(text)}]</i></p>')
+        self._new_block().insertHtml(f'<p style="color:#8a6d3b;"><i>[{_escape(text)}]</i></p>')
         self._scroll_to_end()
 
     # ---- links --------------------------------------------------------------------------
@@ -211,3 +212,10 @@ class ChatView(QTextBrowser):
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+
+def _escape(text: str) -> str:
+    """``text`` escaped for HTML (the ``html`` package, with its entity table, loads on first use)."""
+    import html
+
+    return html.escape(text)

@@ -120,8 +120,13 @@ class CodeEditor(QPlainTextEdit):
         self.moved.emit()  # a new place for the cursor, now that the text is whole
 
     def _lines_in_view(self) -> int:
-        """About how many lines the viewport shows (the first slice of a sliced highlight)."""
-        return self.viewport().height() // max(1, self.fontMetrics().lineSpacing()) + 2
+        """About how many lines the viewport shows (the first slice of a sliced highlight).
+
+        The editor's own height stands in for its viewport's: the first call for
+        ``viewport()`` makes PySide create a Python type for every kind of widget
+        there is (about 20 ms), which a window's first paint does not need.
+        """
+        return self.contentsRect().height() // max(1, self.fontMetrics().lineSpacing()) + 2
 
     def _blocks_in_view(self) -> range:
         first = self.firstVisibleBlock().blockNumber()

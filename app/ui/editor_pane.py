@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QDir, Qt, Signal, Slot
@@ -20,13 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.editor.recovery import RecoveryStore
-from app.core.fim.context import imported_paths, region_around
-from app.core.generation.contracts import GenerationStats
-from app.services.completion_service import CompletionService, EditorSnapshot
 from app.ui.code_editor import CodeEditor
 from app.ui.editor_tabs import EditorTabs
 from app.ui.labels import no_wider_than_given
+
+if TYPE_CHECKING:
+    from app.core.editor.recovery import RecoveryStore
+    from app.core.generation.contracts import GenerationStats
+    from app.services.completion_service import CompletionService, EditorSnapshot
 
 IMPORTED_FILE_LIMIT = 64 * 1024
 TREE_WIDTH = 200  # px the project tree opens with
@@ -39,9 +41,9 @@ class EditorPane(QWidget):
 
     ask = Signal(str, dict)  # template key, {path, language, start_line, end_line, code}
 
-    def __init__(self, service: CompletionService, recovery: RecoveryStore, parent=None) -> None:
+    def __init__(self, service: CompletionService | None, recovery: RecoveryStore, parent=None) -> None:
         super().__init__(parent)
-        self.service = service
+        self._service: CompletionService | None = None
         self.project_root: Path | None = None
         self.tree_wanted = True  # the user's View → Project Tree choice; shown only with a folder open
         self.tabs = EditorTabs(recovery)
@@ -58,7 +60,6 @@ class EditorPane(QWidget):
         no_wider_than_given(self.status)  # a long status is cut at the pane's edge
         self.auto_box = QCheckBox("Auto suggestions")
         self.auto_box.setChecked(True)
-        self.auto_box.toggled.connect(self._toggle_auto)
         self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.tabs)
@@ -72,14 +73,36 @@ class EditorPane(QWidget):
         layout.addLayout(bottom)
         self._request: tuple[CodeEditor, int, int, int] | None = None  # editor, job, revision, position
         self._wired: weakref.WeakSet[CodeEditor] = weakref.WeakSet()
+        self._unnoted: list[tuple[str, str]] = []  # files opened before the service was bound
+        self.tabs.message.connect(self.status.setText)
+        self.tabs.file_opened.connect(self._on_file_opened)
+        self.tabs.new_tab()
+        if service is not None:
+            self.bind(service)
+
+    @property
+    def service(self) -> CompletionService:
+        """The completion service behind the ghost text (``bind`` gave it)."""
+        if self._service is None:
+            raise RuntimeError("the editor pane has no completion service yet")
+        return self._service
+
+    def bind(self, service: CompletionService) -> None:
+        """Connect the pane to ``service``; the files already open become its context.
+
+        Until then the editors work, and nothing asks for completions.
+        """
+        self._service = service
         QShortcut(QKeySequence("Ctrl+Space"), self, self.request_completion)
         service.suggestion.connect(self._on_suggestion)
         service.partial.connect(self._on_partial)
         service.failed.connect(self.status.setText)
-        self.tabs.message.connect(self.status.setText)
-        self.tabs.file_opened.connect(self._on_file_opened)
+        self.auto_box.toggled.connect(self._toggle_auto)
         self.tabs.current_editor_changed.connect(self._on_editor_changed)
-        self.tabs.new_tab()
+        unnoted, self._unnoted = self._unnoted, []
+        for path, text in unnoted:
+            self._on_file_opened(path, text)
+        self._on_editor_changed(self.tabs.current_editor())
 
     # ---- convenience --------------------------------------------------------------------
 
@@ -118,6 +141,8 @@ class EditorPane(QWidget):
 
     def snapshot(self, editor: CodeEditor) -> EditorSnapshot:
         """Prefix and suffix at the cursor, as plain strings."""
+        from app.services.completion_service import EditorSnapshot  # loaded with the service
+
         text = editor.toPlainText()
         at = editor.textCursor().position()
         return EditorSnapshot(self.path, text[:at], text[at:], editor.language.id)
@@ -202,6 +227,11 @@ class EditorPane(QWidget):
 
     @Slot(str, str)
     def _on_file_opened(self, path: str, text: str) -> None:
+        if self._service is None:
+            self._unnoted.append((path, text))
+            return
+        from app.core.fim.context import imported_paths
+
         self.service.note_file(path, text)
         root = self.project_root or Path(path).parent
         for imported in imported_paths(Path(path), text, root):
@@ -220,6 +250,8 @@ class EditorPane(QWidget):
             cursor = previous.textCursor()
             tab = previous.parent()
             path = getattr(tab, "path", None) or "untitled"
+            from app.core.fim.context import region_around
+
             self.service.note_file(path, region_around(previous.toPlainText(), cursor.blockNumber()))
         self.service.dismiss()
         if editor is not None:

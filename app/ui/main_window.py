@@ -7,10 +7,11 @@ settings are changed and saved through ``window_settings``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,12 +24,9 @@ from PySide6.QtWidgets import (
     QSplitter,
 )
 
-from app.core.chat.defaults import render_template
-from app.core.editor.recovery import RecoveredBuffer
-from app.core.generation.backend_info import BackendInfo
-from app.core.models.load_params import LoadParams
-from app.core.models.loaded import LoadedModel
+from app.core.editor.recovery import RecoveryStore
 from app.core.models.roles import ModelRole
+from app.core.paths import app_dirs
 from app.core.settings import Settings
 from app.ui.chat_pane import ChatPane
 from app.ui.editor_pane import EditorPane
@@ -37,27 +35,37 @@ from app.ui.first_paint import attach_after_first_paint
 from app.ui.model_roles import ModelRoles
 from app.ui.prewarm import prewarm_in_background
 from app.ui.theme import current_theme
-from app.ui.window_services import WindowServices
 from app.ui.window_settings import WindowSettings
 from app.ui.window_state import WindowState
 from app.ui.zoom import PaneZoom
 
 if TYPE_CHECKING:
     from app.core.chat.store import ChatStore
+    from app.core.editor.recovery import RecoveredBuffer
+    from app.core.generation.backend_info import BackendInfo
+    from app.core.models.load_params import LoadParams
+    from app.core.models.loaded import LoadedModel
+    from app.services.chat_service import ChatService
+    from app.services.completion_service import CompletionService
+    from app.services.engine_worker import EngineController
     from app.services.model_jobs import ModelJobs
     from app.ui.local_server import LocalServerControl
     from app.ui.models_dialog import ModelsDialog
     from app.ui.server_dialog import ServerDialog
     from app.ui.welcome_card import WelcomeCard
-    from app.ui.window_services import EngineFactory
+    from app.ui.window_services import EngineFactory, WindowServices
+
+log = logging.getLogger(__name__)
 
 PREWARM_DELAY_MS = 1000
-LOAD_FALLBACK_MS = 200  # a window not shown (a test's) loads its models this long after the loop starts
+LOAD_FALLBACK_MS = 200  # a window not shown (a test's) starts its services this long after the loop starts
 STATUS_LABEL_MAX = 360  # px for each status-bar label
 
 
 class MainWindow(QMainWindow):
     """Lays out the panes and menus; shuts the engines and services down on close."""
+
+    start_failed = Signal()  # the services could not be made after the first frame (see ``start_error``)
 
     def __init__(
         self, settings: Settings, engine_factory: EngineFactory | None = None, settings_notice: str | None = None
@@ -71,33 +79,26 @@ class MainWindow(QMainWindow):
         self.backend: BackendInfo | None = None
         self._welcome: WelcomeCard | None = None
         self._server_dialog: ServerDialog | None = None
-        # Opens the chat store and starts the engines; stops them again if it fails.
-        self.services = WindowServices(settings, engine_factory, self, on_local_server=self._server_made)
         self.settings_notice = settings_notice
-        self.chat_engine = self.services.chat_engine
-        self.completion_engine = self.services.completion_engine
-        self.chat_service = self.services.chat_service
-        self.completion_service = self.services.completion_service
-        self.recovery = self.services.recovery
-        try:
-            self._build()
-        except BaseException:
-            self.services.stop_after_failed_start()
-            raise
-        # Load once the window has painted (or soon, for a window never shown): the
-        # engine threads' imports and the host's spawn would otherwise hold the GIL
-        # the first paint needs. A moment later the manager's modules and the lexers
-        # are made ready off the GUI thread.
-        attach_after_first_paint(self, self.model_roles.load_all, fallback_ms=LOAD_FALLBACK_MS)
+        self.start_error: BaseException | None = None  # why the services did not start, if they did not
+        self._engine_factory = engine_factory
+        self._services: WindowServices | None = None
+        self.recovery = RecoveryStore(app_dirs().cache / "recovery")  # the tabs autosave into it from the start
+        self._build()
+        # The window paints first; then its engines, chat store and services are made and
+        # the models load: their imports, threads and the host's spawn would otherwise hold
+        # the GIL the first paint needs. A window never shown starts them soon after its
+        # event loop does, and whatever asks for ``services`` sooner makes them then. A
+        # moment later the manager's modules and the lexers are made ready off the GUI thread.
+        attach_after_first_paint(self, self._start, fallback_ms=LOAD_FALLBACK_MS)
         QTimer.singleShot(PREWARM_DELAY_MS, prewarm_in_background)
 
     def _build(self) -> None:
         """Make the panes, status bar and menus, and connect them; runs once, from ``__init__``."""
-        self.chat_pane = ChatPane(self.chat_service)
+        self.chat_pane = ChatPane()
         self._show_notices()
-        self.chat_service.store_ready.connect(self._show_notices)  # the store opens off the GUI thread
         left = self.recovery.buffers_left()  # asked before this window's own session marker
-        self.editor_pane = EditorPane(self.completion_service, self.recovery)
+        self.editor_pane = EditorPane(None, self.recovery)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chat_pane)
         splitter.addWidget(self.editor_pane)
@@ -109,17 +110,11 @@ class MainWindow(QMainWindow):
         self.state.restore_layout(self.settings)
         self.zoom = PaneZoom(self.editor_pane, self.chat_pane, self.prefs)
         self.file_actions = FileActions(self.editor_pane, self.prefs, self)
-        self.model_roles = ModelRoles(self.services.engines, self.prefs, self)
-        self.model_roles.completion_service = self.completion_service
+        self.model_roles = ModelRoles(lambda: self.services.engines, self.prefs, self)
         self.chat_model_label = self.model_roles.status[ModelRole.CHAT].label
         self.completion_model_label = self.model_roles.status[ModelRole.COMPLETION].label
         self._build_status_bar()
         self._build_menus()
-        for role, controller in self.services.engines.items():
-            worker = controller.worker
-            worker.backend_ready.connect(self._on_backend)
-            worker.loaded.connect(self._on_loaded_chat if role is ModelRole.CHAT else self._on_loaded_completion)
-            worker.host_crashed.connect(self._on_host_crashed)
         self.editor_pane.tabs.message.connect(self._show_message)
         self.chat_pane.insert_code.connect(self.editor_pane.insert_at_cursor)
         self.chat_pane.open_code.connect(self.editor_pane.open_in_new_tab)
@@ -129,8 +124,99 @@ class MainWindow(QMainWindow):
         if gone:
             self._show_message(gone)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
+
+    # ---- the services, after the first paint ---------------------------------------------
+
+    @property
+    def services(self) -> WindowServices:
+        """The window's engines, chat store and services (made after the first paint, or now if asked for sooner).
+
+        Raises:
+            RuntimeError: The window closed before they were made.
+            Exception: Whatever stopped them from starting; what had started is stopped again.
+        """
+        if self._services is None:
+            self._start_services()
+        assert self._services is not None
+        return self._services
+
+    def _start_services(self) -> None:
+        if self.start_error is not None:
+            raise self.start_error
+        if self._closed_down:
+            raise RuntimeError("the window closed before its services were made")
+        from app.ui.window_services import WindowServices
+
+        try:
+            services = WindowServices(
+                self.settings, self._engine_factory, self, recovery=self.recovery, on_local_server=self._server_made
+            )
+        except BaseException as exc:
+            self.start_error = exc
+            raise
+        try:
+            self._bind(services)
+        except BaseException as exc:
+            self.start_error = exc
+            services.stop_after_failed_start()
+            raise
+        self._services = services
+
+    def _bind(self, services: WindowServices) -> None:
+        """Connect the panes, status bar and menus to freshly made services."""
+        self.chat_pane.bind(services.chat_service)
+        self.editor_pane.bind(services.completion_service)
+        services.chat_service.store_ready.connect(self._show_notices)  # the store opens off the GUI thread
+        self.model_roles.attach(services.engines)
+        self.model_roles.completion_service = services.completion_service
+        for role, controller in services.engines.items():
+            worker = controller.worker
+            worker.backend_ready.connect(self._on_backend)
+            worker.loaded.connect(self._on_loaded_chat if role is ModelRole.CHAT else self._on_loaded_completion)
+            worker.host_crashed.connect(self._on_host_crashed)
         self.recovery.begin_session()
+        self._services = services  # the remembered server asks for them
         self._start_remembered_server(self.settings.local_server)
+
+    @Slot()
+    def _start(self) -> None:
+        """After the first paint: make the services and load the models.
+
+        A failure here is kept in ``start_error`` and announced by
+        ``start_failed``: ``run_gui`` then ends the event loop and raises it. A
+        failure someone else already met by asking for ``services`` was theirs
+        to handle.
+        """
+        if self._closed_down or self.start_error is not None:
+            return
+        try:
+            self.services  # noqa: B018 - made now
+        except Exception:  # noqa: BLE001 - kept in start_error, raised by whoever runs the loop
+            log.exception("the window's services did not start")
+            self.start_failed.emit()
+            return
+        self.model_roles.load_all()
+        self._attach_welcome()  # the first frame does not wait for the card either
+
+    @property
+    def chat_engine(self) -> EngineController:
+        """The engine that answers chats."""
+        return self.services.chat_engine
+
+    @property
+    def completion_engine(self) -> EngineController:
+        """The engine that completes code in the editor."""
+        return self.services.completion_engine
+
+    @property
+    def chat_service(self) -> ChatService:
+        """The chat service behind the chat pane."""
+        return self.services.chat_service
+
+    @property
+    def completion_service(self) -> CompletionService:
+        """The completion service behind the editor's ghost text."""
+        return self.services.completion_service
 
     @property
     def chat_store(self) -> ChatStore:
@@ -145,7 +231,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def _show_notices(self) -> None:
         """A damaged chat store or settings file was set aside: say where, until dismissed."""
-        notices = [n for n in (self.chat_store_notice, self.settings_notice) if n]
+        store_notice = self._services.chat_store_notice if self._services is not None else None
+        notices = [n for n in (store_notice, self.settings_notice) if n]
         if notices:
             self.chat_pane.show_banner("\n".join(notices))
 
@@ -186,7 +273,6 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About Fimble", None, self._show_about)
         self._action(help_menu, "&Welcome", None, lambda: self.welcome.bring_back())
-        attach_after_first_paint(self, self._attach_welcome)  # the first paint does not wait for the card
 
     def _build_view_menu(self, menu: QMenu) -> None:
         self.tree_action = self._action(menu, "Project &Tree", QKeySequence("Ctrl+B"), self._toggle_tree)
@@ -271,7 +357,7 @@ class MainWindow(QMainWindow):
     @property
     def model_jobs(self) -> ModelJobs | None:
         """The model manager's job queue, once the manager has been opened."""
-        return self.services.model_jobs
+        return self._services.model_jobs if self._services is not None else None
 
     def open_models(self) -> None:
         """Show the model manager; its downloads outlive the window."""
@@ -366,6 +452,8 @@ class MainWindow(QMainWindow):
     @Slot(str, dict)
     def _ask_about_code(self, key: str, selection: dict) -> None:
         template = self.settings.chat_templates.get(key, key)
+        from app.core.chat.defaults import render_template
+
         self.chat_pane.ask(render_template(template, **selection))
 
     @Slot()
@@ -406,7 +494,7 @@ class MainWindow(QMainWindow):
 
     def shutdown_engines(self) -> bool:
         """Stop both engines and their threads; return True if all ended in time."""
-        return self.services.shutdown_engines()
+        return self._services.shutdown_engines() if self._services is not None else True
 
     @Slot()
     def _toggle_tree(self) -> None:
@@ -450,4 +538,5 @@ class MainWindow(QMainWindow):
         with self.prefs.change() as settings:
             self.state.store(settings)
         self.editor_pane.tabs.shutdown()  # modified buffers are written to the recovery folder
-        self.services.shutdown()
+        if self._services is not None:  # a window closed before they were made has none to stop
+            self._services.shutdown()

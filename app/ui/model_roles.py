@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,16 +10,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QStatusBar, QToolButton, QWidget
 
-from app.core.models.load_params import LoadParams
-from app.core.models.loaded import LoadedModel
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.core.remote.choice import RemoteTarget, where
-from app.services.engine_worker import EngineController
 from app.ui.window_settings import WindowSettings
 
 if TYPE_CHECKING:
+    from app.core.models.load_params import LoadParams
+    from app.core.models.loaded import LoadedModel
     from app.services.completion_service import CompletionService
+    from app.services.engine_worker import EngineController
     from app.services.model_jobs import ModelJobs
     from app.ui.engines_dialog import EnginesDialog
     from app.ui.models_dialog import ModelsDialog
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
 class RoleStatus(QObject):
     """Shows one role's model state in a status-bar label, with a button that stops a load."""
 
-    def __init__(self, role: ModelRole, controller: EngineController, parent: QObject) -> None:
+    def __init__(self, role: ModelRole, parent: QObject) -> None:
         super().__init__(parent)
         self.role = role
-        self._controller = controller
+        self._controller: EngineController | None = None  # given by ``attach``
         self.label = QLabel(f"{role.label}: starting…")
         self.stop_button = QToolButton()
         self.stop_button.setText("✕")
@@ -39,6 +40,17 @@ class RoleStatus(QObject):
         self.stop_button.hide()
         self.stop_button.clicked.connect(self.stop_loading)
 
+    def attach(self, controller: EngineController) -> None:
+        """Follow ``controller``'s loads from now on."""
+        self._controller = controller
+        # Worker signals go to slots of QObjects living on the GUI thread, so
+        # Qt queues them here; a lambda would run on the worker thread instead.
+        worker = controller.worker
+        worker.load_started.connect(self.on_started)
+        worker.load_progress.connect(self.on_progress)
+        worker.loaded.connect(self.on_loaded)
+        worker.load_failed.connect(self.on_failed)
+
     @Slot()
     def stop_loading(self) -> None:
         """Cancel the load under way.
@@ -46,7 +58,8 @@ class RoleStatus(QObject):
         Called directly on the GUI thread, not queued to the worker: the
         worker thread may be busy loading.
         """
-        self._controller.worker.cancel_load()
+        if self._controller is not None:
+            self._controller.worker.cancel_load()
 
     def _loading(self, on: bool) -> None:
         self.stop_button.setVisible(on)
@@ -89,26 +102,36 @@ class ModelRoles(QObject):
     """The window's model roles: which file each role's engine serves, and changing that.
 
     A choice is saved in the settings, then the role's engine loads the file
-    in the background; the worker checks it.
+    in the background; the worker checks it. The status labels exist from the
+    start; the engines come later (``attach``), or from ``engines`` when a
+    method needs them first.
     """
 
-    def __init__(self, engines: dict[ModelRole, EngineController], settings: WindowSettings, window: QWidget) -> None:
+    def __init__(
+        self, engines: Callable[[], dict[ModelRole, EngineController]], settings: WindowSettings, window: QWidget
+    ) -> None:
         super().__init__(window)
-        self._engines = engines
+        self._engines_source = engines
+        self._attached: dict[ModelRole, EngineController] | None = None
         self._settings = settings
         self._window = window
         self.loaded_models: dict[ModelRole, str] = {}  # role -> path of the model its engine serves
         self.models_dialog: ModelsDialog | None = None
         self.completion_service: CompletionService | None = None  # whose window Runtime Settings shows and pins
-        self.status = {role: RoleStatus(role, controller, self) for role, controller in engines.items()}
+        self.status = {role: RoleStatus(role, self) for role in ModelRole}
+
+    def attach(self, engines: dict[ModelRole, EngineController]) -> None:
+        """Show and drive these engines (one per role)."""
+        self._attached = dict(engines)
         for role, controller in engines.items():
-            # Worker signals go to slots of QObjects living on the GUI thread, so
-            # Qt queues them here; a lambda would run on the worker thread instead.
-            status, worker = self.status[role], controller.worker
-            worker.load_started.connect(status.on_started)
-            worker.load_progress.connect(status.on_progress)
-            worker.loaded.connect(status.on_loaded)
-            worker.load_failed.connect(status.on_failed)
+            self.status[role].attach(controller)
+
+    @property
+    def _engines(self) -> dict[ModelRole, EngineController]:
+        if self._attached is None:
+            self._engines_source()  # makes the engines, which attaches them
+        assert self._attached is not None, "the engines were made without being attached"
+        return self._attached
 
     def add_to(self, bar: QStatusBar) -> None:
         """Put each role's label and stop button in the status bar."""

@@ -1,9 +1,11 @@
 """What one main window runs on, made from the settings: the chat store, the engines and the services.
 
 Nothing here is a widget. ``WindowServices`` opens the chat database, starts
-one engine thread per model role, makes the chat and completion services and
-the editor's recovery store, and later the model manager's job queue. It also
-stops all of them, in order, when the window closes or fails to start.
+one engine thread per model role, makes the chat and completion services, and
+later the model manager's job queue. It also stops all of them, in order, when
+the window closes or fails to start, and ends the session of the editor's
+recovery store that the window hands it. The window makes all this after its
+first paint: none of these modules is imported before then.
 
 The chat database is opened on a pool thread: its integrity check reads every
 page, about 30 ms for a thousand chats, and the window paints meanwhile. The
@@ -20,7 +22,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QElapsedTimer, QObject
 
 from app.core.chat.store_rescue import OpenedStore, open_chat_store
-from app.core.editor.recovery import RecoveryStore
 from app.core.models.roles import ModelRole
 from app.core.paths import app_dirs
 from app.core.settings import Settings
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.chat.store import ChatStore
+    from app.core.editor.recovery import RecoveryStore
     from app.engine.client import Engine
     from app.services.model_jobs import ModelJobs
     from app.ui.local_server import LocalServerControl
@@ -53,9 +55,12 @@ class WindowServices:
         settings: Settings,
         engine_factory: EngineFactory | None,
         parent: QObject,
+        recovery: RecoveryStore,
         on_local_server: Callable[[LocalServerControl], None] | None = None,
     ) -> None:
         """Open the chat store, start the engines and make the services.
+
+        ``recovery`` is the window's store of unsaved buffers; ``shutdown`` ends its session.
 
         A bad chat database is set aside, never fatal (``chat_store_notice``
         says what happened). If anything else fails, what was started is
@@ -81,7 +86,7 @@ class WindowServices:
                 self.chat_service.default_system_prompt = settings.system_prompt
             self.completion_service = CompletionService(self.completion_engine, parent)
             self.completion_service.pinned_window = settings.completion_window
-            self.recovery = RecoveryStore(app_dirs().cache / "recovery")
+            self.recovery = recovery
         except BaseException:
             self.stop_after_failed_start()
             raise

@@ -103,8 +103,13 @@ def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monk
 
     monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(RecoveryStore, "begin_session", refuse)
+    window = MainWindow(crash_settings)  # the services are made after the first frame, or when asked for
+    qtbot.addWidget(window)
     with pytest.raises(PermissionError):
-        MainWindow(crash_settings)
+        window.services  # noqa: B018
+    with pytest.raises(PermissionError):  # the same failure again, nothing started twice
+        window.chat_service  # noqa: B018
+    assert isinstance(window.start_error, PermissionError)
     assert len(made) == 2
     for controller in made:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
@@ -123,8 +128,35 @@ def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forev
 
     monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(window_services, "CompletionService", refuse)
+    window = MainWindow(crash_settings)
+    qtbot.addWidget(window)
     with pytest.raises(RuntimeError, match="no completion service today"):
-        MainWindow(crash_settings)  # the chat store it began to open is closed, not waited for in vain
+        window.services  # noqa: B018 - the chat store it began to open is closed, not waited for in vain
     assert len(made) == 2
     for controller in made:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+
+
+def test_services_that_fail_after_the_first_frame_leave_the_error_for_the_app(qtbot, crash_settings, monkeypatch):
+    made = []
+
+    class Recorded(window_services.EngineController):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def refuse(*_args, **_kwargs) -> None:
+        raise RuntimeError("no completion service today")
+
+    monkeypatch.setattr(window_services, "EngineController", Recorded)
+    monkeypatch.setattr(window_services, "CompletionService", refuse)
+    window = MainWindow(crash_settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.start_failed, timeout=30_000):
+        window.show()  # the services are made just after the first frame, and fail
+    assert str(window.start_error) == "no completion service today"  # run_gui raises it once the loop ends
+    assert len(made) == 2
+    for controller in made:
+        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+    assert window.chat_model_label.text().endswith("starting…")  # no model load was asked for
+    window.close()

@@ -1,15 +1,17 @@
 """Child process for test_startup_imports: paint the real window once and print what was imported by then.
 
 Runs as ``python first_paint_child.py``, with ``FIMBLE_HOME`` set by the test.
-Prints one line, ``MODULES`` followed by every module name in ``sys.modules`` at
-the window's first Paint event, then closes the window and exits.
+When the window's first frame has been painted (the turn after its first Paint
+event), prints two lines: ``MODULES`` followed by every module name in
+``sys.modules``, and ``QTTYPES`` followed by the QtWidgets classes PySide has
+made Python types for by then. Then it closes the window and exits.
 """
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 
@@ -22,11 +24,16 @@ class _Report(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self._window and event.type() == QEvent.Type.Paint:
             self._window.removeEventFilter(self)
-            print("MODULES", " ".join(sorted(sys.modules)), flush=True)
-            QTimer.singleShot(0, self._finish)
+            QTimer.singleShot(0, self, self._finish)  # the children paint in the same pass
         return False
 
+    @Slot()
     def _finish(self) -> None:
+        from PySide6 import QtWidgets
+
+        print("MODULES", " ".join(sorted(sys.modules)), flush=True)
+        made = sorted(name for name, value in vars(QtWidgets).items() if isinstance(value, type))
+        print("QTTYPES", " ".join(made), flush=True)
         self._window.close()
         self._app.quit()
 

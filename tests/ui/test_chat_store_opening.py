@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.core.chat.store import ChatStore
 from app.core.paths import app_dirs
 from app.core.settings import Settings
-from app.ui.main_window import MainWindow
+from app.ui.main_window import LOAD_FALLBACK_MS, MainWindow
 
 STORE_OPEN_MS = 60_000
 
@@ -56,6 +58,16 @@ def test_asking_for_the_store_before_it_is_announced_waits_for_it(qtbot, tiny_mo
 
 def test_a_store_that_opens_after_the_window_closed_is_not_announced(qtbot, tiny_models):
     window = _window(qtbot, tiny_models)
+    service = window.chat_service  # the services are made now, and the store starts opening
     window.close()  # closes the store as soon as it is open
     qtbot.wait(200)  # the pool thread's result reaches the GUI thread
-    assert not window.chat_service.store_is_open
+    assert not service.store_is_open
+
+
+def test_a_window_closed_before_its_first_frame_makes_no_services(qtbot, tiny_models):
+    window = _window(qtbot, tiny_models)
+    window.close()
+    qtbot.wait(LOAD_FALLBACK_MS + 200)  # past the time a window never shown starts them
+    with pytest.raises(RuntimeError, match="closed before its services were made"):
+        window.services  # noqa: B018
+    assert window.model_jobs is None and window.shutdown_engines()

@@ -2,8 +2,11 @@
 
 The first paint must not wait for modules only later work needs: the model
 manager's (gguf, numpy, the Hub client), the server's, Pygments' lexers (an
-untitled tab is plain text), the Markdown renderer, Jinja or OpenSSL. A fresh
-child process paints the real window and reports ``sys.modules`` at that moment.
+untitled tab is plain text), the Markdown renderer, Jinja or OpenSSL, and none
+of the window's services: the engines, the chat store (sqlite3) and the chat
+and completion services are made just after the first frame. A fresh child
+process paints the real window and reports ``sys.modules`` once its first frame
+is done, with the QtWidgets classes PySide has made Python types for.
 """
 
 from __future__ import annotations
@@ -44,26 +47,49 @@ NOT_BEFORE_FIRST_PAINT = (
     "app.ui.local_server",
     "app.ui.welcome_card",
     "app.services.model_jobs",
+    "app.ui.window_services",
+    "app.services.chat_service",
+    "app.services.completion_service",
+    "app.services.engine_worker",
+    "app.engine.client",
+    "app.core.chat.store",
+    "sqlite3",
+    "concurrent.futures",
+    "html",
 )
 
 
 @pytest.fixture(scope="module")
-def first_paint_modules(tmp_path_factory) -> set[str]:
-    """Every module imported when a fresh window is first painted."""
+def first_frame(tmp_path_factory) -> dict[str, set[str]]:
+    """What a fresh window's first frame imported (``MODULES``) and which widget types it made (``QTTYPES``)."""
     env = {**os.environ, "FIMBLE_HOME": str(tmp_path_factory.mktemp("home")), "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
         [sys.executable, str(CHILD)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in done.stdout.splitlines() if line.startswith("MODULES ")]
-    assert len(lines) == 1, done.stdout[-2000:]
-    return set(lines[0].split()[1:])
+    report: dict[str, set[str]] = {}
+    for line in done.stdout.splitlines():
+        key, _, rest = line.partition(" ")
+        if key in ("MODULES", "QTTYPES"):
+            assert key not in report, done.stdout[-2000:]
+            report[key] = set(rest.split())
+    assert set(report) == {"MODULES", "QTTYPES"}, done.stdout[-2000:]
+    return report
 
 
-def test_first_paint_leaves_later_work_unimported(first_paint_modules):
-    assert "app.ui.main_window" in first_paint_modules  # the report came from the real window
-    early = sorted(name for name in NOT_BEFORE_FIRST_PAINT if name in first_paint_modules)
+def test_first_paint_leaves_later_work_unimported(first_frame):
+    modules = first_frame["MODULES"]
+    assert "app.ui.main_window" in modules  # the report came from the real window
+    early = sorted(name for name in NOT_BEFORE_FIRST_PAINT if name in modules)
     assert early == []
+
+
+def test_first_frame_wraps_no_widget_that_qt_made_as_a_plain_widget(first_frame):
+    # Handing Python a widget Qt made, typed as a plain QWidget (a scroll area's viewport),
+    # makes PySide create a Python type for every widget class there is: about 20 ms.
+    made = first_frame["QTTYPES"]
+    assert {"QMainWindow", "QPlainTextEdit", "QSplitter"} <= made
+    assert not made & {"QCalendarWidget", "QMdiArea", "QWizard", "QColumnView"}
 
 
 def test_pyside_no_longer_reads_each_new_module_source(tmp_path, monkeypatch):
