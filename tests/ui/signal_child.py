@@ -12,6 +12,7 @@ the buffer's text. The parent test then sends it a signal.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 from PySide6.QtCore import QObject, QTimer, Slot
@@ -48,6 +49,10 @@ class Driver(QObject):
 
 
 def main() -> int:
+    # As from a terminal: a test run started in the background (SIGINT ignored) or under
+    # nohup (SIGHUP ignored) must not pass that on, since the app keeps an ignored signal ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     app = QApplication([sys.argv[0]])
     Driver(app)
     from app.cli import main as fimble

@@ -74,6 +74,14 @@ def _wait_for_typed(child: subprocess.Popen) -> dict:
     return got
 
 
+@pytest.fixture
+def sigint_as_from_a_terminal():
+    """SIGINT handled as in a terminal, even when this run was started in the background (SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize(
     "number",
@@ -149,7 +157,7 @@ def test_quitting_quietly_puts_unsaved_work_in_recovery_without_asking(qtbot, wi
         again.close()
 
 
-def test_the_session_ending_and_about_to_quit_take_the_same_path(qtbot, window):
+def test_the_session_ending_and_about_to_quit_take_the_same_path(qtbot, window, sigint_as_from_a_terminal):
     from PySide6.QtWidgets import QApplication
 
     from app.ui.quit_signals import QuitOnSignal
