@@ -189,6 +189,8 @@ class ChatPane(QWidget):
     @Slot()
     def refresh_list(self, *_args) -> None:
         """Fill the sidebar: every chat, or the ones matching the search."""
+        if self._service is None:
+            return  # a search typed before the service is bound: ``bind`` fills the list
         query = self.search.text().strip()
         self.list.clear()
         found = self.service.store.search(query) if query else [(c, "") for c in self.service.store.conversations()]

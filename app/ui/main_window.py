@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.chat_pane.open_code.connect(self.editor_pane.open_in_new_tab)
         self.editor_pane.ask.connect(self._ask_about_code)
         self._offer_recovery(left)
+        self.recovery.begin_session()  # from now on, buffers left behind are this session's
         gone = self.state.restore_tabs(self.settings)
         if gone:
             self._show_message(gone)
@@ -147,18 +148,16 @@ class MainWindow(QMainWindow):
             raise RuntimeError("the window closed before its services were made")
         from app.ui.window_services import WindowServices
 
+        services: WindowServices | None = None
         try:
-            services = WindowServices(
-                self.settings, self._engine_factory, self, recovery=self.recovery, on_local_server=self._server_made
-            )
-        except BaseException as exc:
-            self.start_error = exc
-            raise
-        try:
+            services = WindowServices(self.settings, self._engine_factory, self, on_local_server=self._server_made)
             self._bind(services)
         except BaseException as exc:
+            if services is not None:
+                services.stop_after_failed_start()
             self.start_error = exc
-            services.stop_after_failed_start()
+            log.error("the window's services did not start: %s", exc, exc_info=exc)
+            self.start_failed.emit()  # whoever asked first, the app ends with it
             raise
         self._services = services
 
@@ -174,26 +173,20 @@ class MainWindow(QMainWindow):
             worker.backend_ready.connect(self._on_backend)
             worker.loaded.connect(self._on_loaded_chat if role is ModelRole.CHAT else self._on_loaded_completion)
             worker.host_crashed.connect(self._on_host_crashed)
-        self.recovery.begin_session()
-        self._services = services  # the remembered server asks for them
-        self._start_remembered_server(self.settings.local_server)
+        self._start_remembered_server(services, self.settings.local_server)
 
     @Slot()
     def _start(self) -> None:
-        """After the first paint: make the services and load the models.
+        """After the first frame: make the services, load the models, add the welcome card.
 
-        A failure here is kept in ``start_error`` and announced by
-        ``start_failed``: ``run_gui`` then ends the event loop and raises it. A
-        failure someone else already met by asking for ``services`` was theirs
-        to handle.
+        A failure is kept in ``start_error`` and announced by ``start_failed``
+        (``run_gui`` then ends the event loop and raises it), whoever met it first.
         """
         if self._closed_down or self.start_error is not None:
             return
         try:
             self.services  # noqa: B018 - made now
-        except Exception:  # noqa: BLE001 - kept in start_error, raised by whoever runs the loop
-            log.exception("the window's services did not start")
-            self.start_failed.emit()
+        except Exception:  # noqa: BLE001, S110 - logged and announced where it happened
             return
         self.model_roles.load_all()
         self._attach_welcome()  # the first frame does not wait for the card either
@@ -364,7 +357,7 @@ class MainWindow(QMainWindow):
         vram = self.backend.offload_free_bytes if self.backend else None
         self.model_roles.open_manager(self.services.jobs(), vram)
 
-    def _start_remembered_server(self, saved: dict[str, object]) -> None:
+    def _start_remembered_server(self, services: WindowServices, saved: dict[str, object]) -> None:
         """Serve again if the user left the local server on; a failure shows in its dialog and here."""
         if saved.get("on") is not True:
             return
@@ -374,7 +367,7 @@ class MainWindow(QMainWindow):
         host, port = saved.get("host", "127.0.0.1"), saved.get("port", DEFAULT_PORT)
 
         try:
-            self.services.local_server.start(
+            services.local_server.start(
                 str(host),
                 port if isinstance(port, int) else DEFAULT_PORT,
                 expose=saved.get("expose") is True,
@@ -538,5 +531,6 @@ class MainWindow(QMainWindow):
         with self.prefs.change() as settings:
             self.state.store(settings)
         self.editor_pane.tabs.shutdown()  # modified buffers are written to the recovery folder
+        self.recovery.end_session()
         if self._services is not None:  # a window closed before they were made has none to stop
             self._services.shutdown()

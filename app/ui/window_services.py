@@ -3,9 +3,8 @@
 Nothing here is a widget. ``WindowServices`` opens the chat database, starts
 one engine thread per model role, makes the chat and completion services, and
 later the model manager's job queue. It also stops all of them, in order, when
-the window closes or fails to start, and ends the session of the editor's
-recovery store that the window hands it. The window makes all this after its
-first paint: none of these modules is imported before then.
+the window closes or fails to start. The window makes all this just after its
+first frame: none of these modules is imported before then.
 
 The chat database is opened on a pool thread: its integrity check reads every
 page, about 30 ms for a thousand chats, and the window paints meanwhile. The
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.core.chat.store import ChatStore
-    from app.core.editor.recovery import RecoveryStore
     from app.engine.client import Engine
     from app.services.model_jobs import ModelJobs
     from app.ui.local_server import LocalServerControl
@@ -55,12 +53,10 @@ class WindowServices:
         settings: Settings,
         engine_factory: EngineFactory | None,
         parent: QObject,
-        recovery: RecoveryStore,
         on_local_server: Callable[[LocalServerControl], None] | None = None,
     ) -> None:
         """Open the chat store, start the engines and make the services.
 
-        ``recovery`` is the window's store of unsaved buffers; ``shutdown`` ends its session.
 
         A bad chat database is set aside, never fatal (``chat_store_notice``
         says what happened). If anything else fails, what was started is
@@ -86,7 +82,6 @@ class WindowServices:
                 self.chat_service.default_system_prompt = settings.system_prompt
             self.completion_service = CompletionService(self.completion_engine, parent)
             self.completion_service.pinned_window = settings.completion_window
-            self.recovery = recovery
         except BaseException:
             self.stop_after_failed_start()
             raise
@@ -170,7 +165,9 @@ class WindowServices:
         return self.model_jobs
 
     def stop_after_failed_start(self) -> None:
-        """Stop the threads and hosts a failed start had started, and close the store."""
+        """Stop what a failed start had started (a local server, the threads and hosts), and close the store."""
+        if self._local_server is not None:
+            self._local_server.shutdown()
         controllers = list(self._engines.values())
         for controller in controllers:
             controller.worker.begin_close()
@@ -191,8 +188,7 @@ class WindowServices:
         return ok
 
     def shutdown(self) -> None:
-        """Close everything in order: session marker, local server, chat, jobs, engines, then the store."""
-        self.recovery.end_session()
+        """Close everything in order: local server, chat, jobs, engines, then the store."""
         if self._local_server is not None:
             self._local_server.shutdown()  # API jobs end before their engines go
         self.chat_service.shutdown()

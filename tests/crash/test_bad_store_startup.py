@@ -90,7 +90,7 @@ def test_a_chat_database_that_cannot_be_opened_keeps_chats_in_memory(qtbot, cras
     assert _db().is_dir()
 
 
-def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monkeypatch):
+def test_a_session_marker_that_cannot_be_written_stops_the_start_before_any_engine(qtbot, crash_settings, monkeypatch):
     made = []
 
     class Recorded(window_services.EngineController):
@@ -103,16 +103,9 @@ def test_a_failed_start_stops_the_threads_it_started(qtbot, crash_settings, monk
 
     monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(RecoveryStore, "begin_session", refuse)
-    window = MainWindow(crash_settings)  # the services are made after the first frame, or when asked for
-    qtbot.addWidget(window)
     with pytest.raises(PermissionError):
-        window.services  # noqa: B018
-    with pytest.raises(PermissionError):  # the same failure again, nothing started twice
-        window.chat_service  # noqa: B018
-    assert isinstance(window.start_error, PermissionError)
-    assert len(made) == 2
-    for controller in made:
-        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+        MainWindow(crash_settings)  # the marker is written while the window is built, before its services
+    assert made == []
 
 
 def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(qtbot, crash_settings, monkeypatch):
@@ -130,8 +123,11 @@ def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forev
     monkeypatch.setattr(window_services, "CompletionService", refuse)
     window = MainWindow(crash_settings)
     qtbot.addWidget(window)
-    with pytest.raises(RuntimeError, match="no completion service today"):
-        window.services  # noqa: B018 - the chat store it began to open is closed, not waited for in vain
+    with qtbot.waitSignal(window.start_failed, timeout=5000):  # announced to the app whoever asked first
+        with pytest.raises(RuntimeError, match="no completion service today"):
+            window.services  # noqa: B018 - the chat store it began to open is closed, not waited for in vain
+    with pytest.raises(RuntimeError, match="no completion service today"):  # the same failure; nothing made twice
+        window.chat_service  # noqa: B018
     assert len(made) == 2
     for controller in made:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()

@@ -66,7 +66,10 @@ def test_a_store_that_opens_after_the_window_closed_is_not_announced(qtbot, tiny
 
 def test_a_window_closed_before_its_first_frame_makes_no_services(qtbot, tiny_models):
     window = _window(qtbot, tiny_models)
+    marker = window.recovery.folder / "session.lock"
+    assert marker.exists()  # the session began while the window was built
     window.close()
+    assert not marker.exists()  # and ended with it, services or not
     qtbot.wait(LOAD_FALLBACK_MS + 200)  # past the time a window never shown starts them
     with pytest.raises(RuntimeError, match="closed before its services were made"):
         window.services  # noqa: B018

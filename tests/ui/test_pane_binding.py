@@ -19,6 +19,10 @@ def test_a_chat_pane_without_a_service_keeps_what_is_typed_and_works_once_bound(
     qtbot.addWidget(pane)
     with pytest.raises(RuntimeError, match="no chat service yet"):
         pane.service  # noqa: B018
+    with qtbot.captureExceptions() as exceptions:
+        pane.search.setText("early")  # a search before the bind lists nothing, and raises nothing
+    assert exceptions == [] and pane.list.count() == 0
+    pane.search.clear()
     pane.input.setPlainText("a question typed early")
     qtbot.keyClick(pane.input, Qt.Key.Key_Return)  # Enter sends: nothing to send to yet
     qtbot.mouseClick(pane.new_button, Qt.MouseButton.LeftButton)
