@@ -1,13 +1,13 @@
 """The main window: chat and editor side by side, a status bar, menus, and closing down.
 
-What the window runs on is made in ``window_services``; the File menu's work
-is in ``file_actions``; which model serves which role is in ``model_roles``;
+What the window runs on is made in ``window_services``, just after the first
+frame, by the ``window_start`` half of the window; the File menu's work is in
+``file_actions``; which model serves which role is in ``model_roles``;
 settings are changed and saved through ``window_settings``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -36,33 +36,26 @@ from app.ui.model_roles import ModelRoles
 from app.ui.prewarm import prewarm_in_background
 from app.ui.theme import current_theme
 from app.ui.window_settings import WindowSettings
+from app.ui.window_start import WindowStart
 from app.ui.window_state import WindowState
 from app.ui.zoom import PaneZoom
 
 if TYPE_CHECKING:
-    from app.core.chat.store import ChatStore
     from app.core.editor.recovery import RecoveredBuffer
     from app.core.generation.backend_info import BackendInfo
     from app.core.models.load_params import LoadParams
     from app.core.models.loaded import LoadedModel
-    from app.services.chat_service import ChatService
-    from app.services.completion_service import CompletionService
-    from app.services.engine_worker import EngineController
-    from app.services.model_jobs import ModelJobs
-    from app.ui.local_server import LocalServerControl
     from app.ui.models_dialog import ModelsDialog
     from app.ui.server_dialog import ServerDialog
     from app.ui.welcome_card import WelcomeCard
     from app.ui.window_services import EngineFactory, WindowServices
-
-log = logging.getLogger(__name__)
 
 PREWARM_DELAY_MS = 1000
 LOAD_FALLBACK_MS = 200  # a window not shown (a test's) starts its services this long after the loop starts
 STATUS_LABEL_MAX = 360  # px for each status-bar label
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, WindowStart):
     """Lays out the panes and menus; shuts the engines and services down on close."""
 
     start_failed = Signal()  # the services could not be made after the first frame (see ``start_error``)
@@ -125,101 +118,6 @@ class MainWindow(QMainWindow):
         if gone:
             self._show_message(gone)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_os_theme)
-
-    # ---- the services, after the first paint ---------------------------------------------
-
-    @property
-    def services(self) -> WindowServices:
-        """The window's engines, chat store and services (made after the first paint, or now if asked for sooner).
-
-        Raises:
-            RuntimeError: The window closed before they were made.
-            Exception: Whatever stopped them from starting; what had started is stopped again.
-        """
-        if self._services is None:
-            self._start_services()
-        assert self._services is not None
-        return self._services
-
-    def _start_services(self) -> None:
-        if self.start_error is not None:
-            raise self.start_error
-        if self._closed_down:
-            raise RuntimeError("the window closed before its services were made")
-        from app.ui.window_services import WindowServices
-
-        services: WindowServices | None = None
-        try:
-            services = WindowServices(self.settings, self._engine_factory, self, on_local_server=self._server_made)
-            self._bind(services)
-        except BaseException as exc:
-            if services is not None:
-                services.stop_after_failed_start()
-            self.start_error = exc
-            log.error("the window's services did not start: %s", exc, exc_info=exc)
-            self.start_failed.emit()  # whoever asked first, the app ends with it
-            raise
-        self._services = services
-
-    def _bind(self, services: WindowServices) -> None:
-        """Connect the panes, status bar and menus to freshly made services."""
-        self.chat_pane.bind(services.chat_service)
-        self.editor_pane.bind(services.completion_service)
-        services.chat_service.store_ready.connect(self._show_notices)  # the store opens off the GUI thread
-        self.model_roles.attach(services.engines)
-        self.model_roles.completion_service = services.completion_service
-        for role, controller in services.engines.items():
-            worker = controller.worker
-            worker.backend_ready.connect(self._on_backend)
-            worker.loaded.connect(self._on_loaded_chat if role is ModelRole.CHAT else self._on_loaded_completion)
-            worker.host_crashed.connect(self._on_host_crashed)
-        self._start_remembered_server(services, self.settings.local_server)
-
-    @Slot()
-    def _start(self) -> None:
-        """After the first frame: make the services, load the models, add the welcome card.
-
-        A failure is kept in ``start_error`` and announced by ``start_failed``
-        (``run_gui`` then ends the event loop and raises it), whoever met it first.
-        """
-        if self._closed_down or self.start_error is not None:
-            return
-        try:
-            self.services  # noqa: B018 - made now
-        except Exception:  # noqa: BLE001, S110 - logged and announced where it happened
-            return
-        self.model_roles.load_all()
-        self._attach_welcome()  # the first frame does not wait for the card either
-
-    @property
-    def chat_engine(self) -> EngineController:
-        """The engine that answers chats."""
-        return self.services.chat_engine
-
-    @property
-    def completion_engine(self) -> EngineController:
-        """The engine that completes code in the editor."""
-        return self.services.completion_engine
-
-    @property
-    def chat_service(self) -> ChatService:
-        """The chat service behind the chat pane."""
-        return self.services.chat_service
-
-    @property
-    def completion_service(self) -> CompletionService:
-        """The completion service behind the editor's ghost text."""
-        return self.services.completion_service
-
-    @property
-    def chat_store(self) -> ChatStore:
-        """The chat store (waits while it is still being opened)."""
-        return self.services.chat_store
-
-    @property
-    def chat_store_notice(self) -> str | None:
-        """What happened to a bad chat database (None until it is open, or when all was well)."""
-        return self.services.chat_store_notice
 
     @Slot()
     def _show_notices(self) -> None:
@@ -347,42 +245,10 @@ class MainWindow(QMainWindow):
         """The model manager, once it has been opened."""
         return self.model_roles.models_dialog
 
-    @property
-    def model_jobs(self) -> ModelJobs | None:
-        """The model manager's job queue, once the manager has been opened."""
-        return self._services.model_jobs if self._services is not None else None
-
     def open_models(self) -> None:
         """Show the model manager; its downloads outlive the window."""
         vram = self.backend.offload_free_bytes if self.backend else None
         self.model_roles.open_manager(self.services.jobs(), vram)
-
-    def _start_remembered_server(self, services: WindowServices, saved: dict[str, object]) -> None:
-        """Serve again if the user left the local server on; a failure shows in its dialog and here."""
-        if saved.get("on") is not True:
-            return
-        from app.server import DEFAULT_PORT
-        from app.server.runner import ServerError  # not imported before the first paint
-
-        host, port = saved.get("host", "127.0.0.1"), saved.get("port", DEFAULT_PORT)
-
-        try:
-            services.local_server.start(
-                str(host),
-                port if isinstance(port, int) else DEFAULT_PORT,
-                expose=saved.get("expose") is True,
-                remember=False,
-            )
-        except ServerError as exc:
-            self._show_message(f"Local server not started: {exc}")
-
-    def _server_made(self, control: LocalServerControl) -> None:
-        control.choice_changed.connect(self._remember_server)
-
-    @Slot(object)
-    def _remember_server(self, choice: dict[str, object]) -> None:
-        with self.prefs.change() as settings:
-            settings.local_server = dict(choice)
 
     @property
     def welcome(self) -> WelcomeCard:
@@ -484,10 +350,6 @@ class MainWindow(QMainWindow):
 
     def _report_settings_error(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
-
-    def shutdown_engines(self) -> bool:
-        """Stop both engines and their threads; return True if all ended in time."""
-        return self._services.shutdown_engines() if self._services is not None else True
 
     @Slot()
     def _toggle_tree(self) -> None:

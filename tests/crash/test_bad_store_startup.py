@@ -17,6 +17,20 @@ from tests.crash.store_damage import KINDS, damage
 STORE_OPEN_MS = 60_000
 
 
+@pytest.fixture
+def made_engines(monkeypatch) -> list:
+    """Every engine controller the window makes, from now on."""
+    made = []
+
+    class Recorded(window_services.EngineController):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(window_services, "EngineController", Recorded)
+    return made
+
+
 def _db() -> Path:
     return app_dirs().data / "chats.sqlite3"
 
@@ -90,36 +104,24 @@ def test_a_chat_database_that_cannot_be_opened_keeps_chats_in_memory(qtbot, cras
     assert _db().is_dir()
 
 
-def test_a_session_marker_that_cannot_be_written_stops_the_start_before_any_engine(qtbot, crash_settings, monkeypatch):
-    made = []
-
-    class Recorded(window_services.EngineController):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
+def test_a_session_marker_that_cannot_be_written_stops_the_start_before_any_engine(
+    qtbot, crash_settings, monkeypatch, made_engines
+):
     def refuse(_self) -> None:
         raise PermissionError(13, "Permission denied", "session.lock")
 
-    monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(RecoveryStore, "begin_session", refuse)
     with pytest.raises(PermissionError):
         MainWindow(crash_settings)  # the marker is written while the window is built, before its services
-    assert made == []
+    assert made_engines == []
 
 
-def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(qtbot, crash_settings, monkeypatch):
-    made = []
-
-    class Recorded(window_services.EngineController):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
+def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(
+    qtbot, crash_settings, monkeypatch, made_engines
+):
     def refuse(*_args, **_kwargs) -> None:
         raise RuntimeError("no completion service today")
 
-    monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(window_services, "CompletionService", refuse)
     window = MainWindow(crash_settings)
     qtbot.addWidget(window)
@@ -128,31 +130,25 @@ def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forev
             window.services  # noqa: B018 - the chat store it began to open is closed, not waited for in vain
     with pytest.raises(RuntimeError, match="no completion service today"):  # the same failure; nothing made twice
         window.chat_service  # noqa: B018
-    assert len(made) == 2
-    for controller in made:
+    assert len(made_engines) == 2
+    for controller in made_engines:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
 
 
-def test_services_that_fail_after_the_first_frame_leave_the_error_for_the_app(qtbot, crash_settings, monkeypatch):
-    made = []
-
-    class Recorded(window_services.EngineController):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
+def test_services_that_fail_after_the_first_frame_leave_the_error_for_the_app(
+    qtbot, crash_settings, monkeypatch, made_engines
+):
     def refuse(*_args, **_kwargs) -> None:
         raise RuntimeError("no completion service today")
 
-    monkeypatch.setattr(window_services, "EngineController", Recorded)
     monkeypatch.setattr(window_services, "CompletionService", refuse)
     window = MainWindow(crash_settings)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.start_failed, timeout=30_000):
         window.show()  # the services are made just after the first frame, and fail
     assert str(window.start_error) == "no completion service today"  # run_gui raises it once the loop ends
-    assert len(made) == 2
-    for controller in made:
+    assert len(made_engines) == 2
+    for controller in made_engines:
         assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
     assert window.chat_model_label.text().endswith("starting…")  # no model load was asked for
     window.close()
