@@ -116,39 +116,40 @@ def test_a_session_marker_that_cannot_be_written_stops_the_start_before_any_engi
     assert made_engines == []
 
 
-def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(
-    qtbot, crash_settings, monkeypatch, made_engines
-):
+@pytest.fixture
+def refusing_window(qtbot, crash_settings, monkeypatch, made_engines) -> MainWindow:
+    """A window whose completion service refuses to be made."""
+
     def refuse(*_args, **_kwargs) -> None:
         raise RuntimeError("no completion service today")
 
     monkeypatch.setattr(window_services, "CompletionService", refuse)
     window = MainWindow(crash_settings)
     qtbot.addWidget(window)
+    return window
+
+
+def _engines_stopped(made: list) -> bool:
+    return len(made) == 2 and all(c.worker_thread.wait(5000) and not c.worker_thread.isRunning() for c in made)
+
+
+def test_a_start_that_fails_while_making_the_services_ends_without_waiting_forever(
+    qtbot, refusing_window, made_engines
+):
+    window = refusing_window
     with qtbot.waitSignal(window.start_failed, timeout=5000):  # announced to the app whoever asked first
         with pytest.raises(RuntimeError, match="no completion service today"):
             window.services  # noqa: B018 - the chat store it began to open is closed, not waited for in vain
     with pytest.raises(RuntimeError, match="no completion service today"):  # the same failure; nothing made twice
         window.chat_service  # noqa: B018
-    assert len(made_engines) == 2
-    for controller in made_engines:
-        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+    assert _engines_stopped(made_engines)
 
 
-def test_services_that_fail_after_the_first_frame_leave_the_error_for_the_app(
-    qtbot, crash_settings, monkeypatch, made_engines
-):
-    def refuse(*_args, **_kwargs) -> None:
-        raise RuntimeError("no completion service today")
-
-    monkeypatch.setattr(window_services, "CompletionService", refuse)
-    window = MainWindow(crash_settings)
-    qtbot.addWidget(window)
+def test_services_that_fail_after_the_first_frame_leave_the_error_for_the_app(qtbot, refusing_window, made_engines):
+    window = refusing_window
     with qtbot.waitSignal(window.start_failed, timeout=30_000):
         window.show()  # the services are made just after the first frame, and fail
     assert str(window.start_error) == "no completion service today"  # run_gui raises it once the loop ends
-    assert len(made_engines) == 2
-    for controller in made_engines:
-        assert controller.worker_thread.wait(5000) and not controller.worker_thread.isRunning()
+    assert _engines_stopped(made_engines)
     assert window.chat_model_label.text().endswith("starting…")  # no model load was asked for
     window.close()
