@@ -103,8 +103,8 @@ class ModelRoles(QObject):
 
     A choice is saved in the settings, then the role's engine loads the file
     in the background; the worker checks it. The status labels exist from the
-    start; the engines come later (``attach``), or from ``engines`` when a
-    method needs them first.
+    start and follow the engines once ``attach`` gives them; the methods ask
+    ``engines`` for them each time (it makes them if they do not exist yet).
     """
 
     def __init__(
@@ -112,7 +112,6 @@ class ModelRoles(QObject):
     ) -> None:
         super().__init__(window)
         self._engines_source = engines
-        self._attached: dict[ModelRole, EngineController] | None = None
         self._settings = settings
         self._window = window
         self.loaded_models: dict[ModelRole, str] = {}  # role -> path of the model its engine serves
@@ -121,17 +120,13 @@ class ModelRoles(QObject):
         self.status = {role: RoleStatus(role, self) for role in ModelRole}
 
     def attach(self, engines: dict[ModelRole, EngineController]) -> None:
-        """Show and drive these engines (one per role)."""
-        self._attached = dict(engines)
+        """Show these engines' loads in the status bar (one per role)."""
         for role, controller in engines.items():
             self.status[role].attach(controller)
 
     @property
     def _engines(self) -> dict[ModelRole, EngineController]:
-        if self._attached is None:
-            self._engines_source()  # makes the engines, which attaches them
-        assert self._attached is not None, "the engines were made without being attached"
-        return self._attached
+        return self._engines_source()  # made (and attached) on first use
 
     def add_to(self, bar: QStatusBar) -> None:
         """Put each role's label and stop button in the status bar."""

@@ -7,7 +7,7 @@ the window closes or fails to start. The window makes all this just after its
 first frame: none of these modules is imported before then.
 
 The chat database is opened on a pool thread: its integrity check reads every
-page, about 30 ms for a thousand chats, and the window paints meanwhile. The
+page, about 30 ms for a thousand chats, and the GUI thread goes on meanwhile. The
 chat service is told when it is open (``ChatService.store_arrived``); whoever
 asks for the store sooner waits for it.
 """
@@ -56,7 +56,6 @@ class WindowServices:
         on_local_server: Callable[[LocalServerControl], None] | None = None,
     ) -> None:
         """Open the chat store, start the engines and make the services.
-
 
         A bad chat database is set aside, never fatal (``chat_store_notice``
         says what happened). If anything else fails, what was started is
